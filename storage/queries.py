@@ -1,0 +1,219 @@
+"""The query API: every front end (CLI, crawl pipeline) reads and writes through here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, selectinload
+
+from storage.models import CrawlRun, Item, KeywordMatch, Source, utcnow
+
+
+@dataclass(frozen=True)
+class MatchRecord:
+    keyword: str
+    field: str
+    start: int
+    end: int
+    snippet: str
+
+
+@dataclass
+class ArticleRecord:
+    """An extracted, flagged article ready to store."""
+
+    url: str
+    url_key: str
+    text: str
+    content_hash: str
+    title: str | None = None
+    author: str | None = None
+    published_at: datetime | None = None
+    date_source: str | None = None
+    canonical_url: str | None = None
+    language: str | None = None
+    site_name: str | None = None
+    fetched_at: datetime = field(default_factory=utcnow)
+    matches: list[MatchRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StoredBatch:
+    new_item_ids: list[int]
+    flagged_item_ids: list[int]
+
+
+def ensure_source(engine: Engine, name: str, mode: str, url: str) -> int:
+    """The id of source `name`, creating or updating its row."""
+    with Session(engine) as session, session.begin():
+        source = session.scalar(select(Source).where(Source.name == name))
+        if source is None:
+            source = Source(name=name, mode=mode, url=url)
+            session.add(source)
+        else:
+            source.mode, source.url = mode, url
+        session.flush()
+        return source.id
+
+
+def _insert(engine: Engine):  # type: ignore[no-untyped-def]
+    dialect = engine.dialect.name
+    if dialect == "sqlite":
+        return sqlite.insert
+    if dialect == "postgresql":
+        return postgresql.insert
+    raise NotImplementedError(f"newsmon stores into SQLite or PostgreSQL, not {dialect}")
+
+
+def store_articles(engine: Engine, source_id: int, articles: Sequence[ArticleRecord]) -> StoredBatch:
+    """Insert a batch in one transaction; an article whose url_key is already stored is skipped.
+
+    Items and their matches commit together, so a killed process never leaves half an item.
+    """
+    if not articles:
+        return StoredBatch([], [])
+    insert = _insert(engine)
+    by_key = {article.url_key: article for article in articles}
+    rows = [
+        {
+            "source_id": source_id,
+            "url": a.url,
+            "url_key": a.url_key,
+            "canonical_url": a.canonical_url,
+            "title": a.title,
+            "author": a.author,
+            "published_at": a.published_at,
+            "date_source": a.date_source,
+            "fetched_at": a.fetched_at,
+            "language": a.language,
+            "site_name": a.site_name,
+            "text": a.text,
+            "content_hash": a.content_hash,
+        }
+        for a in by_key.values()
+    ]
+    statement = (
+        insert(Item)
+        .on_conflict_do_nothing(index_elements=["url_key"])
+        .returning(Item.id, Item.url_key)
+    )
+    with Session(engine) as session, session.begin():
+        inserted = session.execute(statement, rows).all()
+        match_rows = [
+            {"item_id": item_id, **match.__dict__}
+            for item_id, url_key in inserted
+            for match in by_key[url_key].matches
+        ]
+        if match_rows:
+            session.execute(
+                insert(KeywordMatch).on_conflict_do_nothing(
+                    index_elements=["item_id", "keyword", "field", "start"]
+                ),
+                match_rows,
+            )
+    new_ids = [item_id for item_id, _ in inserted]
+    flagged = [item_id for item_id, url_key in inserted if by_key[url_key].matches]
+    return StoredBatch(new_ids, flagged)
+
+
+def known_url_keys(engine: Engine, url_keys: Iterable[str]) -> set[str]:
+    """Which of these url_keys are stored already: one indexed query per batch."""
+    keys = list(set(url_keys))
+    found: set[str] = set()
+    with engine.connect() as connection:
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            found.update(connection.scalars(select(Item.url_key).where(Item.url_key.in_(chunk))))
+    return found
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    keyword: str | None = None
+    source: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int | None = 50
+
+
+def _item_date():  # type: ignore[no-untyped-def]
+    # Items without a published date sort by when we fetched them.
+    return func.coalesce(Item.published_at, Item.fetched_at)
+
+
+def list_items(engine: Engine, filters: ItemFilter) -> list[Item]:
+    """Items matching `filters`, newest first, with source and matches loaded."""
+    statement = select(Item).options(selectinload(Item.matches))
+    if filters.keyword:
+        statement = statement.where(
+            Item.id.in_(select(KeywordMatch.item_id).where(KeywordMatch.keyword == filters.keyword))
+        )
+    if filters.source:
+        statement = statement.join(Item.source).where(Source.name == filters.source)
+    if filters.since:
+        statement = statement.where(_item_date() >= filters.since)
+    if filters.until:
+        statement = statement.where(_item_date() < filters.until)
+    statement = statement.order_by(_item_date().desc(), Item.id.desc())
+    if filters.limit:
+        statement = statement.limit(filters.limit)
+    with Session(engine) as session:
+        return list(session.scalars(statement).unique())
+
+
+def get_item(engine: Engine, item_id: int) -> Item | None:
+    with Session(engine) as session:
+        return session.scalar(
+            select(Item).options(selectinload(Item.matches)).where(Item.id == item_id)
+        )
+
+
+def count_items(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return connection.scalar(select(func.count(Item.id))) or 0
+
+
+def start_run(engine: Engine, source_id: int, pid: int | None = None) -> int:
+    with Session(engine) as session, session.begin():
+        run = CrawlRun(source_id=source_id, pid=pid, error_kinds={})
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    status: str
+    pages: int = 0
+    new_items: int = 0
+    flagged: int = 0
+    skipped: int = 0
+    errors: int = 0
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    error_text: str | None = None
+
+
+def finish_run(engine: Engine, run_id: int, outcome: RunOutcome) -> None:
+    with Session(engine) as session, session.begin():
+        run = session.get_one(CrawlRun, run_id)
+        run.finished_at = utcnow()
+        run.status = outcome.status
+        run.pages = outcome.pages
+        run.new_items = outcome.new_items
+        run.flagged = outcome.flagged
+        run.skipped = outcome.skipped
+        run.errors = outcome.errors
+        run.error_kinds = dict(outcome.error_kinds)
+        run.error_text = outcome.error_text
+
+
+def list_runs(engine: Engine, source: str | None = None, limit: int = 20) -> list[CrawlRun]:
+    statement = select(CrawlRun).order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc())
+    if source:
+        statement = statement.join(CrawlRun.source).where(Source.name == source)
+    with Session(engine) as session:
+        return list(session.scalars(statement.limit(limit)))

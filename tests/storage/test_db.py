@@ -1,0 +1,37 @@
+import pytest
+from sqlalchemy import text
+
+from storage.db import SchemaError, current_revision, head_revision, make_engine, prepare_for_writing
+
+
+def test_sqlite_uses_wal_and_a_busy_timeout(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'sub' / 'newsmon.db'}")
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+    assert (tmp_path / "sub").is_dir()
+
+
+def test_an_empty_database_gets_the_schema(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'newsmon.db'}")
+    assert current_revision(engine) is None
+    prepare_for_writing(engine)
+    assert current_revision(engine) == head_revision()
+    prepare_for_writing(engine)  # idempotent
+
+
+def test_a_newer_schema_is_refused(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'newsmon.db'}")
+    prepare_for_writing(engine)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'ffff'"))
+    with pytest.raises(SchemaError, match="newer"):
+        prepare_for_writing(engine)
+
+
+def test_a_foreign_database_is_refused(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE invoices (id INTEGER)"))
+    with pytest.raises(SchemaError, match="invoices"):
+        prepare_for_writing(engine)
