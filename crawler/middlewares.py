@@ -1,0 +1,63 @@
+"""Downloader middleware that keeps the crawler off private and internal addresses."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Self
+
+from scrapy import Request
+from scrapy.exceptions import IgnoreRequest
+from scrapy.utils.httpobj import urlparse_cached
+
+from crawler.urls import AddressGuard
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+log = logging.getLogger(__name__)
+
+BLOCKED_STAT = "newsmon/blocked/private_address"
+
+
+class PrivateAddressMiddleware:
+    """Ignores requests whose host resolves to a non-public address (loopback, LAN, cloud
+    metadata…) unless the spider's ``allowed_private_hosts`` names the host.
+
+    A redirect comes back as a new Request that the engine schedules and downloads like any
+    other (ExecutionEngine._handle_downloader_output -> crawl), so it passes through here
+    again: a public page redirecting into private space is refused too. So are robots.txt
+    requests, which RobotsTxtMiddleware sends through the engine.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self._guard: AddressGuard | None = None
+        self._hosts_logged: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    @property
+    def guard(self) -> AddressGuard:
+        # Built on first use: the spider (and its allow-list) exists only once the crawl opens.
+        if self._guard is None:
+            allowed = getattr(self.crawler.spider, "allowed_private_hosts", ())
+            self._guard = AddressGuard(allowed)
+        return self._guard
+
+    async def process_request(self, request: Request) -> None:
+        reason = await self.guard.check(request.url)
+        if reason is None:
+            return
+        host = urlparse_cached(request).hostname or ""
+        if host not in self._hosts_logged:
+            self._hosts_logged.add(host)
+            log.warning(
+                "Refusing %s: %s (list the host in the source's allow_private_hosts to fetch it)",
+                request.url,
+                reason,
+            )
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(BLOCKED_STAT)
+        raise IgnoreRequest(reason)
