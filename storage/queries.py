@@ -69,7 +69,9 @@ def _insert(engine: Engine):  # type: ignore[no-untyped-def]
     raise NotImplementedError(f"newsmon stores into SQLite or PostgreSQL, not {dialect}")
 
 
-def store_articles(engine: Engine, source_id: int, articles: Sequence[ArticleRecord]) -> StoredBatch:
+def store_articles(
+    engine: Engine, source_id: int, articles: Sequence[ArticleRecord]
+) -> StoredBatch:
     """Insert a batch in one transaction; an article whose url_key is already stored is skipped.
 
     Items and their matches commit together, so a killed process never leaves half an item.

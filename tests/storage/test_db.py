@@ -1,7 +1,14 @@
 import pytest
 from sqlalchemy import text
 
-from storage.db import SchemaError, current_revision, head_revision, make_engine, prepare_for_writing
+from storage.db import (
+    SCHEMA_HEAD,
+    SchemaError,
+    current_revision,
+    head_revision,
+    make_engine,
+    prepare_for_writing,
+)
 
 
 def test_sqlite_uses_wal_and_a_busy_timeout(tmp_path):
@@ -35,3 +42,7 @@ def test_a_foreign_database_is_refused(tmp_path):
         connection.execute(text("CREATE TABLE invoices (id INTEGER)"))
     with pytest.raises(SchemaError, match="invoices"):
         prepare_for_writing(engine)
+
+
+def test_the_schema_head_constant_is_alembics_head():
+    assert head_revision() == SCHEMA_HEAD

@@ -61,7 +61,9 @@ def test_store_inserts_new_items_and_their_matches(engine):
 def test_storing_the_same_urls_again_stores_nothing(engine):
     source_id = ensure_source(engine, "tribune", "feed", "https://example.com/feed")
     store_articles(engine, source_id, [article(1, matches=[PAK_US]), article(2)])
-    again = store_articles(engine, source_id, [article(1, matches=[PAK_US]), article(2), article(3)])
+    again = store_articles(
+        engine, source_id, [article(1, matches=[PAK_US]), article(2), article(3)]
+    )
     assert len(again.new_item_ids) == 1
     assert again.flagged_item_ids == []
     assert count(engine, Item) == 3
@@ -88,7 +90,14 @@ def test_list_items_filters_and_orders_newest_first(engine):
     tribune = ensure_source(engine, "tribune", "feed", "https://example.com/feed")
     mofa = ensure_source(engine, "mofa", "listing", "https://example.org/press/")
     day = datetime(2025, 7, 20, tzinfo=UTC)
-    store_articles(engine, tribune, [article(1, published=day, matches=[PAK_US]), article(2, published=day + timedelta(days=2))])
+    store_articles(
+        engine,
+        tribune,
+        [
+            article(1, published=day, matches=[PAK_US]),
+            article(2, published=day + timedelta(days=2)),
+        ],
+    )
     store_articles(engine, mofa, [article(3, published=day + timedelta(days=5), matches=[PAK_US])])
 
     def ids(**filters):
@@ -118,7 +127,11 @@ def test_runs_are_recorded(engine):
     run_id = start_run(engine, source_id, pid=123)
     [running] = list_runs(engine)
     assert running.status == "running" and running.finished_at is None
-    finish_run(engine, run_id, RunOutcome("partial", pages=3, new_items=2, errors=1, error_kinds={"http_404": 1}))
+    finish_run(
+        engine,
+        run_id,
+        RunOutcome("partial", pages=3, new_items=2, errors=1, error_kinds={"http_404": 1}),
+    )
     [done] = list_runs(engine, source="tribune")
     assert (done.status, done.pages, done.error_kinds) == ("partial", 3, {"http_404": 1})
     assert done.finished_at is not None
@@ -129,4 +142,7 @@ def test_ensure_source_is_stable(engine):
     first = ensure_source(engine, "tribune", "feed", "https://example.com/feed")
     assert ensure_source(engine, "tribune", "feed", "https://example.com/new-feed") == first
     with engine.connect() as connection:
-        assert connection.execute(text("select url from sources")).scalar() == "https://example.com/new-feed"
+        assert (
+            connection.execute(text("select url from sources")).scalar()
+            == "https://example.com/new-feed"
+        )

@@ -1,0 +1,25 @@
+"""What one crawl of one source needs besides Scrapy: config, database, matcher, counters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from crawler.config import Config, Source
+from crawler.keywords import Matcher
+from storage import queries
+
+
+@dataclass
+class SourceContext:
+    config: Config
+    source: Source
+    engine: Engine
+    matcher: Matcher
+    source_id: int
+    run_id: int
+
+    def known_url_keys(self, url_keys: Iterable[str]) -> set[str]:
+        return queries.known_url_keys(self.engine, url_keys)

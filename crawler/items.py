@@ -1,0 +1,25 @@
+"""What spiders hand to the item pipelines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Hints:
+    """Metadata discovery gave for an article (feed entry, sitemap entry) before it was fetched."""
+
+    title: str | None = None
+    author: str | None = None
+    published: datetime | None = None
+
+
+@dataclass
+class FetchedPage:
+    """An article page as fetched: decoded HTML (never raw bytes) and the hints from discovery."""
+
+    source: str
+    url: str
+    html: str = field(repr=False)
+    hints: Hints = field(default_factory=Hints)

@@ -1,0 +1,106 @@
+"""One crawl pass: every given source as its own Scrapy crawler, all in one reactor run.
+
+A Twisted reactor cannot be restarted, so `run_crawl` runs once per process; the daemon and
+the tests start a fresh process (`newsmon crawl`) for each pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from scrapy.crawler import Crawler, CrawlerProcess
+from sqlalchemy import Engine
+
+from crawler.config import Config, Source
+from crawler.context import SourceContext
+from crawler.keywords import Matcher
+from crawler.pool import shutdown_pool
+from crawler.settings import process_settings, source_settings
+from crawler.spiders.base import SourceSpider
+from crawler.spiders.feed import FeedSpider
+from crawler.spiders.listing import ListingSpider
+from crawler.spiders.sitemap import SitemapSpider
+from storage import queries
+from storage.queries import RunOutcome
+
+SPIDERS: dict[str, type[SourceSpider]] = {
+    "feed": FeedSpider,
+    "sitemap": SitemapSpider,
+    "listing": ListingSpider,
+}
+
+
+@dataclass(frozen=True)
+class SourceResult:
+    source: str
+    run_id: int
+    outcome: RunOutcome
+
+
+def run_crawl(
+    config: Config, sources: Sequence[Source], engine: Engine, log_level: str = "WARNING"
+) -> list[SourceResult]:
+    """Crawl `sources` once, store and flag what is new, record one run per source."""
+    matcher = Matcher.from_rules(config.keywords)
+    process = CrawlerProcess(process_settings(config, log_level))
+    # Scrapy leaves its loggers at DEBUG; records below our level would be built, then dropped.
+    for name in ("scrapy", "twisted", "crawler"):
+        logging.getLogger(name).setLevel(log_level)
+    started: list[tuple[Crawler, SourceContext]] = []
+    for source in sources:
+        source_id = queries.ensure_source(engine, source.name, source.mode, source.url)
+        run_id = queries.start_run(engine, source_id, pid=os.getpid())
+        context = SourceContext(config, source, engine, matcher, source_id, run_id)
+        # A subclass per source carries that source's politeness as Scrapy spider settings.
+        spider_class = type(
+            f"{source.mode.title()}Spider[{source.name}]",
+            (SPIDERS[source.mode],),
+            {"custom_settings": source_settings(config, source)},
+        )
+        crawler = process.create_crawler(spider_class)
+        process.crawl(crawler, context=context)
+        started.append((crawler, context))
+    try:
+        process.start()
+    finally:
+        shutdown_pool()
+    results = []
+    for crawler, context in started:
+        outcome = outcome_of(crawler)
+        queries.finish_run(engine, context.run_id, outcome)
+        results.append(SourceResult(context.source.name, context.run_id, outcome))
+    return results
+
+
+def outcome_of(crawler: Crawler) -> RunOutcome:
+    """Turn a finished crawler's stats into the run record."""
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    counts = {
+        key[len("newsmon/") :]: value for key, value in stats.items() if key.startswith("newsmon/")
+    }
+    error_kinds = {
+        key[len("errors/") :]: value for key, value in counts.items() if key.startswith("errors/")
+    }
+    for key, value in stats.items():
+        if key.startswith("spider_exceptions/"):
+            error_kinds["spider_exception"] = error_kinds.get("spider_exception", 0) + value
+    spider = crawler.spider
+    failure = getattr(spider, "discovery_error", None) or getattr(spider, "store_error", None)
+    finish_reason = stats.get("finish_reason", "finished")
+    if failure is None and finish_reason != "finished":
+        failure = f"crawl ended early: {finish_reason}"
+    errors = sum(error_kinds.values())
+    status = "failed" if failure else ("partial" if errors else "ok")
+    return RunOutcome(
+        status=status,
+        pages=counts.get("pages", 0),
+        new_items=counts.get("new_items", 0),
+        flagged=counts.get("flagged", 0),
+        skipped=sum(value for key, value in counts.items() if key.startswith("skipped/")),
+        errors=errors,
+        error_kinds=error_kinds,
+        error_text=failure,
+    )

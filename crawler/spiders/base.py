@@ -1,0 +1,151 @@
+"""What every discovery spider shares: article requests, error counting, the source's context."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+from typing import TYPE_CHECKING, Any
+
+from scrapy import Request, Spider
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
+from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from crawler.items import FetchedPage, Hints
+from crawler.urls import InvalidURL, canonicalize, host_of, url_key
+
+if TYPE_CHECKING:
+    from crawler.context import SourceContext
+
+log = logging.getLogger(__name__)
+
+HTML_TYPES = (b"text/html", b"application/xhtml+xml")
+ERROR_KINDS: tuple[tuple[type[BaseException], str], ...] = (
+    (DownloadTimeoutError, "timeout"),
+    (CannotResolveHostError, "dns"),
+    (DownloadConnectionRefusedError, "connection"),
+    (DownloadCancelledError, "too_large"),
+    (ResponseDataLossError, "data_loss"),
+    (DownloadFailedError, "download"),
+)
+
+
+def error_kind(failure: Failure) -> str:
+    """A short, countable name for why a request failed: http_404, timeout, dns…"""
+    error = failure.value
+    if isinstance(error, HttpError):
+        return f"http_{error.response.status}"
+    for error_type, kind in ERROR_KINDS:
+        if isinstance(error, error_type):
+            return kind
+    return type(error).__name__.lower()
+
+
+class SourceSpider(Spider):
+    """A spider for one configured source. Subclasses only turn discovery responses into URLs."""
+
+    name = "source"
+
+    def __init__(self, context: SourceContext, **kwargs: Any) -> None:
+        super().__init__(name=context.source.name, **kwargs)
+        self.context = context
+        self.source = context.source
+        self.discovery_error: str | None = None
+        self.requested: set[str] = set()
+        own_host = host_of(self.source.url)
+        self.allowed_private_hosts = {own_host, *self.source.allow_private_hosts}
+
+    async def start(self) -> AsyncIterator[Request]:
+        yield self.discovery_request(self.source.url, first=True)
+
+    def discovery_request(
+        self, url: str, *, first: bool = False, meta: dict[str, Any] | None = None
+    ) -> Request:
+        """A feed, sitemap or listing page. Failing on the first one fails the source."""
+        return Request(
+            url,
+            callback=self.parse_discovery,
+            errback=self.on_discovery_error if first else self.on_error,
+            dont_filter=first,
+            meta={"first_discovery": first, **(meta or {})},
+        )
+
+    def parse_discovery(self, response: Response) -> Iterable[Request]:
+        raise NotImplementedError
+
+    def article_requests(self, found: Iterable[tuple[str, Hints]], base: str) -> list[Request]:
+        """Requests for discovered article URLs that are new: not stored, not requested yet."""
+        candidates: dict[str, tuple[str, Hints]] = {}
+        for raw_url, hints in found:
+            try:
+                url = canonicalize(raw_url, base=base)
+            except InvalidURL:
+                self.count("skipped/invalid_url")
+                continue
+            key = url_key(url)
+            if key not in self.requested and key not in candidates:
+                candidates[key] = (url, hints)
+        known = self.context.known_url_keys(candidates)
+        self.count("skipped/known", len(known))
+        requests = []
+        for key, (url, hints) in candidates.items():
+            if key in known:
+                continue
+            if len(self.requested) >= self.source.max_articles:
+                self.count("skipped/max_articles")
+                continue
+            self.requested.add(key)
+            requests.append(
+                Request(
+                    url,
+                    callback=self.parse_article,
+                    errback=self.on_error,
+                    cb_kwargs={"hints": hints},
+                )
+            )
+        return requests
+
+    def parse_article(self, response: Response, hints: Hints) -> Iterable[FetchedPage]:
+        self.count("pages")
+        content_type = response.headers.get(b"Content-Type", b"text/html").lower()
+        if not isinstance(response, TextResponse) or not content_type.startswith(HTML_TYPES):
+            self.count("skipped/not_html")
+            return
+        # response.text honours the HTTP header, BOM and <meta charset>: never hand over bytes.
+        yield FetchedPage(
+            source=self.source.name, url=response.url, html=response.text, hints=hints
+        )
+
+    def on_error(self, failure: Failure) -> None:
+        if failure.check(IgnoreRequest):
+            self.count("skipped/blocked")
+            return
+        kind = error_kind(failure)
+        self.count(f"errors/{kind}")
+        log.warning("%s: %s failed: %s", self.name, failure.request.url, kind)
+
+    def on_discovery_error(self, failure: Failure) -> None:
+        self.on_error(failure)
+        self.discovery_error = f"{failure.request.url}: {error_kind(failure)}"
+        if failure.check(IgnoreRequest):
+            self.discovery_error = f"{failure.request.url}: {failure.value}"
+
+    def discovery_unusable(self, response: Response, reason: str) -> None:
+        """A discovery response arrived but could not be used (unparsable feed, not a sitemap)."""
+        self.count("errors/parse")
+        if response.meta.get("first_discovery"):
+            self.discovery_error = self.discovery_error or f"{response.url}: {reason}"
+        log.warning("%s: %s: %s", self.name, response.url, reason)
+
+    def count(self, key: str, amount: int = 1) -> None:
+        if amount and self.crawler.stats is not None:
+            self.crawler.stats.inc_value(f"newsmon/{key}", amount)

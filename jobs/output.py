@@ -1,0 +1,130 @@
+"""Rendering stored items for the terminal and for scripts (table, json, jsonl, csv)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from storage.models import Item
+
+ROW_FIELDS = [
+    "id",
+    "url",
+    "source",
+    "title",
+    "author",
+    "published_at",
+    "fetched_at",
+    "language",
+    "keywords",
+]
+CONTEXT_CHARS = 80
+
+
+def item_row(item: Item, *, with_text: bool) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": item.id,
+        "url": item.url,
+        "source": item.source.name,
+        "title": item.title,
+        "author": item.author,
+        "published_at": item.published_at.isoformat() if item.published_at else None,
+        "date_source": item.date_source,
+        "fetched_at": item.fetched_at.isoformat(),
+        "language": item.language,
+        "site_name": item.site_name,
+        "canonical_url": item.canonical_url,
+        "keywords": sorted({match.keyword for match in item.matches}),
+    }
+    if with_text:
+        row["text"] = item.text
+    return row
+
+
+def write_items(items: Sequence[Item], fmt: str, out: TextIO) -> None:
+    if fmt == "json":
+        json.dump(
+            [item_row(item, with_text=True) for item in items], out, ensure_ascii=False, indent=2
+        )
+        out.write("\n")
+    elif fmt == "jsonl":
+        for item in items:
+            out.write(json.dumps(item_row(item, with_text=True), ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=ROW_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for item in items:
+            row = item_row(item, with_text=False)
+            row["keywords"] = ";".join(row["keywords"])
+            writer.writerow(row)
+    else:
+        write_table(items, out)
+
+
+def write_table(items: Sequence[Item], out: TextIO) -> None:
+    if not items:
+        out.write("no items\n")
+        return
+    width = shutil.get_terminal_size((120, 24)).columns
+    title_width = max(20, width - 60)
+    out.write(f"{'ID':>6}  {'DATE':<10}  {'SOURCE':<14}  {'TITLE':<{title_width}}  KEYWORDS\n")
+    for item in items:
+        when = (item.published_at or item.fetched_at).strftime("%Y-%m-%d")
+        title = _one_line(item.title or item.url)
+        if len(title) > title_width:
+            title = title[: title_width - 1] + "…"
+        keywords = ",".join(sorted({match.keyword for match in item.matches}))
+        out.write(
+            f"{item.id:>6}  {when:<10}  {item.source.name[:14]:<14}  {title:<{title_width}}  {keywords}\n"
+        )
+
+
+def write_item(item: Item, out: TextIO) -> None:
+    row = item_row(item, with_text=False)
+    for field in (
+        "title",
+        "url",
+        "source",
+        "author",
+        "published_at",
+        "date_source",
+        "fetched_at",
+        "language",
+        "site_name",
+        "canonical_url",
+    ):
+        if row[field]:
+            out.write(f"{field + ':':<14} {row[field]}\n")
+    out.write(f"{'id:':<14} {item.id}\n")
+    if item.matches:
+        out.write(f"\nkeywords ({len(item.matches)} matches):\n")
+        for match in item.matches:
+            field_text = (item.title or "") if match.field == "title" else item.text
+            out.write(
+                f"  {match.keyword} [{match.field}]: {in_context(field_text, match.start, match.end)}\n"
+            )
+    else:
+        out.write("\nkeywords: none\n")
+    out.write("\n" + item.text + "\n")
+
+
+def in_context(text: str, start: int, end: int, around: int = CONTEXT_CHARS) -> str:
+    """The match with some text either side, the match itself marked »like this«."""
+    before = _one_line(text[max(0, start - around) : start])
+    after = _one_line(text[end : end + around])
+    lead = "…" if start > around else ""
+    tail = "…" if end + around < len(text) else ""
+    return f"{lead}{before}»{text[start:end]}«{after}{tail}"
+
+
+def _one_line(text: str) -> str:
+    # Keep edge spaces so the marked match stays separated from its neighbours.
+    collapsed = " ".join(text.split())
+    if text[:1].isspace():
+        collapsed = " " + collapsed
+    if text[-1:].isspace() and collapsed.strip():
+        collapsed += " "
+    return collapsed
