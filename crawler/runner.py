@@ -49,6 +49,10 @@ def run_crawl(
     # Scrapy leaves its loggers at DEBUG; records below our level would be built, then dropped.
     for name in ("scrapy", "twisted", "crawler"):
         logging.getLogger(name).setLevel(log_level)
+    if log_level == "WARNING":
+        # A failed robots.txt fetch is logged with a full traceback; the source's own failure
+        # line says the same in one line.
+        logging.getLogger("scrapy.downloadermiddlewares.robotstxt").setLevel("CRITICAL")
     started: list[tuple[Crawler, SourceContext]] = []
     for source in sources:
         source_id = queries.ensure_source(engine, source.name, source.mode, source.url)

@@ -24,6 +24,8 @@ def process_settings(config: Config, log_level: str = "WARNING") -> dict[str, An
         "METAREFRESH_ENABLED": False,
         "DNS_TIMEOUT": 15,
         "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],
+        # newsmon logs each failed URL once, with its error kind; Scrapy's line would repeat it.
+        "RETRY_GIVE_UP_LOG_LEVEL": "INFO",
         "ITEM_PIPELINES": {
             "crawler.pipelines.ExtractPipeline": 100,
             "crawler.pipelines.FlagPipeline": 200,
