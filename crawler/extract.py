@@ -31,6 +31,7 @@ class NotAnArticle(Exception):
 def extract_article(html: str, url: str, min_chars: int = MIN_TEXT_CHARS) -> Extracted:
     """Clean text and metadata of one page; raises NotAnArticle when there is none."""
     import trafilatura
+    from trafilatura.settings import Document
 
     document = trafilatura.bare_extraction(
         html,
@@ -42,8 +43,8 @@ def extract_article(html: str, url: str, min_chars: int = MIN_TEXT_CHARS) -> Ext
         favor_precision=True,
         deduplicate=False,
     )
-    text = (getattr(document, "text", None) or "").strip() if document else ""
-    if len(text) < min_chars:
+    text = (document.text or "").strip() if isinstance(document, Document) else ""
+    if len(text) < min_chars or not isinstance(document, Document):
         raise NotAnArticle(f"{len(text)} characters of text")
     return Extracted(
         text=text,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -60,7 +61,7 @@ def ensure_source(engine: Engine, name: str, mode: str, url: str) -> int:
         return source.id
 
 
-def _insert(engine: Engine):  # type: ignore[no-untyped-def]
+def _insert(engine: Engine) -> Any:
     dialect = engine.dialect.name
     if dialect == "sqlite":
         return sqlite.insert
@@ -142,7 +143,7 @@ class ItemFilter:
     limit: int | None = 50
 
 
-def _item_date():  # type: ignore[no-untyped-def]
+def _item_date() -> Any:
     # Items without a published date sort by when we fetched them.
     return func.coalesce(Item.published_at, Item.fetched_at)
 

@@ -50,6 +50,12 @@ def error_kind(failure: Failure) -> str:
     return type(error).__name__.lower()
 
 
+def failed_url(failure: Failure) -> str:
+    # Scrapy attaches the request to the failure it hands an errback.
+    request = getattr(failure, "request", None)
+    return request.url if request is not None else "?"
+
+
 class SourceSpider(Spider):
     """A spider for one configured source. Subclasses only turn discovery responses into URLs."""
 
@@ -116,14 +122,15 @@ class SourceSpider(Spider):
 
     def parse_article(self, response: Response, hints: Hints) -> Iterable[FetchedPage]:
         self.count("pages")
-        content_type = response.headers.get(b"Content-Type", b"text/html").lower()
+        content_type = (response.headers.get(b"Content-Type") or b"text/html").lower()
         if not isinstance(response, TextResponse) or not content_type.startswith(HTML_TYPES):
             self.count("skipped/not_html")
             return
+        # Requests go out canonical; only a redirect can bring back another form.
+        requested = response.request.url if response.request else None
+        url = response.url if response.url == requested else canonicalize(response.url)
         # response.text honours the HTTP header, BOM and <meta charset>: never hand over bytes.
-        yield FetchedPage(
-            source=self.source.name, url=response.url, html=response.text, hints=hints
-        )
+        yield FetchedPage(source=self.source.name, url=url, html=response.text, hints=hints)
 
     def on_error(self, failure: Failure) -> None:
         if failure.check(IgnoreRequest):
@@ -131,13 +138,12 @@ class SourceSpider(Spider):
             return
         kind = error_kind(failure)
         self.count(f"errors/{kind}")
-        log.warning("%s: %s failed: %s", self.name, failure.request.url, kind)
+        log.warning("%s: %s failed: %s", self.name, failed_url(failure), kind)
 
     def on_discovery_error(self, failure: Failure) -> None:
         self.on_error(failure)
-        self.discovery_error = f"{failure.request.url}: {error_kind(failure)}"
-        if failure.check(IgnoreRequest):
-            self.discovery_error = f"{failure.request.url}: {failure.value}"
+        reason = failure.value if failure.check(IgnoreRequest) else error_kind(failure)
+        self.discovery_error = f"{failed_url(failure)}: {reason}"
 
     def discovery_unusable(self, response: Response, reason: str) -> None:
         """A discovery response arrived but could not be used (unparsable feed, not a sitemap)."""

@@ -20,7 +20,7 @@ from crawler.spiders.base import SourceSpider
 class FeedSpider(SourceSpider):
     def parse_discovery(self, response: Response) -> Iterable[Request]:
         entries = parse_feed(
-            response.body, response.headers.get(b"Content-Type", b"").decode("latin-1")
+            response.body, (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         )
         if entries is None:
             self.discovery_unusable(response, "not a readable RSS, Atom or JSON feed")

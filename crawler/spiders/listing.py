@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -21,7 +22,7 @@ NAVIGATION = r"/(tag|tags|category|categories|author|authors|search|login|about|
 
 
 class ListingSpider(SourceSpider):
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.links = LinkExtractor(
             allow=self.source.follow or default_follow(self.source.url),

@@ -279,3 +279,17 @@ def test_every_command_has_help_with_an_example(tmp_path):
         result = newsmon(None, *command, "--help")
         assert result.returncode == 0, command
         assert "Example" in result.stdout, command
+
+
+def test_a_redirected_article_is_stored_under_its_canonical_final_url(tmp_path, site):
+    site.add("/go/seed", b"", status=301, headers={"Location": "/articles/dar-rubio.html?utm_source=feed&b=2&a=1#top"})
+    site.add(
+        "/feeds/redirecting.xml",
+        f'<rss version="2.0"><channel><title>t</title><item><title>Seed</title>'
+        f"<link>{site.base_url}/go/seed?fbclid=abc</link></item></channel></rss>",
+        content_type="application/rss+xml",
+    )
+    config = write_config(tmp_path, site, "  - name: redirecting\n    feed: {base}/feeds/redirecting.xml\n")
+    assert newsmon(config, "crawl").returncode == 0
+    [(url,)] = rows(tmp_path / "newsmon.db", "select url from items")
+    assert url == f"{site.base_url}/articles/dar-rubio.html?a=1&b=2"
