@@ -2,6 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.db import make_engine, prepare_for_writing
@@ -23,10 +24,11 @@ from storage.queries import (
 
 
 @pytest.fixture
-def engine(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'newsmon.db'}")
+def engine(database_url):
+    engine = make_engine(database_url)
     prepare_for_writing(engine)
-    return engine
+    yield engine
+    engine.dispose()
 
 
 def article(n: int, *, matches=(), published=None, title=None) -> ArticleRecord:
@@ -73,7 +75,7 @@ def test_storing_the_same_urls_again_stores_nothing(engine):
 def test_a_failing_batch_leaves_no_half_written_item(engine):
     source_id = ensure_source(engine, "tribune", "feed", "https://example.com/feed")
     broken = MatchRecord("Pakistan-US", "text", 0, 5, None)  # type: ignore[arg-type]  # NOT NULL
-    with pytest.raises(Exception, match="NOT NULL"):
+    with pytest.raises(IntegrityError):
         store_articles(engine, source_id, [article(1), article(2, matches=[broken])])
     assert count(engine, Item) == 0
     assert count(engine, KeywordMatch) == 0
