@@ -1,0 +1,199 @@
+"""Operating commands: `run` (the daemon), `runs` (the run records) and `status` (source health).
+
+Registered on the main group in jobs/cli.py. None of them imports Scrapy: the daemon starts
+a `newsmon crawl` child process for every run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from crawler.config import find_config_path
+
+if TYPE_CHECKING:
+    from jobs.cli import State
+
+# Not imported from jobs.cli: under `python -m jobs.cli` that module is __main__, and importing
+# it again by name would run it twice. The commands get the State through click.pass_obj.
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+@click.command(
+    epilog="Example:\n\n\b\n  newsmon run\n  newsmon run --once\n  newsmon run --health-port 8787"
+)
+@click.option("--once", is_flag=True, help="Run every due source once, then exit.")
+@click.option(
+    "--health-port",
+    type=click.IntRange(0, 65535),
+    metavar="N",
+    help="Serve /healthz (JSON) and /metrics on 127.0.0.1:N.",
+)
+@click.pass_obj
+@click.pass_context
+def run(ctx: click.Context, state: State, once: bool, health_port: int | None) -> None:
+    """Run the scheduler daemon: crawl each source on its schedule until SIGTERM.
+
+    Each run is a child `newsmon crawl --source NAME` with a timeout. SIGHUP reloads the
+    config (an invalid one is logged and ignored). Exit 0 after SIGTERM/SIGINT; with --once,
+    1 when some source failed.
+    """
+    from jobs.daemon import configure_logging, serve
+
+    config = state.config  # validates, exits 2 when invalid
+    path = find_config_path(state.config_path)  # found already: state.config loaded it
+    configure_logging(config.daemon.log_format, ctx.find_root().params.get("verbose", 0))
+    level = ctx.meta["log_level"]
+    sys.exit(asyncio.run(serve(Path(path), once=once, health_port=health_port, log_level=level)))
+
+
+@click.command(
+    epilog="Example:\n\n\b\n  newsmon runs\n  newsmon runs --source mofa --limit 5 --format json"
+)
+@click.option("--source", metavar="NAME", help="Only runs of this source.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "jsonl"]),
+    default="table",
+    show_default=True,
+)
+@click.pass_obj
+def runs(state: State, source: str | None, limit: int, fmt: str) -> None:
+    """List recorded crawl runs, newest first."""
+    from storage.queries import list_runs
+
+    engine = state.engine()
+    rows = (
+        [_run_row(run) for run in list_runs(engine, source, limit)] if _has_schema(engine) else []
+    )
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif fmt == "jsonl":
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+    else:
+        _table(
+            rows,
+            ["id", "source", "started_at", "duration_s", "status", "pages", "new_items",
+             "flagged", "errors", "detail"],
+        )  # fmt: skip
+
+
+def _run_row(run: Any) -> dict[str, Any]:
+    duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
+    kinds = " ".join(f"{k}={v}" for k, v in sorted((run.error_kinds or {}).items()))
+    return {
+        "id": run.id,
+        "source": run.source.name,
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "duration_s": round(duration, 1) if duration is not None else None,
+        "status": run.status,
+        "pages": run.pages,
+        "new_items": run.new_items,
+        "flagged": run.flagged,
+        "skipped": run.skipped,
+        "errors": run.errors,
+        "error_kinds": run.error_kinds or {},
+        "error_text": run.error_text,
+        "detail": " ".join(filter(None, [kinds, run.error_text or ""]))[:80],
+    }
+
+
+@click.command(epilog="Example:\n\n\b\n  newsmon status\n  newsmon status || notify-ops")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.pass_obj
+def status(state: State, fmt: str) -> None:
+    """One row per enabled source: last success and failure, failures in a row, new items
+    in 24 h and 7 days, and a verdict.
+
+    Exit 0 when every source is healthy, 1 otherwise (for monitoring).
+    """
+    from jobs.schedule import interval_of, next_due
+    from storage.health import SourceHealth, source_health, verdict
+    from storage.models import utcnow
+
+    config, now = state.config, utcnow()
+    sources = [source for source in config.sources if source.enabled]
+    rows, healthy_all = [], True
+    engine, names = state.engine(), [source.name for source in sources]
+    # An empty database (nothing crawled yet) reports every source as never run.
+    found = source_health(engine, names if _has_schema(engine) else [], now)
+    known = {facts.source: facts for facts in found}
+    for source in sources:
+        facts = known.get(source.name) or SourceHealth(
+            source.name, 0, *[None] * 4, 0, 0, 0, None, None
+        )
+        schedule = config.schedule_for(source)
+        overdue_after = None
+        if facts.last_started is not None:
+            due = next_due(schedule, facts.last_started, now)
+            margin = interval_of(schedule, due) + config.daemon.run_timeout
+            overdue_after = due + timedelta(seconds=margin)
+        healthy, why = verdict(
+            facts,
+            max_failures=config.daemon.max_consecutive_failures,
+            expect_new_within=source.expect_new_within,
+            overdue_after=overdue_after,
+            now=now,
+        )
+        healthy_all &= healthy
+        rows.append(
+            {
+                "source": source.name,
+                "healthy": healthy,
+                "last_success": _iso(facts.last_success),
+                "last_failure": _iso(facts.last_failure),
+                "consecutive_failures": facts.consecutive_failures,
+                "new_24h": facts.new_24h,
+                "new_7d": facts.new_7d,
+                "verdict": why,
+                "last_error": facts.last_error,
+            }
+        )
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        _table(
+            rows,
+            ["source", "last_success", "last_failure", "consecutive_failures", "new_24h",
+             "new_7d", "verdict"],
+            headers={"consecutive_failures": "fails"},
+        )  # fmt: skip
+    sys.exit(EXIT_OK if healthy_all else EXIT_FAILED)
+
+
+def _has_schema(engine: Any) -> bool:
+    from storage.db import current_revision
+
+    return current_revision(engine) is not None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%d %H:%M:%SZ") if value else None
+
+
+def _table(
+    rows: list[dict[str, Any]], columns: list[str], headers: dict[str, str] | None = None
+) -> None:
+    titles = [(headers or {}).get(column, column) for column in columns]
+    cells = [["-" if row[c] is None else str(row[c]) for c in columns] for row in rows]
+    widths = [max([len(t)] + [len(r[i]) for r in cells]) for i, t in enumerate(titles)]
+    for line in [titles, *cells]:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        )

@@ -1,0 +1,185 @@
+"""Crawl-run bookkeeping and source health: the queries behind `runs`, `status` and the daemon."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, func, select, true, update
+from sqlalchemy.orm import Session
+
+from storage.models import CrawlRun, Item, Source, utcnow
+
+SUCCESS = ("ok", "partial")
+FAILED = "failed"
+
+
+def interrupt_stale_runs(engine: Engine, source_names: Iterable[str]) -> int:
+    """Mark the 'running' runs of these sources 'interrupted'; returns how many.
+
+    Call it only while holding the sources' crawl locks: then no live process can own such a
+    run, so any left 'running' belongs to a crawl that was killed (kill -9, OOM, power loss).
+    """
+    names = list(source_names)
+    if not names:
+        return 0
+    source_ids = select(Source.id).where(Source.name.in_(names)).scalar_subquery()
+    statement = (
+        update(CrawlRun)
+        .where(CrawlRun.status == "running", CrawlRun.source_id.in_(source_ids))
+        .values(
+            status="interrupted",
+            finished_at=utcnow(),
+            error_text="the crawl process ended without finishing its run",
+        )
+    )
+    with Session(engine) as session, session.begin():
+        return session.execute(statement).rowcount or 0
+
+
+def end_running_run(
+    engine: Engine, pid: int, *, status: str, error_text: str, kind: str | None = None
+) -> int | None:
+    """Close the 'running' run of process `pid` (killed by the daemon) with `status`.
+
+    `kind` adds one error of that kind, such as "timeout"; returns the run's id, if any.
+    """
+    with Session(engine) as session, session.begin():
+        run = session.scalar(
+            select(CrawlRun)
+            .where(CrawlRun.pid == pid, CrawlRun.status == "running")
+            .order_by(CrawlRun.id.desc())
+            .limit(1)
+        )
+        if run is None:
+            return None
+        run.status = status
+        run.finished_at = utcnow()
+        if kind is not None:
+            run.errors = run.errors + 1
+            run.error_kinds = {**(run.error_kinds or {}), kind: 1}
+        run.error_text = error_text
+        return run.id
+
+
+def run_of_process(engine: Engine, source: str, pid: int) -> CrawlRun | None:
+    """The newest run of `source` recorded by process `pid` (the daemon's child)."""
+    with Session(engine) as session:
+        return session.scalar(
+            select(CrawlRun)
+            .join(CrawlRun.source)
+            .where(Source.name == source, CrawlRun.pid == pid)
+            .order_by(CrawlRun.id.desc())
+            .limit(1)
+        )
+
+
+def last_started(engine: Engine) -> dict[str, datetime]:
+    """When each source's newest run started: the clock its schedule counts from."""
+    statement = (
+        select(Source.name, func.max(CrawlRun.started_at))
+        .join(CrawlRun, CrawlRun.source_id == Source.id)
+        .group_by(Source.name)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(statement).all()
+    # func.max bypasses the UTCDateTime type on SQLite; re-read through the model's type.
+    return {name: _aware(started) for name, started in rows if started is not None}
+
+
+def _aware(value: datetime | str) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    """The facts `status` judges a source by."""
+
+    source: str
+    runs: int
+    last_started: datetime | None
+    last_success: datetime | None
+    last_failure: datetime | None
+    last_error: str | None
+    consecutive_failures: int
+    new_24h: int
+    new_7d: int
+    last_new_item: datetime | None
+    first_run: datetime | None
+
+
+def source_health(
+    engine: Engine, names: Iterable[str], now: datetime | None = None
+) -> list[SourceHealth]:
+    """Health facts for each named source, in the order given (unknown ones have no runs)."""
+    now = now or utcnow()
+    with Session(engine) as session:
+        return [_health_of(session, name, now) for name in names]
+
+
+def _health_of(session: Session, name: str, now: datetime) -> SourceHealth:
+    source_id = session.scalar(select(Source.id).where(Source.name == name))
+    if source_id is None:
+        return SourceHealth(name, 0, None, None, None, None, 0, 0, 0, None, None)
+    runs = select(CrawlRun).where(CrawlRun.source_id == source_id)
+    newest = runs.order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc())
+    last_success = session.scalar(newest.where(CrawlRun.status.in_(SUCCESS)).limit(1))
+    last_failure = session.scalar(newest.where(CrawlRun.status == FAILED).limit(1))
+    # Failures since the last success; interrupted and running runs say nothing either way.
+    consecutive = session.scalar(
+        select(func.count(CrawlRun.id)).where(
+            CrawlRun.source_id == source_id,
+            CrawlRun.status == FAILED,
+            CrawlRun.started_at > last_success.started_at if last_success else true(),
+        )
+    )
+    first = session.scalar(runs.order_by(CrawlRun.started_at).limit(1))
+    latest = session.scalar(newest.limit(1))
+    items = select(func.count(Item.id)).where(Item.source_id == source_id)
+    return SourceHealth(
+        source=name,
+        runs=session.scalar(select(func.count(CrawlRun.id)).where(CrawlRun.source_id == source_id))
+        or 0,
+        last_started=latest.started_at if latest else None,
+        last_success=last_success.finished_at or last_success.started_at if last_success else None,
+        last_failure=last_failure.finished_at or last_failure.started_at if last_failure else None,
+        last_error=last_failure.error_text if last_failure else None,
+        consecutive_failures=consecutive or 0,
+        new_24h=session.scalar(items.where(Item.fetched_at >= now - timedelta(days=1))) or 0,
+        new_7d=session.scalar(items.where(Item.fetched_at >= now - timedelta(days=7))) or 0,
+        last_new_item=session.scalar(
+            select(Item.fetched_at)
+            .where(Item.source_id == source_id)
+            .order_by(Item.fetched_at.desc())
+            .limit(1)
+        ),
+        first_run=first.started_at if first else None,
+    )
+
+
+def verdict(
+    health: SourceHealth,
+    *,
+    max_failures: int,
+    expect_new_within: float | None,
+    overdue_after: datetime | None = None,
+    now: datetime | None = None,
+) -> tuple[bool, str]:
+    """(healthy, why): failing N times in a row, no new items for too long, overdue, never run."""
+    now = now or utcnow()
+    if health.runs == 0:
+        return False, "never run"
+    if health.consecutive_failures >= max_failures:
+        return False, f"failing: {health.consecutive_failures} failures in a row"
+    if expect_new_within is not None:
+        quiet_since = health.last_new_item or health.first_run
+        if quiet_since is not None and (now - quiet_since).total_seconds() > expect_new_within:
+            return False, f"stale: no new items since {quiet_since:%Y-%m-%d %H:%M}Z"
+    if overdue_after is not None and now > overdue_after:
+        return False, "overdue: no run since its schedule said so (is the daemon or cron running?)"
+    if health.consecutive_failures:
+        return True, f"ok ({health.consecutive_failures} recent failure(s))"
+    return True, "ok"

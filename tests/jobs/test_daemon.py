@@ -1,0 +1,246 @@
+"""`newsmon run`: the scheduler daemon, end to end against the local fixture site.
+
+Each test starts the real daemon in a child process; its crawls are child processes too.
+Timings are in seconds, with margins for a loaded two-core machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from jobs.localsite import LocalSite, RecordedRequest, Response
+from tests.conftest import FIXTURE_SITE_ROOT
+from tests.jobs.helpers import REPO, write_config
+
+FEED_ARTICLES = [
+    "/articles/dar-rubio.html",
+    "/articles/weekly-briefing.html",
+    "/articles/cricket-series.html",
+    "/articles/policy-rate-usaid.html",
+]
+
+
+@pytest.fixture
+def site() -> Iterator[LocalSite]:
+    with LocalSite(FIXTURE_SITE_ROOT) as site:
+        yield site
+
+
+@pytest.fixture
+def release() -> Iterator[threading.Event]:
+    """Set at teardown, so handlers that hang on it let their server threads go."""
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+def start_daemon(config: Path, *args: str) -> subprocess.Popen[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("NEWSMON_")}
+    env["PYTHONPATH"] = str(REPO)
+    return subprocess.Popen(
+        [sys.executable, "-m", "jobs.cli", "--config", str(config), "run", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def run_once(config: Path) -> tuple[int, str]:
+    daemon = start_daemon(config, "--once")
+    _, stderr = daemon.communicate(timeout=90)
+    return daemon.returncode, stderr
+
+
+def stop(daemon: subprocess.Popen[str], timeout: float = 30) -> tuple[int, str]:
+    daemon.send_signal(signal.SIGTERM)
+    _, stderr = daemon.communicate(timeout=timeout)
+    return daemon.returncode, stderr
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def runs(db: Path, source: str) -> list[dict]:
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as connection:
+        connection.row_factory = sqlite3.Row
+        try:
+            found = connection.execute(
+                "select r.* from crawl_runs r join sources s on s.id = r.source_id"
+                " where s.name = ? order by r.id",
+                (source,),
+            ).fetchall()
+        except sqlite3.OperationalError:  # the schema is not created yet
+            return []
+    return [dict(row) for row in found]
+
+
+def finished(db: Path, source: str) -> list[dict]:
+    return [run for run in runs(db, source) if run["status"] != "running"]
+
+
+def hang(release: threading.Event) -> Callable[[RecordedRequest], Response]:
+    def handler(_request: RecordedRequest) -> Response:
+        release.wait(30)
+        return Response(b"too late", 503)
+
+    return handler
+
+
+def test_daemon_runs_sources_repeatedly_never_stacks_runs_and_kills_a_hung_one_at_its_timeout(
+    tmp_path, site, release
+):
+    site.route("/hung/feed.xml", hang(release))
+    config = write_config(
+        tmp_path,
+        site,
+        "  - name: rss2\n    feed: {base}/feeds/rss2.xml\n"
+        "  - name: atom\n    feed: {base}/feeds/atom.xml\n"
+        "  - name: hung\n    feed: {base}/hung/feed.xml\n    schedule: {{every: 1s}}\n"
+        "    politeness: {{timeout: 60s, retries: 0}}\n",
+        "schedule: {every: 2s}\ndaemon: {run_timeout: 15s, log_format: json}\n",
+    )
+    db = tmp_path / "newsmon.db"
+    daemon = start_daemon(config)
+    try:
+        wait_for(
+            lambda: (
+                all(len(finished(db, name)) >= 2 for name in ("rss2", "atom"))
+                and finished(db, "hung")
+            ),
+            timeout=60,
+            what="two runs of each healthy source and one of the hung source",
+        )
+        # An invalid config on SIGHUP is refused; the daemon keeps crawling with the old one.
+        good = config.read_text()
+        config.write_text(good.replace("every: 2s", "every: soon"))
+        daemon.send_signal(signal.SIGHUP)
+        count = len(finished(db, "rss2"))
+        wait_for(lambda: len(finished(db, "rss2")) > count, 20, "a run after a bad reload")
+    finally:
+        code, stderr = stop(daemon)
+    assert code == 0, stderr
+
+    for name in ("rss2", "atom"):
+        assert [run["status"] for run in finished(db, name)][:2] == ["ok", "ok"], [
+            r["error_text"] for r in runs(db, name)
+        ]
+    assert len({run["url"] for run in _items(db)}) == len(_items(db)) > 0
+    hung = finished(db, "hung")
+    assert hung[0]["status"] == "failed"
+    assert json.loads(hung[0]["error_kinds"]) == {"timeout": 1}
+    assert "run_timeout" in hung[0]["error_text"]
+    # Never stacked: every hung run ended before the next began, although it is due each second.
+    intervals = [(run["started_at"], run["finished_at"]) for run in runs(db, "hung")]
+    for (_, end), (start, _) in zip(intervals, intervals[1:], strict=False):
+        assert end is not None and end <= start
+    assert 1 <= len(intervals) <= 3  # stacked runs would number one per second
+    assert site.hits("/hung/feed.xml") <= len(intervals)
+
+    lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    run_lines = [line for line in lines if line["message"].startswith("run ")]
+    assert {"source", "duration_s", "pages", "new", "flagged", "errors"} <= set(run_lines[0])
+    by_source = {line["source"] for line in run_lines}
+    assert by_source == {"rss2", "atom", "hung"}
+    assert any("config reload failed" in line["message"] for line in lines)
+
+
+def _items(db: Path) -> list[dict]:
+    with sqlite3.connect(db) as connection:
+        connection.row_factory = sqlite3.Row
+        return [dict(row) for row in connection.execute("select * from items")]
+
+
+def test_sigterm_mid_crawl_exits_0_keeps_whole_items_and_a_restart_adds_no_duplicate(
+    tmp_path, site
+):
+    def slowly(path: str) -> Callable[[RecordedRequest], Response]:
+        def handler(_request: RecordedRequest) -> Response:
+            time.sleep(1.0)
+            return site.serve_file(path)
+
+        return handler
+
+    for path in FEED_ARTICLES:
+        site.route(path, slowly(path))
+    sources = (
+        "  - name: rss2\n    feed: {base}/feeds/rss2.xml\n"
+        "    politeness: {{concurrency_per_host: 1}}\n"
+    )
+    config = write_config(tmp_path, site, sources, "schedule: {every: 1h}\n")
+    db = tmp_path / "newsmon.db"
+    daemon = start_daemon(config)
+    try:
+        wait_for(lambda: sum(site.hits(p) for p in FEED_ARTICLES) >= 2, 30, "article fetches")
+    finally:
+        code, stderr = stop(daemon)
+    assert code == 0, stderr
+    [first] = runs(db, "rss2")
+    assert first["status"] in ("interrupted", "ok"), first
+    stored = _items(db)
+    for item in stored:  # whole items only: text, hash and matches committed together
+        assert item["text"] and item["content_hash"]
+    stored_paths = {"/" + item["url"].split("/", 3)[3] for item in stored}
+    matches_before = _match_count(db)
+
+    # Restart: the schedule says not yet (every 1h), so make it due and run once.
+    config.write_text(config.read_text().replace("every: 1h", "every: 1s"))
+    requests_before = len(site.requests)
+    code, stderr = run_once(config)
+    assert code == 0, stderr
+    urls = [item["url"] for item in _items(db)]
+    assert len(urls) == len(set(urls)) == 4
+    assert _match_count(db) >= matches_before
+    refetched = [r.path for r in site.requests[requests_before:] if r.path in stored_paths]
+    assert refetched == []  # stored before the SIGTERM: neither fetched nor flagged again
+
+
+def _match_count(db: Path) -> int:
+    with sqlite3.connect(db) as connection:
+        [(count,)] = connection.execute(
+            "select count(*) from keyword_matches m join items i on i.id = m.item_id"
+        ).fetchall()
+        [(dupes,)] = connection.execute(
+            "select count(*) from (select item_id, keyword, field, start from keyword_matches"
+            " group by 1, 2, 3, 4 having count(*) > 1)"
+        ).fetchall()
+    assert dupes == 0
+    return count
+
+
+def test_run_once_continues_the_schedule_after_a_restart(tmp_path, site):
+    config = write_config(
+        tmp_path,
+        site,
+        "  - name: rss2\n    feed: {base}/feeds/rss2.xml\n",
+        "schedule: {every: 1h}\n",
+    )
+    db = tmp_path / "newsmon.db"
+    code, stderr = run_once(config)
+    assert code == 0, stderr
+    code, stderr = run_once(config)
+    assert code == 0, stderr
+    assert len(runs(db, "rss2")) == 1  # ran moments ago and is due hourly: no catch-up burst
+    assert "no source is due" in stderr
+    started = datetime.fromisoformat(runs(db, "rss2")[0]["started_at"])
+    assert started.year >= 2024
