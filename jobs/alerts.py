@@ -1,0 +1,216 @@
+"""Alert delivery through Apprise: a message per flagged item, or one digest per period.
+
+Nothing here exists unless `alerts:` is configured. Delivery runs after a crawl has stored its
+items, in a thread with a time limit: a slow or failing channel never blocks or fails a crawl.
+Failed deliveries are retried with exponential backoff; their state lives in the database
+(storage/deliveries.py), so restarts neither lose nor repeat an alert.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select
+
+from crawler.config import Alert, Config
+from storage import deliveries
+from storage.models import AlertDelivery, Item, utcnow
+
+log = logging.getLogger(__name__)
+
+BACKOFF_FIRST = timedelta(minutes=1)
+BACKOFF_MAX = timedelta(hours=6)
+MAX_ATTEMPTS = 12  # about a day of retries; then it waits for `newsmon alerts --retry`
+DELIVERY_BUDGET_S = 60.0  # per pass; what is left over is sent by the next one
+HANG_GRACE_S = 15.0  # beyond the budget, for a send already under way
+
+Sender = Callable[[str, str, str], None]  # (url, title, body); raises DeliveryError
+
+
+class DeliveryError(RuntimeError):
+    """A channel refused or could not take a message."""
+
+
+def apprise_send(url: str, title: str, body: str) -> None:
+    """Send one message through Apprise; DeliveryError says why it did not go out."""
+    with warnings.catch_warnings():
+        # Apprise's email plugin imports the deprecated imghdr module while loading plugins.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import apprise
+
+        notifier = apprise.Apprise()
+        if not notifier.add(url):
+            # The URL may hold a token: say what kind it is, never the whole of it.
+            raise DeliveryError(f"Apprise does not understand the {url.split('://')[0]}:// URL")
+        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
+            delivered = notifier.notify(title=title, body=body)
+    if not delivered:
+        reason = captured.getvalue().strip().splitlines()
+        raise DeliveryError(reason[-1] if reason else "the channel did not accept the message")
+
+
+def backoff(attempts: int) -> timedelta | None:
+    """Wait before attempt `attempts + 1`: 1m, 2m, 4m … capped at 6h; None once we give up."""
+    if attempts >= MAX_ATTEMPTS:
+        return None
+    return min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** max(0, attempts - 1))
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0  # deliveries (alert, item, rule) marked sent
+    failed: int = 0
+    messages: int = 0  # messages that went out
+
+    def add(self, other: DeliveryReport) -> None:
+        self.sent += other.sent
+        self.failed += other.failed
+        self.messages += other.messages
+
+
+class Dispatcher:
+    """Sends what is due for each configured alert."""
+
+    def __init__(
+        self,
+        alerts: Sequence[Alert],
+        engine: Engine,
+        send: Sender = apprise_send,
+        budget_s: float = DELIVERY_BUDGET_S,
+    ) -> None:
+        self.alerts = list(alerts)
+        self.engine = engine
+        self.send = send
+        self.budget_s = budget_s
+
+    def deliver_due(self, force: bool = False) -> DeliveryReport:
+        """Send every due delivery; `force` also sends a digest before its period is up."""
+        deadline = time.monotonic() + self.budget_s
+        report = DeliveryReport()
+        for alert in self.alerts:
+            if time.monotonic() > deadline:
+                log.warning("alert delivery ran out of time; the rest goes out next time")
+                break
+            if alert.mode == "digest":
+                report.add(self._digest(alert, force))
+            else:
+                report.add(self._each(alert, deadline))
+        return report
+
+    def _each(self, alert: Alert, deadline: float) -> DeliveryReport:
+        report = DeliveryReport()
+        by_item: dict[int, list[int]] = {}
+        for delivery_id, item_id in self._due(alert):
+            by_item.setdefault(item_id, []).append(delivery_id)
+        for ids in by_item.values():
+            if time.monotonic() > deadline:
+                break
+            rows = deliveries.claim(self.engine, ids)
+            if rows:
+                item = rows[0].item
+                keywords = [row.keyword for row in rows]
+                title = f"newsmon [{', '.join(keywords)}]: {item.title or item.url}"
+                report.add(self._send(alert, rows, title, item_text(item, keywords)))
+        return report
+
+    def _digest(self, alert: Alert, force: bool) -> DeliveryReport:
+        assert alert.digest is not None
+        now = utcnow()
+        last = deliveries.last_sent_at(self.engine, alert.name)
+        if not force and last is not None and now - last < timedelta(seconds=alert.digest.every):
+            return DeliveryReport()
+        rows = deliveries.claim(self.engine, [delivery_id for delivery_id, _ in self._due(alert)])
+        if not rows:
+            return DeliveryReport()
+        by_item: dict[int, list[AlertDelivery]] = {}
+        for row in rows:
+            by_item.setdefault(row.item_id, []).append(row)
+        parts = [
+            item_text(group[0].item, [row.keyword for row in group]) for group in by_item.values()
+        ]
+        title = f"newsmon digest ({alert.name}): {len(by_item)} flagged items"
+        return self._send(alert, rows, title, "\n\n".join(parts))
+
+    def _due(self, alert: Alert) -> list[tuple[int, int]]:
+        ids = deliveries.due_ids(self.engine, alert.name)
+        if not ids:
+            return []
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(AlertDelivery.id, AlertDelivery.item_id)
+                .where(AlertDelivery.id.in_(ids))
+                .order_by(AlertDelivery.id)
+            )
+            return [(delivery_id, item_id) for delivery_id, item_id in rows]
+
+    def _send(
+        self, alert: Alert, rows: Sequence[AlertDelivery], title: str, body: str
+    ) -> DeliveryReport:
+        ids = [row.id for row in rows]
+        try:
+            self.send(alert.url, title, body)
+        except Exception as error:  # noqa: BLE001 - any channel failure is recorded and retried
+            attempts = max(row.attempts for row in rows)
+            wait = backoff(attempts)
+            retry_at: datetime | None = utcnow() + wait if wait is not None else None
+            message = f"{error.__class__.__name__}: {error}"
+            deliveries.mark_failed(self.engine, ids, message, retry_at)
+            log.warning(
+                "alert %s: delivery failed (attempt %s, %s): %s",
+                alert.name,
+                attempts,
+                f"retry at {retry_at:%Y-%m-%d %H:%M} UTC" if retry_at else "giving up",
+                message,
+            )
+            return DeliveryReport(failed=len(ids))
+        deliveries.mark_sent(self.engine, ids)
+        return DeliveryReport(sent=len(ids), messages=1)
+
+
+def item_text(item: Item, keywords: Sequence[str]) -> str:
+    """Title, source, date, URL, then each matched rule with a snippet."""
+    when = item.published_at or item.fetched_at
+    lines = [
+        item.title or item.url,
+        f"{item.source.name} · {when:%Y-%m-%d %H:%M} UTC",
+        item.url,
+    ]
+    for keyword in keywords:
+        match = deliveries.first_snippet(item, keyword)
+        lines.append(f"{keyword}: {match.snippet}" if match else keyword)
+    return "\n".join(lines)
+
+
+def make_dispatcher(config: Config, engine: Engine) -> Dispatcher | None:
+    """The alerts component, or None when no alert is configured."""
+    return Dispatcher(config.alerts, engine) if config.alerts else None
+
+
+def deliver_after_crawl(config: Config, engine: Engine) -> DeliveryReport | None:
+    """Send what is due within a time limit; never raises, so the crawl's result stands."""
+    dispatcher = make_dispatcher(config, engine)
+    if dispatcher is None:
+        return None
+    outcome: list[DeliveryReport] = []
+
+    def deliver() -> None:
+        try:
+            outcome.append(dispatcher.deliver_due())
+        except Exception:  # noqa: BLE001 - delivery must never fail the crawl
+            log.exception("alert delivery failed; it is retried on the next run")
+
+    # A daemon thread: a channel that hangs past every socket timeout cannot hold the process.
+    worker = threading.Thread(target=deliver, name="newsmon-alerts", daemon=True)
+    worker.start()
+    limit = dispatcher.budget_s + HANG_GRACE_S
+    worker.join(limit)
+    if worker.is_alive():
+        log.warning("alert delivery is still running after %ss; left for the next run", limit)
+        return None
+    return outcome[0] if outcome else None

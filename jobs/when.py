@@ -1,0 +1,26 @@
+"""Dates on the command line: ISO dates and datetimes, or durations meaning that long ago."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import click
+
+from crawler.config import parse_duration
+
+
+def parse_when(value: str | None) -> datetime | None:
+    """An ISO date or datetime, or a duration meaning that long ago (7d, 12h)."""
+    if value is None:
+        return None
+    try:
+        return datetime.now(UTC) - timedelta(seconds=parse_duration(value))
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r}: use a date (2025-07-25), a datetime or a duration (7d)"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,192 @@
+"""Keyword rules, reflag and alerts end to end: real `newsmon` processes, a real SQLite file,
+and Apprise posting to a JSON webhook receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from jobs.localsite import LocalSite, RecordedRequest, Response
+from tests.conftest import FIXTURE_SITE_ROOT
+from tests.jobs.helpers import newsmon, write_config
+
+SOURCES = """
+  - name: rss2
+    feed: {base}/feeds/rss2.xml
+  - name: atom
+    feed: {base}/feeds/atom.xml
+"""
+# Items carrying "Pakistan-US" (rule Pakistan-US) and those that us-pakistan adds.
+PAK_US = {"dar-rubio", "weekly-briefing", "cp1252-header"}
+US_PAK = PAK_US | {"opinion-reset"}
+
+
+class Receiver:
+    """A webhook on a LocalSite: records each JSON body, answers with `status`."""
+
+    def __init__(self, site: LocalSite, path: str) -> None:
+        self.url = site.base_url.replace("http://", "json://") + path
+        self.bodies: list[dict] = []
+        self.status = 200
+        site.route(path, self.receive)
+
+    def receive(self, request: RecordedRequest) -> Response:
+        self.bodies.append(json.loads(request.body))
+        return Response(b"{}", self.status)
+
+    def items(self) -> list[str]:
+        """The article names each message mentions, one entry per message."""
+        return [",".join(sorted(names_in(body["message"]))) for body in self.bodies]
+
+
+def names_in(text: str) -> set[str]:
+    return {part.split(".html")[0] for part in text.split("/articles/")[1:]}
+
+
+@pytest.fixture
+def site():
+    with LocalSite(FIXTURE_SITE_ROOT) as site:
+        yield site
+
+
+@pytest.fixture
+def hooks():
+    with LocalSite() as hooks:
+        yield hooks
+
+
+def rows(db: Path, sql: str, *params) -> list[tuple]:
+    with sqlite3.connect(db) as connection:
+        return connection.execute(sql, params).fetchall()
+
+
+def flagged(db: Path, keyword: str) -> set[str]:
+    found = rows(
+        db,
+        "select distinct i.url from items i join keyword_matches m on m.item_id = i.id"
+        " where m.keyword = ?",
+        keyword,
+    )
+    return {url.rsplit("/", 1)[-1].removesuffix(".html") for (url,) in found}
+
+
+def test_one_alert_per_flagged_item_and_one_digest_never_repeated(tmp_path, site, hooks):
+    desk, daily = Receiver(hooks, "/desk"), Receiver(hooks, "/daily")
+    extra = f"""\
+  - name: title-pakistan
+    terms: [Pakistan]
+    fields: [title]
+  - name: atom-pakistan
+    terms: [Pakistan]
+    sources: [atom]
+alerts:
+  - name: desk
+    url: {desk.url}
+    keywords: [Pakistan-US]
+  - name: daily
+    url: {daily.url}
+    keywords: [Pakistan-US, us-pakistan]
+    mode: {{digest: {{every: 1h}}}}
+"""
+    config = write_config(tmp_path, site, SOURCES, extra)
+    db = tmp_path / "newsmon.db"
+    first = newsmon(config, "crawl")
+    assert first.returncode == 0, first.stderr
+
+    # Rule fields and sources, through a real crawl.
+    assert flagged(db, "title-pakistan") == {"cricket-series", "opinion-reset", "state-ct-dialogue"}
+    assert flagged(db, "atom-pakistan") == {"cp1252-header", "opinion-reset", "state-ct-dialogue"}
+
+    assert sorted(desk.items()) == sorted(PAK_US)  # exactly one message per flagged item
+    dar = next(body for body in desk.bodies if "dar-rubio" in body["message"])
+    assert "Rubio" in dar["title"] and "[Pakistan-US]" in dar["title"]
+    for expected in (
+        "rss2 · 2025-07-25",
+        "/articles/dar-rubio.html",
+        "Pakistan-US: …",
+        "partnership",
+    ):
+        assert expected in dar["message"]
+    [digest] = daily.bodies  # one digest listing every item
+    assert names_in(digest["message"]) == US_PAK
+    assert "4 flagged items" in digest["title"]
+    assert rows(db, "select count(*), min(status), max(status) from alert_deliveries") == [
+        (len(PAK_US) + len(PAK_US) + len(US_PAK), "sent", "sent")
+    ]
+
+    again = newsmon(config, "crawl")  # a rerun, in a new process: a restart too
+    assert again.returncode == 0, again.stderr
+    assert len(desk.bodies) == len(PAK_US) and len(daily.bodies) == 1
+
+
+def test_reflag_applies_changed_rules_and_alerts_only_when_asked(tmp_path, site, hooks):
+    desk = Receiver(hooks, "/desk")
+    config = write_config(
+        tmp_path, site, SOURCES, f"alerts:\n  - name: desk\n    url: {desk.url}\n"
+    )
+    db = tmp_path / "newsmon.db"
+    assert newsmon(config, "crawl").returncode == 0
+    assert sorted(desk.items()) == sorted(US_PAK)  # one message per item, both rules named
+    pak_us_matches = rows(db, "select count(*) from keyword_matches where keyword = 'Pakistan-US'")
+
+    # The Pakistan-US rule goes, a cricket rule arrives.
+    text = config.read_text().replace("  - Pakistan-US\n", "  - name: cricket\n    terms: [T20]\n")
+    config.write_text(text)
+    result = newsmon(config, "reflag")
+    assert result.returncode == 0, result.stderr
+    added = rows(db, "select count(*) from keyword_matches where keyword = 'cricket'")[0][0]
+    assert added >= 1
+    assert (
+        f"scanned 7 items: {added} matches added, {pak_us_matches[0][0]} removed; "
+        "1 items newly flagged, 0 unflagged"
+    ) in result.stdout
+    assert flagged(db, "Pakistan-US") == set() and flagged(db, "cricket") == {"cricket-series"}
+    assert flagged(db, "us-pakistan") == US_PAK
+    assert len(desk.bodies) == len(US_PAK)  # old items: no alert without --alert
+
+    config.write_text(text.replace("alerts:", "  - name: rates\n    terms: [policy rate]\nalerts:"))
+    result = newsmon(config, "reflag", "--keyword", "rates", "--alert")
+    assert result.returncode == 0, result.stderr
+    assert "1 items newly flagged" in result.stdout
+    assert desk.items()[len(US_PAK) :] == ["policy-rate-usaid"]  # cricket never alerted
+
+    result = newsmon(config, "reflag")  # nothing changed: nothing to do
+    assert "0 matches added, 0 removed; 0 items newly flagged, 0 unflagged" in result.stdout
+
+
+def test_a_failing_receiver_is_retried_and_never_fails_the_crawl(tmp_path, site, hooks):
+    desk = Receiver(hooks, "/desk")
+    desk.status = 500
+    extra = f"alerts:\n  - name: desk\n    url: {desk.url}\n    keywords: [Pakistan-US]\n"
+    config = write_config(tmp_path, site, SOURCES, extra)
+    db = tmp_path / "newsmon.db"
+    first = newsmon(config, "crawl")
+    assert first.returncode == 0, first.stderr
+    assert "3 failed" in first.stderr
+    assert len(desk.bodies) == len(PAK_US)
+    assert rows(db, "select status, attempts, last_error is not null from alert_deliveries") == [
+        ("failed", 1, 1)
+    ] * len(PAK_US)
+    listed = newsmon(config, "alerts")
+    assert listed.returncode == 0 and "failing 3" in listed.stdout and "tries=1" in listed.stdout
+
+    desk.status = 200
+    early = newsmon(config, "alerts", "--send")  # the backoff has not run out yet
+    assert early.returncode == 0 and len(desk.bodies) == len(PAK_US)
+    with sqlite3.connect(db) as connection:  # a few minutes pass
+        connection.execute("update alert_deliveries set next_attempt_at = '2000-01-01 00:00:00'")
+    second = newsmon(config, "crawl")
+    assert second.returncode == 0, second.stderr
+    assert len(desk.bodies) == 2 * len(PAK_US)
+    assert sorted(desk.items()[len(PAK_US) :]) == sorted(PAK_US)
+    assert rows(db, "select status, attempts from alert_deliveries") == [("sent", 2)] * len(PAK_US)
+    assert "pending 0, failing 0, given up 0, sent 3" in newsmon(config, "alerts").stdout
+
+
+def test_reflag_and_alerts_have_help_with_an_example():
+    for command in ("reflag", "alerts"):
+        result = newsmon(None, command, "--help")
+        assert result.returncode == 0 and "Example" in result.stdout, command
