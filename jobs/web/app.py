@@ -1,0 +1,334 @@
+"""The read-only web view: JSON API, a search page and Atom feeds, all over storage/search.py.
+
+Scraped text is untrusted: templates autoescape, snippets are escaped before <mark> goes in,
+feeds are built by ElementTree, and HTML pages carry a CSP that allows no script at all.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import jinja2
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+from pydantic import BaseModel
+from sqlalchemy import Engine
+
+from jobs.web.feeds import atom_feed
+from storage.models import Item
+from storage.queries import get_item as load_item
+from storage.search import (
+    MARK_END,
+    MARK_START,
+    ItemQuery,
+    QueryError,
+    html_snippet,
+    list_keywords,
+    list_sources,
+    plain_snippet,
+    search_items,
+)
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).with_name("templates")
+FEED_ENTRIES = 50
+CONTEXT_CHARS = 90
+HTML_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class MatchOut(BaseModel):
+    keyword: str
+    field: str
+    start: int
+    end: int
+    context: str
+
+
+class ItemOut(BaseModel):
+    id: int
+    url: str
+    source: str
+    title: str | None
+    author: str | None
+    published_at: datetime | None
+    fetched_at: datetime
+    language: str | None
+    keywords: list[str]
+    duplicate_of: int | None = None
+    snippet: str | None = None
+    text: str | None = None
+    matches: list[MatchOut] | None = None
+
+
+class PageOut(BaseModel):
+    items: list[ItemOut]
+    next_cursor: str | None
+
+
+class SourceOut(BaseModel):
+    name: str
+    mode: str
+    url: str
+    items: int
+
+
+def create_app(engine: Engine, token: str | None = None) -> FastAPI:
+    """The ASGI app; with `token`, every request needs it (Bearer header or ?token=)."""
+    app = FastAPI(
+        title="newsmon",
+        summary="Read-only access to the items newsmon collected.",
+        version="1",
+    )
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    templates = Jinja2Templates(env=env)
+
+    if token:
+
+        @app.middleware("http")
+        async def require_token(request: Request, call_next: Any) -> Response:
+            if not _token_ok(request, token):
+                return JSONResponse(
+                    {"detail": "a token is required: Authorization: Bearer TOKEN or ?token=TOKEN"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            return await call_next(request)
+
+    @app.exception_handler(QueryError)
+    async def bad_query(_request: Request, error: QueryError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=400)
+
+    @app.get("/api/items", response_model=PageOut, tags=["items"])
+    def api_items(query: Annotated[ItemQuery, Depends(item_query)]) -> PageOut:
+        """Items matching the filters, a page at a time: pass `next_cursor` back as `cursor`."""
+        page = search_items(engine, query)
+        return PageOut(
+            items=[_item_out(hit.item, plain_snippet(hit.snippet)) for hit in page.hits],
+            next_cursor=page.next_cursor,
+        )
+
+    @app.get("/api/items/{item_id}", response_model=ItemOut, tags=["items"])
+    def api_item(item_id: int) -> ItemOut:
+        """One item with its text and every keyword match in context."""
+        item = _item_or_404(engine, item_id)
+        return _item_out(item, None, full=True)
+
+    @app.get("/api/sources", response_model=list[SourceOut], tags=["sources"])
+    def api_sources() -> list[dict[str, Any]]:
+        """Every source with its number of stored items."""
+        return list_sources(engine)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def search_page(request: Request) -> Response:
+        params = request.query_params
+        context: dict[str, Any] = {
+            "params": params,
+            "sources": list_sources(engine),
+            "keywords": list_keywords(engine),
+            "results": [],
+            "error": None,
+            "next_url": None,
+            "token_query": _token_query(request),
+        }
+        try:
+            query = item_query(
+                q=params.get("q") or None,
+                keyword=params.get("keyword") or None,
+                source=params.get("source") or None,
+                since=params.get("since") or None,
+                until=params.get("until") or None,
+                language=params.get("language") or None,
+                flagged=params.get("flagged") == "1",
+                limit=25,
+                cursor=params.get("cursor") or None,
+            )
+            page = search_items(engine, query)
+        except (QueryError, HTTPException) as error:
+            context["error"] = getattr(error, "detail", None) or str(error)
+            status = 400
+        else:
+            status = 200
+            context["results"] = [_result(hit.item, hit.snippet) for hit in page.hits]
+            if page.next_cursor:
+                kept = {k: v for k, v in params.items() if k != "cursor" and v}
+                context["next_url"] = "/?" + urlencode({**kept, "cursor": page.next_cursor})
+        return templates.TemplateResponse(
+            request, "search.html", context, status_code=status, headers=HTML_HEADERS
+        )
+
+    @app.get("/items/{item_id}", response_class=HTMLResponse, include_in_schema=False)
+    def item_page(request: Request, item_id: int) -> Response:
+        item = _item_or_404(engine, item_id)
+        context = {"item": _result(item, None), "token_query": _token_query(request)}
+        return templates.TemplateResponse(request, "item.html", context, headers=HTML_HEADERS)
+
+    @app.get("/feeds/keyword/{name}.atom", tags=["feeds"])
+    def keyword_feed(request: Request, name: str) -> Response:
+        """Atom feed of the newest items flagged for keyword rule `name`."""
+        return _feed(request, engine, ItemQuery(keyword=name, limit=FEED_ENTRIES), "keyword", name)
+
+    @app.get("/feeds/source/{name}.atom", tags=["feeds"])
+    def source_feed(request: Request, name: str) -> Response:
+        """Atom feed of the newest items from source `name`."""
+        if name not in {source["name"] for source in list_sources(engine)}:
+            raise HTTPException(404, f"no source named {name!r}")
+        return _feed(request, engine, ItemQuery(source=name, limit=FEED_ENTRIES), "source", name)
+
+    return app
+
+
+def item_query(
+    q: Annotated[
+        str | None, Query(description='Full text: words, "phrase", prefix*, AND/OR/NOT')
+    ] = None,
+    keyword: str | None = None,
+    source: str | None = None,
+    since: Annotated[str | None, Query(description="ISO date or datetime (UTC if no zone)")] = None,
+    until: Annotated[str | None, Query(description="ISO date or datetime, exclusive")] = None,
+    date_field: Annotated[str, Query(pattern="^(item|published|fetched)$")] = "item",
+    language: str | None = None,
+    flagged: bool = False,
+    has_duplicates: bool = False,
+    sort: Annotated[str | None, Query(pattern="^(newest|relevance)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> ItemQuery:
+    """The query parameters shared by /api/items and the search page."""
+    return ItemQuery(
+        search=q,
+        keyword=keyword,
+        source=source,
+        since=_when(since, "since"),
+        until=_when(until, "until"),
+        date_field=date_field,
+        language=language,
+        flagged=flagged,
+        has_duplicates=has_duplicates,
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+def _when(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(400, f"{name}: use an ISO date (2025-07-25) or datetime") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _token_ok(request: Request, token: str) -> bool:
+    header = request.headers.get("authorization", "")
+    offered = (
+        header[7:]
+        if header.lower().startswith("bearer ")
+        else request.query_params.get("token", "")
+    )
+    return hmac.compare_digest(offered.encode(), token.encode())
+
+
+def _token_query(request: Request) -> str:
+    """`token=…` to carry in links when the page itself was opened with ?token=."""
+    token = request.query_params.get("token")
+    return urlencode({"token": token}) if token else ""
+
+
+def _item_or_404(engine: Engine, item_id: int) -> Item:
+    item = load_item(engine, item_id)
+    if item is None:
+        raise HTTPException(404, f"no item with id {item_id}")
+    return item
+
+
+def _keywords(item: Item) -> list[str]:
+    return sorted({match.keyword for match in item.matches})
+
+
+def _item_out(item: Item, snippet: str | None, *, full: bool = False) -> ItemOut:
+    return ItemOut(
+        id=item.id,
+        url=item.url,
+        source=item.source.name,
+        title=item.title,
+        author=item.author,
+        published_at=item.published_at,
+        fetched_at=item.fetched_at,
+        language=item.language,
+        keywords=_keywords(item),
+        duplicate_of=item.duplicate_of,
+        snippet=snippet,
+        text=item.text if full else None,
+        matches=[
+            MatchOut(
+                keyword=m.keyword,
+                field=m.field,
+                start=m.start,
+                end=m.end,
+                context=plain_snippet(_match_context(item, m)) or "",
+            )
+            for m in item.matches
+        ]
+        if full
+        else None,
+    )
+
+
+def _match_context(item: Item, match: Any) -> str:
+    """The match with some text either side, the match between MARK_START and MARK_END."""
+    text = (item.title or "") if match.field == "title" else item.text
+    start, end = match.start, match.end
+    before = " ".join(text[max(0, start - CONTEXT_CHARS) : start].split())
+    after = " ".join(text[end : end + CONTEXT_CHARS].split())
+    lead = "…" if start > CONTEXT_CHARS else ""
+    tail = "…" if end + CONTEXT_CHARS < len(text) else ""
+    return f"{lead}{before} {MARK_START}{text[start:end]}{MARK_END} {after}{tail}".strip()
+
+
+def _result(item: Item, snippet: str | None) -> dict[str, Any]:
+    """What the templates show of one item; *_html values are escaped already."""
+    contexts = [html_snippet(_match_context(item, match)) for match in item.matches[:3]]
+    return {
+        "id": item.id,
+        # Stored URLs come from crawling http(s); anything else is not linked.
+        "url": item.url if item.url.startswith(("http://", "https://")) else "",
+        "title": item.title or item.url,
+        "source": item.source.name,
+        "date": (item.published_at or item.fetched_at).strftime("%Y-%m-%d"),
+        "author": item.author,
+        "language": item.language,
+        "keywords": _keywords(item),
+        "flagged": bool(item.matches),
+        "snippet_html": Markup(html_snippet(snippet)) if snippet else None,
+        "contexts_html": [Markup(context) for context in contexts],
+        "text": item.text,
+    }
+
+
+def _feed(request: Request, engine: Engine, query: ItemQuery, kind: str, name: str) -> Response:
+    page = search_items(engine, query)
+    alternate = str(request.url_for("search_page")) + "?" + urlencode({kind: name})
+    body = atom_feed(
+        feed_id=f"urn:newsmon:{kind}:{name}",
+        title=f"newsmon: {kind} {name}",
+        self_url=str(request.url),
+        alternate_url=alternate,
+        items=page.items,
+    )
+    return Response(body, media_type="application/atom+xml; charset=utf-8")

@@ -1,0 +1,357 @@
+"""Searching and filtering stored items, one page at a time: the query API every front end uses.
+
+Pages use keyset cursors (the sort key and id of the last row, opaque to callers), so page 1,000
+costs what page 1 costs. Full-text search runs on the database's own engine: SQLite FTS5 (table
+`items_fts`, bm25 ranking, snippet()) or PostgreSQL (column `items.search_vector`, ts_rank_cd,
+ts_headline); see migration 0004.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Double,
+    Engine,
+    Float,
+    cast,
+    column,
+    exists,
+    func,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    table,
+    tuple_,
+)
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session, aliased, selectinload
+
+from storage.models import Item, KeywordMatch, Source, UTCDateTime
+from storage.search_syntax import SearchSyntaxError, parse, to_fts5, to_tsquery
+
+# Snippets come back with matches between these private-use characters; front ends turn them
+# into »marks« or <mark> (after escaping the text, never before).
+MARK_START, MARK_END = "\ue000", "\ue001"
+SNIPPET_TOKENS = 24
+TITLE_WEIGHT, TEXT_WEIGHT = 5.0, 1.0
+DATE_FIELDS = ("item", "published", "fetched")
+SORTS = ("newest", "relevance")
+MAX_PAGE = 1000
+
+
+class QueryError(ValueError):
+    """A query the caller got wrong: bad search syntax, a cursor from another query, a bad filter."""
+
+
+@dataclass(frozen=True)
+class ItemQuery:
+    """Which items, in what order, and where to resume. Every field is optional."""
+
+    keyword: str | None = None
+    source: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    date_field: str = "item"  # item = published date, else fetch date
+    language: str | None = None
+    flagged: bool = False
+    has_duplicates: bool = False
+    collapse_duplicates: bool = False  # one row per story (storage/stories.py)
+    search: str | None = None
+    sort: str | None = None  # newest | relevance (the default when searching)
+    limit: int = 50
+    cursor: str | None = None
+
+    @property
+    def effective_sort(self) -> str:
+        return self.sort or ("relevance" if self.search else "newest")
+
+
+@dataclass
+class Hit:
+    item: Item
+    snippet: str | None = None  # with MARK_START/MARK_END around matched words
+    rank: float | None = None  # lower is better
+
+
+@dataclass
+class Page:
+    hits: list[Hit] = field(default_factory=list)
+    next_cursor: str | None = None
+
+    @property
+    def items(self) -> list[Item]:
+        return [hit.item for hit in self.hits]
+
+
+def search_items(engine: Engine, query: ItemQuery) -> Page:
+    """One page of items matching `query`; `next_cursor` is None on the last page."""
+    validate_query(query)
+    with Session(engine) as session:
+        statement, key_column = _page_statement(engine.dialect.name, query)
+        try:
+            rows = session.execute(statement.limit(query.limit + 1)).all()
+        except (OperationalError, ProgrammingError) as error:
+            reason = str(error.orig)  # str(error) would include the SQL text
+            if "no such table" in reason or "search_vector" in reason:
+                raise QueryError(
+                    "the database lacks the newsmon schema or its search index:"
+                    " run `newsmon db upgrade`"
+                ) from None
+            # The rendered query is quoted term by term, so this is a bug or an engine limit;
+            # still a message, not a traceback.
+            if "fts5" in reason or "tsquery" in reason:
+                raise QueryError(f"the search engine refused the query: {reason}") from None
+            raise
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        ids = [row.id for row in rows]
+        items = _load_items(session, ids)
+        snippets = _snippets(session, engine.dialect.name, query.search, ids)
+    hits = [Hit(items[row.id], snippets.get(row.id), row.rank) for row in rows if row.id in items]
+    next_cursor = None
+    if more and rows:
+        last = rows[-1]
+        next_cursor = encode_cursor(query.effective_sort, getattr(last, key_column), last.id)
+    return Page(hits, next_cursor)
+
+
+def iter_items(engine: Engine, query: ItemQuery, page_size: int = 500) -> Iterator[Hit]:
+    """Every item matching `query`, page by page: memory stays bounded by `page_size`."""
+    query = replace(query, limit=page_size)
+    while True:
+        page = search_items(engine, query)
+        yield from page.hits
+        if page.next_cursor is None:
+            return
+        query = replace(query, cursor=page.next_cursor)
+
+
+def encode_cursor(sort: str, key: Any, item_id: int) -> str:
+    if isinstance(key, datetime):
+        key = key.isoformat()
+    raw = json.dumps([sort, key, item_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
+    """The (sort key, id) a cursor resumes after; QueryError when it is not one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        kind, key, item_id = json.loads(raw)
+        if kind != sort or not isinstance(item_id, int):
+            raise ValueError
+        if sort == "newest":
+            key = datetime.fromisoformat(key)
+        elif not isinstance(key, int | float):
+            raise ValueError
+    except (ValueError, TypeError, binascii.Error):
+        raise QueryError(
+            "invalid cursor: pass the next cursor of the same query unchanged"
+        ) from None
+    return key, item_id
+
+
+def plain_snippet(snippet: str | None, start: str = "»", end: str = "«") -> str | None:
+    """A snippet for terminals and JSON: matches marked »like this«."""
+    if snippet is None:
+        return None
+    return snippet.replace(MARK_START, start).replace(MARK_END, end)
+
+
+def html_snippet(snippet: str | None) -> str:
+    """A snippet as safe HTML: the scraped text escaped first, then matches wrapped in <mark>."""
+    escaped = html.escape(snippet or "")
+    return escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+
+
+def list_sources(engine: Engine) -> list[dict[str, Any]]:
+    """Every source with its item count, for pickers and /api/sources."""
+    counts = (
+        select(Item.source_id, func.count(Item.id).label("item_count"))
+        .group_by(Item.source_id)
+        .subquery()
+    )
+    statement = (
+        select(Source.name, Source.mode, Source.url, func.coalesce(counts.c.item_count, 0))
+        .outerjoin(counts, counts.c.source_id == Source.id)
+        .order_by(Source.name)
+    )
+    with engine.connect() as connection:
+        return [
+            {"name": name, "mode": mode, "url": url, "items": count}
+            for name, mode, url, count in connection.execute(statement)
+        ]
+
+
+def list_keywords(engine: Engine) -> list[str]:
+    """Every keyword rule that has matched some item."""
+    statement = select(KeywordMatch.keyword).distinct().order_by(KeywordMatch.keyword)
+    with engine.connect() as connection:
+        return list(connection.scalars(statement))
+
+
+def validate_query(query: ItemQuery) -> None:
+    if query.date_field not in DATE_FIELDS:
+        raise QueryError(f"date field must be one of {', '.join(DATE_FIELDS)}")
+    if query.effective_sort not in SORTS:
+        raise QueryError(f"sort must be one of {', '.join(SORTS)}")
+    if query.effective_sort == "relevance" and not query.search:
+        raise QueryError("sorting by relevance needs a search")
+    if not 1 <= query.limit <= MAX_PAGE:
+        raise QueryError(f"limit must be between 1 and {MAX_PAGE}")
+
+
+def item_date() -> Any:
+    return func.coalesce(Item.published_at, Item.fetched_at, type_=UTCDateTime)
+
+
+def _page_statement(dialect: str, query: ItemQuery) -> tuple[Any, str]:
+    """SELECT id, sort key, rank for one page (plus one row to see if more follow)."""
+    sort = query.effective_sort
+    conditions = filter_conditions(query)
+    if query.collapse_duplicates:
+        from storage.stories import first_of_story
+
+        conditions.append(first_of_story(dialect, query))
+    if sort == "newest":
+        if query.search:
+            # An id set, not a join: the date index then drives and stops at the page's end.
+            conditions.append(search_condition(dialect, query.search))
+        return _newest_page(query, conditions), "sort_key"
+    match, rank, _snippet, join = _full_text(dialect, query.search or "")
+    if join is not None and not conditions:
+        # Ranking alone needs no item row: rank inside the FTS table, skip the join.
+        fts = table("items_fts", column("rowid"))
+        statement = select(fts.c.rowid.label("id"), rank.label("sort_key"), rank.label("rank"))
+        statement = statement.select_from(fts).where(match)
+        item_id = fts.c.rowid
+    else:
+        statement = select(Item.id, rank.label("sort_key"), rank.label("rank")).select_from(Item)
+        if join is not None:
+            statement = join(statement)
+        statement = statement.where(match, *conditions)
+        item_id = Item.id
+    # Lower rank first; ties broken by id so the keyset order is total.
+    if query.cursor:
+        key, after_id = decode_cursor(query.cursor, sort)
+        statement = statement.where(tuple_(rank, item_id) > tuple_(literal(key), after_id))
+    return statement.order_by(rank, item_id), "sort_key"
+
+
+def _newest_page(query: ItemQuery, conditions: list[Any]) -> Any:
+    sort_key = item_date()
+    statement = select(
+        Item.id, sort_key.label("sort_key"), cast(null(), Float).label("rank")
+    ).where(*conditions)
+    if query.cursor:
+        key, item_id = decode_cursor(query.cursor, "newest")
+        after = literal(key, UTCDateTime)
+        # (date, id) < (key, id) spelt so that SQLite range-scans the date index: a row
+        # value over an expression index is only filtered, which made deep pages slow.
+        statement = statement.where(sort_key <= after, or_(sort_key < after, Item.id < item_id))
+    return statement.order_by(sort_key.desc(), Item.id.desc())
+
+
+def _full_text(dialect: str, search: str) -> tuple[Any, Any, Any, Any]:
+    """(match condition, rank, snippet, join) for `search` on this database."""
+    try:
+        tree = parse(search)
+    except SearchSyntaxError as error:
+        raise QueryError(f"search syntax: {error}") from None
+    if dialect == "sqlite":
+        fts = table("items_fts", column("rowid"))
+        target = literal_column("items_fts")
+        match = target.op("MATCH")(to_fts5(tree))
+        rank = func.bm25(target, TITLE_WEIGHT, TEXT_WEIGHT, type_=Float)
+        snippet = func.snippet(target, -1, MARK_START, MARK_END, "…", SNIPPET_TOKENS)
+        return match, rank, snippet, lambda s: s.join(fts, fts.c.rowid == Item.id)
+    if dialect == "postgresql":
+        tsquery = func.to_tsquery("simple", to_tsquery(tree))
+        vector = literal_column("items.search_vector")
+        match = vector.op("@@")(tsquery)
+        # Negated so that, as with bm25, lower ranks first. In double precision: a float4 rank
+        # read into Python and compared again would not round-trip, and cursors would skip rows.
+        rank = -cast(func.ts_rank_cd(vector, tsquery), Double)
+        snippet = func.ts_headline(
+            "simple",
+            Item.text,
+            tsquery,
+            f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=35, MinWords=15, MaxFragments=1",
+        )
+        return match, rank, snippet, None
+    raise QueryError(f"full-text search needs SQLite or PostgreSQL, not {dialect}")
+
+
+def _snippets(session: Session, dialect: str, search: str | None, ids: list[int]) -> dict[int, str]:
+    """Snippets for one page only: computed in the page query they would run for every match."""
+    if not search or not ids:
+        return {}
+    match, _rank, snippet, join = _full_text(dialect, search)
+    statement = select(Item.id, snippet).select_from(Item)
+    if join is not None:
+        statement = join(statement)
+    statement = statement.where(match, Item.id.in_(ids))
+    return {item_id: text for item_id, text in session.execute(statement)}
+
+
+def search_condition(dialect: str, search: str) -> Any:
+    """A WHERE condition: the item matches `search` (for counts, where no rank is needed)."""
+    match, _rank, _snippet, _join = _full_text(dialect, search)
+    if dialect == "sqlite":
+        return Item.id.in_(select(column("rowid")).select_from(table("items_fts")).where(match))
+    return match
+
+
+def filter_conditions(query: ItemQuery) -> list[Any]:
+    """WHERE conditions for every filter of `query` except the full-text search."""
+    conditions: list[Any] = []
+    if query.keyword:
+        conditions.append(
+            Item.id.in_(select(KeywordMatch.item_id).where(KeywordMatch.keyword == query.keyword))
+        )
+    if query.flagged:
+        conditions.append(exists().where(KeywordMatch.item_id == Item.id))
+    if query.source:
+        conditions.append(
+            Item.source_id == select(Source.id).where(Source.name == query.source).scalar_subquery()
+        )
+    if query.language:
+        # Stored tags vary in case and region ("en", "en-GB"): match the language part.
+        language = query.language.lower()
+        stored = func.lower(Item.language)
+        conditions.append(
+            or_(stored == language, stored.startswith(f"{language}-", autoescape=True))
+        )
+    date = {"item": item_date(), "published": Item.published_at, "fetched": Item.fetched_at}[
+        query.date_field
+    ]
+    if query.since:
+        conditions.append(date >= query.since)
+    if query.until:
+        conditions.append(date < query.until)
+    if query.has_duplicates:
+        conditions.append(_in_duplicate_group())
+    return conditions
+
+
+def _in_duplicate_group() -> Any:
+    """Items that duplicate another item or that another item duplicates."""
+    other = aliased(Item)
+    return or_(Item.duplicate_of.is_not(None), exists().where(other.duplicate_of == Item.id))
+
+
+def _load_items(session: Session, ids: list[int]) -> dict[int, Item]:
+    if not ids:
+        return {}
+    statement = select(Item).options(selectinload(Item.matches)).where(Item.id.in_(ids))
+    return {item.id: item for item in session.scalars(statement).unique()}

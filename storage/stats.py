@@ -1,0 +1,118 @@
+"""Counts over stored items (per source, per keyword, per day) for `newsmon stats`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Date, Engine, cast, distinct, exists, func, select
+
+from storage.models import Item, KeywordMatch, Source
+from storage.search import (
+    ItemQuery,
+    filter_conditions,
+    item_date,
+    search_condition,
+    validate_query,
+)
+
+
+@dataclass(frozen=True)
+class SourceCount:
+    name: str
+    items: int
+    flagged: int
+    last_fetched: datetime | None
+
+
+@dataclass
+class Stats:
+    total: int = 0
+    flagged: int = 0
+    sources: list[SourceCount] = field(default_factory=list)
+    keywords: list[tuple[str, int]] = field(default_factory=list)
+    days: list[tuple[str, int]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "flagged": self.flagged,
+            "sources": [
+                {
+                    "name": row.name,
+                    "items": row.items,
+                    "flagged": row.flagged,
+                    "last_fetched": row.last_fetched.isoformat() if row.last_fetched else None,
+                }
+                for row in self.sources
+            ],
+            "keywords": [{"keyword": name, "items": count} for name, count in self.keywords],
+            "days": [{"day": day, "items": count} for day, count in self.days],
+        }
+
+
+def collect_stats(engine: Engine, query: ItemQuery | None = None, days: int = 14) -> Stats:
+    """Counts of the items `query` selects; per day for the last `days`."""
+    query = query or ItemQuery()
+    validate_query(query)
+    conditions = filter_conditions(query)
+    if query.search:
+        conditions.append(search_condition(engine.dialect.name, query.search))
+    is_flagged = exists().where(KeywordMatch.item_id == Item.id)
+    with engine.connect() as connection:
+        per_source = connection.execute(
+            select(
+                Source.name,
+                func.count(Item.id),
+                func.count(Item.id).filter(is_flagged),
+                func.max(Item.fetched_at),
+            )
+            .join(Item, Item.source_id == Source.id)
+            .where(*conditions)
+            .group_by(Source.name)
+            .order_by(func.count(Item.id).desc(), Source.name)
+        ).all()
+        per_keyword = connection.execute(
+            select(KeywordMatch.keyword, func.count(distinct(KeywordMatch.item_id)))
+            .join(Item, Item.id == KeywordMatch.item_id)
+            .where(*conditions)
+            .group_by(KeywordMatch.keyword)
+            .order_by(func.count(distinct(KeywordMatch.item_id)).desc(), KeywordMatch.keyword)
+        ).all()
+        day = _day(engine.dialect.name)
+        start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        start -= timedelta(days=days - 1)
+        per_day = connection.execute(
+            select(day.label("day"), func.count(Item.id))
+            .where(*conditions, item_date() >= start)
+            .group_by(day)
+            .order_by(day.desc())
+        ).all()
+    sources = [SourceCount(name, n, f, _aware(last)) for name, n, f, last in per_source]
+    return Stats(
+        total=sum(row.items for row in sources),
+        flagged=sum(row.flagged for row in sources),
+        sources=sources,
+        keywords=[(name, count) for name, count in per_keyword],
+        days=[(_iso_day(value), count) for value, count in per_day],
+    )
+
+
+def _day(dialect: str) -> Any:
+    if dialect == "sqlite":
+        # Stored as 'YYYY-MM-DD HH:MM:SS' text in UTC; date() keeps the day.
+        return func.date(func.coalesce(Item.published_at, Item.fetched_at))
+    return cast(func.coalesce(Item.published_at, Item.fetched_at), Date)
+
+
+def _iso_day(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def _aware(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite max() returns the stored text
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
