@@ -1,0 +1,145 @@
+"""Near-duplicate detection: a MinHash per stored text and an LSH band table in SQL.
+
+Why a band table rather than datasketch's in-memory MinHashLSH: crawls of different sources run
+in parallel processes, and an index loaded at start would miss what the others stored since;
+loading 100k signatures on every cron run would also cost seconds. Band hashes as indexed rows
+are always current, cost one indexed lookup per item, and never load the whole set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from storage.models import Item, Signature, SignatureBand
+from storage.textnorm import words
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
+
+NUM_PERM = 128
+SHINGLE_WORDS = 3
+# 20 bands of 6 rows (120 of the 128 hash values): a pair at Jaccard 0.8 shares a band with
+# probability 0.998, at 0.7 with 0.92, at 0.3 with 0.015. Candidates are then confirmed with
+# MinHash.jaccard against the configured threshold, so thresholds from 0.7 up keep full recall.
+BANDS, ROWS = 20, 6
+DEFAULT_THRESHOLD = 0.8
+# datasketch 2's default permutation scheme, pinned: stored signatures must stay comparable.
+SCHEME = "affine32"
+
+
+def minhash(text: str) -> MinHash:
+    """A MinHash of the text's word 3-shingles (normalised: case, punctuation, boilerplate)."""
+    from datasketch import MinHash
+
+    tokens = words(text)
+    shingles = {
+        " ".join(tokens[i : i + SHINGLE_WORDS])
+        for i in range(max(1, len(tokens) - SHINGLE_WORDS + 1))
+    }
+    signature = MinHash(num_perm=NUM_PERM, scheme=SCHEME)
+    signature.update_batch([shingle.encode("utf-8") for shingle in shingles])
+    return signature
+
+
+def to_bytes(signature: MinHash) -> bytes:
+    return signature.hashvalues.astype("<u8").tobytes()
+
+
+def from_bytes(data: bytes) -> MinHash:
+    import numpy as np
+    from datasketch import MinHash
+
+    return MinHash(num_perm=NUM_PERM, hashvalues=np.frombuffer(data, dtype="<u8"), scheme=SCHEME)
+
+
+def band_hashes(signature: MinHash) -> list[tuple[int, int]]:
+    """(band, 64-bit hash of that band's hash values) for every band."""
+    values = signature.hashvalues.astype("<u8")
+    bands = []
+    for band in range(BANDS):
+        chunk = values[band * ROWS : (band + 1) * ROWS].tobytes()
+        digest = hashlib.blake2b(chunk, digest_size=8).digest()
+        bands.append((band, int.from_bytes(digest, "little", signed=True)))
+    return bands
+
+
+@dataclass(frozen=True)
+class NearCopy:
+    item_id: int
+    root_id: int  # the earliest item of the story
+    jaccard: float
+
+
+def find_near_copies(
+    session: Session, signature: MinHash, threshold: float, before_id: int | None = None
+) -> list[NearCopy]:
+    """Stored items whose text is a near-copy (estimated Jaccard >= threshold), best first.
+
+    One indexed lookup on (band, hash) finds the candidates; only they are compared.
+    """
+    bands = band_hashes(signature)
+    condition = or_(*(and_(SignatureBand.band == b, SignatureBand.hash == h) for b, h in bands))
+    candidates = select(SignatureBand.item_id).where(condition).distinct()
+    if before_id is not None:
+        candidates = candidates.where(SignatureBand.item_id < before_id)
+    ids = list(session.scalars(candidates))
+    if not ids:
+        return []
+    rows = session.execute(
+        select(Signature.item_id, Signature.minhash, Item.duplicate_of)
+        .join(Item, Item.id == Signature.item_id)
+        .where(Signature.item_id.in_(ids))
+    ).all()
+    found = []
+    for item_id, data, duplicate_of in rows:
+        similarity = signature.jaccard(from_bytes(data))
+        if similarity >= threshold:
+            found.append(NearCopy(item_id, duplicate_of or item_id, similarity))
+    return sorted(found, key=lambda copy: (-copy.jaccard, copy.root_id))
+
+
+def index_signature(session: Session, item_id: int, signature: MinHash) -> None:
+    """Store (or replace) an item's signature and its band rows."""
+    session.execute(delete(SignatureBand).where(SignatureBand.item_id == item_id))
+    session.execute(delete(Signature).where(Signature.item_id == item_id))
+    session.add(Signature(item_id=item_id, minhash=to_bytes(signature)))
+    session.execute(
+        SignatureBand.__table__.insert(),
+        [{"band": b, "hash": h, "item_id": item_id} for b, h in band_hashes(signature)],
+    )
+
+
+class DuplicateLinker:
+    """Links newly stored items to the earliest near-copy and indexes their signatures.
+
+    `remember` computes a signature before the store transaction (CPU work, no lock held);
+    `link` runs inside it, so an item, its signature and its link commit together.
+    """
+
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD) -> None:
+        self.threshold = threshold
+        self.signatures: dict[str, MinHash] = {}
+        self.linked = 0
+
+    def remember(self, url_key: str, text: str) -> None:
+        self.signatures[url_key] = minhash(text)
+
+    def link(self, session: Session, inserted: Sequence[tuple[int, Any]]) -> None:
+        """`inserted`: (item_id, record with url_key and text) for the rows just inserted."""
+        for item_id, record in sorted(inserted, key=lambda pair: pair[0]):
+            signature = self.signatures.pop(record.url_key, None) or minhash(record.text)
+            copies = find_near_copies(session, signature, self.threshold, before_id=item_id)
+            if copies:
+                root = min(copy.root_id for copy in copies)
+                session.execute(update(Item).where(Item.id == item_id).values(duplicate_of=root))
+                self.linked += 1
+            index_signature(session, item_id, signature)
+        # Articles of the batch that were stored already (by another source) leave theirs.
+        self.signatures.clear()
+        session.flush()

@@ -1,0 +1,42 @@
+"""One row per story: near-duplicate copies collapsed onto the earliest item that matches."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import exists, or_, select
+from sqlalchemy.orm import aliased
+
+from storage.models import Item
+
+if TYPE_CHECKING:
+    from storage.search import ItemQuery
+
+
+def first_of_story(dialect: str, query: ItemQuery) -> Any:
+    """WHERE condition: no earlier item of the same story also matches `query`'s filters.
+
+    A story is an item and its copies (`duplicate_of` points at the earliest one). Filters
+    apply first, so a keyword found only in a copy still shows that copy. Every lookup uses
+    the primary key or the `duplicate_of` index.
+    """
+    from storage.search import filter_conditions, search_condition
+
+    plain = replace(query, collapse_duplicates=False, cursor=None)
+    conditions = filter_conditions(plain)
+    if plain.search:
+        conditions.append(search_condition(dialect, plain.search))
+    # correlate_except: this inner SELECT ranges over items itself, not over the outer row.
+    matching = select(Item.id).where(*conditions).correlate_except(Item)
+    member = aliased(Item)
+    earlier_member = (
+        exists()
+        .where(
+            member.id < Item.id,
+            or_(member.id == Item.duplicate_of, member.duplicate_of == Item.duplicate_of),
+            member.id.in_(matching),
+        )
+        .correlate(Item)
+    )
+    return or_(Item.duplicate_of.is_(None), ~earlier_member)
