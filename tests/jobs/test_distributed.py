@@ -1,0 +1,245 @@
+"""Distributed mode on real services: Celery workers over Redis, the store on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from jobs.localsite import LocalSite, RecordedRequest, Response
+from tests.conftest import FIXTURE_SITE_ROOT
+from tests.jobs.helpers import REPO, write_config
+from tests.postgres import throwaway_database, throwaway_schema
+
+REDIS_URL = os.environ.get("NEWSMON_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+SIX_SOURCES = """
+  - name: rss2
+    feed: {base}/feeds/rss2.xml
+  - name: atom
+    feed: {base}/feeds/atom.xml
+  - name: rss1
+    feed: {base}/feeds/rss1.rdf
+  - name: jsonfeed
+    feed: {base}/feeds/feed.json
+  - name: sitemaps
+    sitemap: {base}/sitemaps/index.xml
+  - name: listing
+    listing: {base}/listing/
+    follow: /articles/
+    pages: 3
+"""
+
+
+@pytest.fixture(scope="module")
+def redis_broker() -> str:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except Exception as error:  # noqa: BLE001 - no server, no distributed tests
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is required under CI=true: {error}")
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {error}")
+    return REDIS_URL
+
+
+@pytest.fixture(scope="module")
+def postgres_database() -> Iterator[str]:
+    with throwaway_database() as url:
+        yield url
+
+
+@pytest.fixture
+def database(postgres_database: str) -> Iterator[str]:
+    with throwaway_schema(postgres_database) as url:
+        yield url
+
+
+@pytest.fixture
+def site() -> Iterator[LocalSite]:
+    with LocalSite(FIXTURE_SITE_ROOT) as site:
+        yield site
+
+
+def distributed_config(
+    tmp_path: Path, site: LocalSite, database: str, broker: str, **options: str
+) -> Path:
+    queue = f"newsmon-test-{uuid.uuid4().hex[:8]}"  # each test has its own queue
+    settings = {"redelivery_after": "60s", "standby_poll": "1s", **options}
+    extra = (
+        f"distributed:\n  broker: {broker}\n  queue: {queue}\n"
+        + "".join(f"  {key}: {value}\n" for key, value in settings.items())
+        + "schedule: {every: 1h}\n"
+    )
+    return write_config(tmp_path, site, SIX_SOURCES, extra=extra, database=database)
+
+
+def start(config: Path, *args: str, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as handle:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "jobs.cli", "-v", "--config", str(config), *args],
+            cwd=REPO,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+
+
+def stop(*processes: subprocess.Popen[bytes]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def query(url: str, sql: str) -> list[tuple]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(sql))]
+    finally:
+        engine.dispose()
+
+
+def wait_for(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def finished_runs(url: str) -> dict[str, str]:
+    return dict(
+        query(
+            url,
+            "select s.name, r.status from crawl_runs r join sources s on s.id = r.source_id"
+            " where r.status not in ('running', 'interrupted')",
+        )
+    )
+
+
+def test_two_workers_share_six_sources_and_store_every_item_once(
+    tmp_path, site, database, redis_broker
+):
+    config = distributed_config(tmp_path, site, database, redis_broker)
+    workers = [
+        start(config, "worker", "--concurrency", "1", log=tmp_path / f"worker{n}.log")
+        for n in (1, 2)
+    ]
+    try:
+        scheduler = start(
+            config, "run", "--dispatch", "celery", "--once", log=tmp_path / "scheduler.log"
+        )
+        assert scheduler.wait(60) == 0, (tmp_path / "scheduler.log").read_text()
+        wait_for(lambda: len(finished_runs(database)) == 6, 180, "six finished runs")
+    finally:
+        stop(*workers)
+    assert set(finished_runs(database).values()) == {"ok"}
+    [(items, distinct)] = query(database, "select count(*), count(distinct url_key) from items")
+    assert items == distinct == 9
+    received = [(tmp_path / f"worker{n}.log").read_text().count("received") for n in (1, 2)]
+    assert all(count >= 1 for count in received), received  # both workers did work
+    assert sum(received) == 6
+
+
+def slow_articles(site: LocalSite, delay: float) -> None:
+    """Every article answers after `delay` seconds, so a crawl is still running when killed."""
+    for path in sorted((FIXTURE_SITE_ROOT / "articles").glob("*.html")):
+        route = f"/articles/{path.name}"
+
+        def handler(request: RecordedRequest, route: str = route) -> Response:
+            time.sleep(delay)
+            return site.serve_file(route)
+
+        site.route(route, handler)
+
+
+def test_a_worker_killed_mid_crawl_leaves_its_source_to_the_other(
+    tmp_path, site, database, redis_broker
+):
+    slow_articles(site, 1.5)
+    config = distributed_config(tmp_path, site, database, redis_broker, redelivery_after="5s")
+    first = start(config, "worker", "--concurrency", "1", log=tmp_path / "first.log")
+    second = None
+    try:
+        dispatch = start(
+            config, "run", "--dispatch", "celery", "--once", log=tmp_path / "scheduler.log"
+        )
+        assert dispatch.wait(60) == 0
+        wait_for(
+            lambda: query(database, "select count(*) from items")[0][0] >= 1,
+            90,
+            "the first worker to store an item",
+        )
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        second = start(config, "worker", "--concurrency", "2", log=tmp_path / "second.log")
+        wait_for(
+            lambda: len(finished_runs(database)) == 6,
+            240,
+            "every source to finish on the second worker",
+        )
+    finally:
+        stop(first, *([second] if second else []))
+    [(items, distinct)] = query(database, "select count(*), count(distinct url_key) from items")
+    assert items == distinct == 9
+    assert set(finished_runs(database).values()) == {"ok"}
+    # The killed crawl's run stays on record, and no item was half-written.
+    assert query(database, "select count(*) from items where text is null or text = ''") == [(0,)]
+
+
+def test_a_standby_scheduler_takes_over_when_the_active_one_dies(
+    tmp_path, site, database, redis_broker
+):
+    import redis
+
+    config = distributed_config(tmp_path, site, database, redis_broker, standby_poll="1s")
+    queue = next(
+        line.split(":", 1)[1].strip()
+        for line in config.read_text().splitlines()
+        if "queue:" in line
+    )
+    broker = redis.Redis.from_url(redis_broker)
+    active = start(config, "run", "--dispatch", "celery", log=tmp_path / "active.log")
+    standby = None
+    try:
+        wait_for(
+            lambda: "active scheduler" in (tmp_path / "active.log").read_text(),
+            30,
+            "the first scheduler",
+        )
+        wait_for(lambda: broker.llen(queue) == 6, 30, "six dispatched crawls")
+        standby = start(config, "run", "--dispatch", "celery", log=tmp_path / "standby.log")
+        wait_for(lambda: "standing by" in (tmp_path / "standby.log").read_text(), 30, "the standby")
+        broker.delete(queue)
+        active.send_signal(signal.SIGKILL)
+        active.wait(10)
+        killed_at = time.monotonic()
+        wait_for(
+            lambda: "active scheduler" in (tmp_path / "standby.log").read_text(),
+            30,
+            "the take-over",
+        )
+        took = time.monotonic() - killed_at
+        # Nothing ran yet, so every source is due: the new scheduler enqueues all six.
+        wait_for(lambda: broker.llen(queue) == 6, 30, "the new scheduler's dispatches")
+    finally:
+        stop(active, *([standby] if standby else []))
+        broker.delete(queue)
+    assert took < 10
