@@ -62,7 +62,7 @@ def lookup_cost(stored: int, probes: int = 200) -> None:
     from bench.sitegen import SENTENCES
     from storage.db import make_engine, prepare_for_writing
     from storage.models import Item, Signature, SignatureBand, Source
-    from storage.neardup import NUM_PERM, band_hashes, find_near_copies, from_bytes, minhash
+    from storage.neardup import NUM_PERM, band_hashes, find_near_copies, minhash
 
     rng = np.random.default_rng(7)
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,7 +101,7 @@ def lookup_cost(stored: int, probes: int = 200) -> None:
                     [
                         {"band": b, "hash": h, "item_id": i}
                         for i, s in zip(ids, signatures, strict=True)
-                        for b, h in band_hashes(from_bytes(s))
+                        for b, h in band_hashes(np.frombuffer(s, dtype="<u8"))
                     ],
                 )
         fill = time.perf_counter() - started

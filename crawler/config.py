@@ -100,6 +100,62 @@ class PolitenessOverride(StrictModel):
     max_page_bytes: Size | None = None
 
 
+class Schedule(StrictModel):
+    """When a source is crawled: every N (s/m/h/d) or a 5-field cron line, optional jitter."""
+
+    every: Duration | None = None
+    cron: str | None = None
+    timezone: str | None = None
+    jitter: Duration | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Schedule:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError("a schedule needs exactly one of every or cron")
+        if self.every is not None and self.every < 1:
+            raise ValueError("every must be at least 1s")
+        if self.timezone is not None and self.cron is None:
+            raise ValueError("timezone only applies to a cron schedule")
+        return self
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str | None) -> str | None:
+        if name is not None:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"unknown timezone {name!r} (use an IANA name: Asia/Karachi)"
+                ) from None
+        return name
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_parses(cls, expression: str | None) -> str | None:
+        if expression is not None:
+            from crawler.cron import cron_trigger  # light: no scheduler machinery
+
+            try:
+                cron_trigger(expression)
+            except ValueError as exc:
+                raise ValueError(f"cron {expression!r} is not valid: {exc}") from None
+        return expression
+
+
+class Daemon(StrictModel):
+    """How `newsmon run` behaves: run limits, logging and the health verdict."""
+
+    run_timeout: Duration = 15 * 60.0
+    shutdown_grace: Duration = 30.0
+    misfire_grace: Duration = 5 * 60.0
+    max_parallel: int = Field(default=4, ge=1, le=64)
+    log_format: Literal["plain", "json"] = "plain"
+    max_consecutive_failures: int = Field(default=3, ge=1)
+
+
 HTTP_URL = r"^https?://[^\s/$.?#][^\s]*$"
 HttpUrlText = Annotated[str, Field(pattern=HTTP_URL)]
 
@@ -117,6 +173,10 @@ class Source(StrictModel):
     politeness: PolitenessOverride = PolitenessOverride()
     allow_private_hosts: list[str] = []
     enabled: bool = True
+    schedule: Schedule | None = None
+    expect_new_within: Duration | None = None
+    recheck: Duration | None = None  # re-fetch articles first fetched this recently (off)
+    max_age: Duration | None = None  # sitemap entries older than this are skipped
 
     @model_validator(mode="after")
     def _one_discovery_mode(self) -> Source:
@@ -129,6 +189,8 @@ class Source(StrictModel):
             )
         if (self.follow is not None or self.pages != 1) and not self.listing:
             raise ValueError("follow and pages only apply to a listing source")
+        if self.max_age is not None and not self.sitemap:
+            raise ValueError("max_age only applies to a sitemap source")
         return self
 
     @field_validator("follow")
@@ -203,6 +265,71 @@ class KeywordRule(StrictModel):
 Keyword = Annotated[KeywordRule, BeforeValidator(_keyword_shorthand)]
 
 
+class Digest(StrictModel):
+    every: Duration = 3600.0
+
+    @field_validator("every")
+    @classmethod
+    def _at_least_a_minute(cls, every: float) -> float:
+        if every < 60:
+            raise ValueError("a digest period must be at least 1m")
+        return every
+
+
+def _alert_mode_shorthand(value: Any) -> Any:
+    """`mode: {digest: {every: 1h}}`, `mode: digest` + `digest: {every: 1h}` and a bare
+    `digest: {every: 1h}` all mean the same; `mode: digest` alone digests hourly."""
+    if not isinstance(value, dict):
+        return value
+    mode = value.get("mode")
+    if isinstance(mode, dict) and set(mode) == {"digest"} and "digest" not in value:
+        return {**value, "mode": "digest", "digest": mode["digest"] or {}}
+    if mode is None and value.get("digest") is not None:
+        return {**value, "mode": "digest"}
+    if mode == "digest" and value.get("digest") is None:
+        return {**value, "digest": {}}
+    return value
+
+
+class Alert(StrictModel):
+    """Where flagged items are announced: any Apprise URL, each item or a periodic digest."""
+
+    name: str = Field(pattern=SOURCE_NAME, max_length=64)
+    url: str = Field(min_length=1)
+    keywords: list[str] = []  # empty: every keyword rule
+    mode: Literal["each", "digest"] = "each"
+    digest: Digest | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Alert:
+        if self.digest is not None and self.mode == "each":
+            raise ValueError("digest settings need mode: digest (or leave mode out)")
+        if "://" not in self.url:
+            raise ValueError("url must be an Apprise URL such as json://host/path or slack://...")
+        return self
+
+
+AlertEntry = Annotated[Alert, BeforeValidator(_alert_mode_shorthand)]
+
+
+class NearDuplicates(StrictModel):
+    """When a new item counts as a copy of a stored one (Jaccard of word 3-shingles)."""
+
+    # Below 0.7 the LSH bands (storage/neardup.py) start to miss candidates.
+    threshold: float = Field(0.8, ge=0.7, le=1.0)
+
+
+class Distributed(StrictModel):
+    """Crawl jobs on Celery workers (`newsmon worker`, `newsmon run --dispatch celery`)."""
+
+    broker: str = Field(pattern=r"^(redis|rediss|amqp|amqps)://")
+    queue: str = Field("newsmon", pattern=r"^[A-Za-z0-9_.-]+$")
+    # How long a task a dead worker had taken waits before another worker gets it.
+    redelivery_after: Duration = Field(3600.0, gt=0)
+    # How often a standby scheduler tries to take over from the active one.
+    standby_poll: Duration = Field(5.0, gt=0)
+
+
 class Config(StrictModel):
     """The whole of config.yaml."""
 
@@ -211,9 +338,30 @@ class Config(StrictModel):
     sources: list[Source] = Field(min_length=1)
     politeness: Politeness = Politeness()
     keywords: list[Keyword] = []
+    alerts: list[AlertEntry] = []
+    schedule: Schedule = Schedule(every=30 * 60.0)
+    daemon: Daemon = Daemon()
+    near_duplicates: NearDuplicates = NearDuplicates()
+    distributed: Distributed | None = None
+
+    @field_validator("database")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        # Checked here, not when the engine is made: a bad URL is a config error (exit 2).
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError) as exc:
+            raise ValueError(f"not a database URL ({exc}); e.g. sqlite:///data/newsmon.db") from None
+        return value
 
     def politeness_for(self, source: Source) -> Politeness:
         return source.effective_politeness(self.politeness)
+
+    def schedule_for(self, source: Source) -> Schedule:
+        return source.schedule or self.schedule
 
     def source(self, name: str) -> Source:
         for source in self.sources:
@@ -567,6 +715,28 @@ def _cross_field_problems(config: Config, lines: dict[YamlPath, int]) -> list[tu
             if source_name not in sources:
                 message = f"unknown source {source_name!r} (sources: {', '.join(sources)})"
                 problems.append((("keywords", index, "sources", position), message))
+    problems += _alert_problems(config, lines, set(keywords))
+    return problems
+
+
+def _alert_problems(
+    config: Config, lines: dict[YamlPath, int], keywords: set[str]
+) -> list[tuple[YamlPath, str]]:
+    """Alert names are unique and name only keyword rules that exist."""
+    problems: list[tuple[YamlPath, str]] = []
+    alerts: dict[str, YamlPath] = {}
+    for index, alert in enumerate(config.alerts):
+        path: YamlPath = ("alerts", index, "name")
+        if alert.name in alerts:
+            first = _line_of(lines, alerts[alert.name])
+            problems.append(
+                (path, f"duplicate alert name {alert.name!r} (first defined at line {first})")
+            )
+        alerts.setdefault(alert.name, path)
+        for position, keyword in enumerate(alert.keywords):
+            if keyword not in keywords:
+                message = f"unknown keyword {keyword!r} (keywords: {', '.join(keywords) or 'none'})"
+                problems.append((("alerts", index, "keywords", position), message))
     return problems
 
 

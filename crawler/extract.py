@@ -22,6 +22,7 @@ class Extracted:
     language: str | None
     canonical_url: str | None
     site_name: str | None
+    signature: bytes = b""  # MinHash values of the text: computed here, off the event loop
 
 
 class NotAnArticle(Exception):
@@ -32,6 +33,8 @@ def extract_article(html: str, url: str, min_chars: int = MIN_TEXT_CHARS) -> Ext
     """Clean text and metadata of one page; raises NotAnArticle when there is none."""
     import trafilatura
     from trafilatura.settings import Document
+
+    from storage.neardup import minhash, to_bytes
 
     document = trafilatura.bare_extraction(
         html,
@@ -54,6 +57,7 @@ def extract_article(html: str, url: str, min_chars: int = MIN_TEXT_CHARS) -> Ext
         language=detect_language(html),
         canonical_url=_clean(document.url),
         site_name=_clean(document.sitename),
+        signature=to_bytes(minhash(text)),
     )
 
 

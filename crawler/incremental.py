@@ -178,5 +178,6 @@ class SignaturePipeline:
         return cls(crawler)
 
     def process_item(self, article: ArticleRecord) -> ArticleRecord:
-        self.crawler.spider.duplicate_linker.remember(article.url_key, article.text)  # type: ignore[union-attr]
+        linker = self.crawler.spider.duplicate_linker  # type: ignore[union-attr]
+        linker.remember(article.url_key, article.text, article.signature)
         return article

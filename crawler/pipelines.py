@@ -15,6 +15,7 @@ from crawler.extract import Extracted, NotAnArticle, date_from_url, extract_arti
 from crawler.items import FetchedPage
 from crawler.pool import extraction_pool
 from crawler.urls import InvalidURL, canonicalize, url_key
+from storage.deliveries import AlertRoute
 from storage.queries import ArticleRecord, MatchRecord, store_articles
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ def article_record(page: FetchedPage, extracted: Extracted) -> ArticleRecord:
         canonical_url=_declared_canonical(extracted.canonical_url, page.url),
         language=extracted.language,
         site_name=extracted.site_name,
+        signature=extracted.signature or None,
     )
 
 
@@ -129,8 +131,19 @@ class StorePipeline(Stage):
             return
         batch, self.pending = self.pending, []
         context = self.spider.context
+        # Deliveries are owed in the same transaction as the items: none lost, none twice.
+        alerts = [
+            AlertRoute(alert.name, frozenset(alert.keywords) or None)
+            for alert in context.config.alerts
+        ]
         try:
-            stored = store_articles(context.engine, context.source_id, batch)
+            stored = store_articles(
+                context.engine,
+                context.source_id,
+                batch,
+                alerts,
+                after_insert=self.spider.duplicate_linker.link,
+            )
         except SQLAlchemyError as error:
             # The batch rolled back whole: nothing half-written, and the next run fetches it again.
             self.count("errors/store", len(batch))

@@ -98,6 +98,10 @@ def outcome_of(crawler: Crawler) -> RunOutcome:
         failure = f"crawl ended early: {finish_reason}"
     errors = sum(error_kinds.values())
     status = "failed" if failure else ("partial" if errors else "ok")
+    if finish_reason == "shutdown" and not (
+        getattr(spider, "discovery_error", None) or getattr(spider, "store_error", None)
+    ):
+        status = "interrupted"  # stopped by SIGTERM/SIGINT: not the source's fault, not a failure
     return RunOutcome(
         status=status,
         pages=counts.get("pages", 0),

@@ -29,9 +29,24 @@ def process_settings(config: Config, log_level: str = "WARNING") -> dict[str, An
         "ITEM_PIPELINES": {
             "crawler.pipelines.ExtractPipeline": 100,
             "crawler.pipelines.FlagPipeline": 200,
+            "crawler.incremental.RecheckPipeline": 250,  # re-fetched articles end here
+            "crawler.incremental.SignaturePipeline": 260,
             "crawler.pipelines.StorePipeline": 300,
         },
-        "DOWNLOADER_MIDDLEWARES": {"crawler.middlewares.PrivateAddressMiddleware": 50},
+        "DOWNLOADER_MIDDLEWARES": {
+            "crawler.middlewares.PrivateAddressMiddleware": 50,
+            # RFC 9309 robots.txt in place of Scrapy's (a 5xx robots.txt disallows everything).
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            "crawler.robots.SpecRobotsTxtMiddleware": 100,
+            # Responses pass these in descending order, each just before the Scrapy one it
+            # guards: Retry-After/backoff before RetryMiddleware (550), truncated gzip before
+            # HttpCompressionMiddleware (590), redirect loops before RedirectMiddleware (600).
+            "crawler.retry.RetryAfterMiddleware": 560,
+            "crawler.compression.StrictGzipMiddleware": 595,
+            "crawler.redirects.RedirectGuardMiddleware": 610,
+            # Low: sees responses last, after redirects, retries and decompression.
+            "crawler.conditional.ConditionalGetMiddleware": 120,
+        },
     }
 
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
-from crawler.config import Config, ConfigError, find_config_path, load_config, parse_duration
+from crawler.config import Config, ConfigError, find_config_path, load_config
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -80,22 +80,27 @@ def main(ctx: click.Context, config_path: str | None, verbose: int) -> None:
 
 
 @main.command(
-    epilog="Example:\n\n\b\n  newsmon crawl\n  newsmon crawl --source mofa --source tribune"
+    epilog="Example:\n\n\b\n  newsmon crawl\n  newsmon crawl --source mofa --source tribune\n"
+    "  newsmon crawl --due   # from cron: * * * * *"
 )
 @click.option(
     "--source", "names", multiple=True, metavar="NAME", help="Only this source (repeatable)."
 )
+@click.option(
+    "--due", is_flag=True, help="Only the sources whose schedule says they are due (for cron)."
+)
 @pass_state
 @click.pass_context
-def crawl(ctx: click.Context, state: State, names: tuple[str, ...]) -> None:
+def crawl(ctx: click.Context, state: State, names: tuple[str, ...], due: bool) -> None:
     """Crawl every source once (or only those named); store and flag what is new.
 
     Exit 0 when every source succeeded, 1 when some failed (the others are still
-    stored), 2 on a config error.
+    stored), 2 on a config error, 75 when another crawl holds a source's lock.
     """
     from jobs.crawl import crawl_once
 
-    sys.exit(crawl_once(state.config, names, state.engine(for_writing=True), ctx.meta["log_level"]))
+    engine = state.engine(for_writing=True)
+    sys.exit(crawl_once(state.config, names, engine, ctx.meta["log_level"], due=due))
 
 
 @main.command(epilog="Example:\n\n\b\n  newsmon check\n  newsmon --config other.yaml check")
@@ -116,6 +121,13 @@ def check(state: State) -> None:
     click.echo(f"keywords ({len(config.keywords)}):")
     for rule in config.keywords:
         click.echo(f"  {rule.name:<20} {', '.join(rule.terms + rule.regex)}")
+    if config.alerts:
+        click.echo(f"alerts ({len(config.alerts)}):")
+    for alert in config.alerts:
+        # Only the scheme: the rest of an Apprise URL often is a token.
+        mode = f"digest every {alert.digest.every:g}s" if alert.digest else "each"
+        keywords = ", ".join(alert.keywords) or "all keywords"
+        click.echo(f"  {alert.name:<20} {alert.url.split('://')[0]}://…  {mode}; {keywords}")
 
 
 def _redact(url: str) -> str:
@@ -124,63 +136,13 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def parse_when(value: str | None) -> datetime | None:
-    """An ISO date or datetime, or a duration meaning that long ago (7d, 12h)."""
-    if value is None:
-        return None
-    try:
-        return datetime.now(UTC) - timedelta(seconds=parse_duration(value))
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r}: use a date (2025-07-25), a datetime or a duration (7d)"
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-@main.command(
-    epilog="Example:\n\n\b\n  newsmon items --keyword Pakistan-US --since 2025-07-01\n"
-    "  newsmon items --source mofa --format csv > mofa.csv"
-)
-@click.option("--keyword", metavar="NAME", help="Only items flagged for this keyword rule.")
-@click.option("--source", metavar="NAME", help="Only items from this source.")
-@click.option(
-    "--since", metavar="DATE", help="Published (or fetched) at or after: 2025-07-25, or 7d ago."
-)
-@click.option("--until", metavar="DATE", help="Published (or fetched) before this date.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "jsonl", "csv"]),
-    default="table",
-    show_default=True,
-)
-@pass_state
-def items(
-    state: State,
-    keyword: str | None,
-    source: str | None,
-    since: str | None,
-    until: str | None,
-    limit: int,
-    fmt: str,
-) -> None:
-    """List stored items, newest first."""
-    from jobs import output
-    from storage.queries import ItemFilter, list_items
-
-    filters = ItemFilter(keyword, source, parse_when(since), parse_when(until), limit)
-    output.write_items(list_items(state.engine(), filters), fmt, sys.stdout)
-
-
-@main.command(epilog="Example:\n\n\b\n  newsmon show 42")
+@main.command(epilog="Example:\n\n\b\n  newsmon show 42\n  newsmon show 42 --versions")
 @click.argument("item_id", type=int)
+@click.option(
+    "--versions", is_flag=True, help="Also print every stored version and what changed (a diff)."
+)
 @pass_state
-def show(state: State, item_id: int) -> None:
+def show(state: State, item_id: int, versions: bool) -> None:
     """Show one item in full, with each keyword match in context."""
     from jobs import output
     from storage.queries import get_item
@@ -189,6 +151,11 @@ def show(state: State, item_id: int) -> None:
     if item is None:
         fail(f"no item with id {item_id}")
     output.write_item(item, sys.stdout)
+    if versions:
+        from jobs.versions import write_versions
+        from storage.incremental import list_versions
+
+        write_versions(list_versions(state.engine(), item_id), sys.stdout)
 
 
 @main.command(epilog="Example:\n\n\b\n  newsmon demo\n  newsmon --config data/demo.yaml items")
@@ -233,6 +200,57 @@ def _print_revisions(state: State) -> None:
 
     click.echo(f"current: {current_revision(state.engine()) or 'none (empty database)'}")
     click.echo(f"head:    {head_revision()}")
+
+
+@db.command(
+    "migrate-from",
+    epilog="Example:\n\n\b\n  NEWSMON_DATABASE_URL=postgresql+psycopg://newsmon@db/newsmon \\\n"
+    "    newsmon db migrate-from sqlite:///data/newsmon.db",
+)
+@click.argument("source_url", metavar="URL")
+@pass_state
+def migrate_from(state: State, source_url: str) -> None:
+    """Copy every item, version, match, run and alert state from another newsmon database
+    (usually the SQLite one) into this config's database. Safe to run again: rows already
+    copied are skipped."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from storage.db import SchemaError, current_revision, make_engine
+    from storage.transfer import copy_store
+
+    try:
+        parsed = make_url(source_url)
+    except ArgumentError:
+        fail(f"{source_url!r} is not a database URL (e.g. sqlite:///data/newsmon.db)", EXIT_CONFIG)
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
+        fail(f"no SQLite database at {parsed.database}")
+    source = make_engine(source_url)
+    if current_revision(source) is None:
+        fail(f"no newsmon database at {_redact(source_url)}")
+    target = state.engine(for_writing=True)
+
+    def progress(table: str, done: int, total: int) -> None:
+        click.echo(f"\r{table}: {done}/{total}", err=True, nl=done >= total)
+
+    try:
+        copies = copy_store(source, target, progress)
+    except SchemaError as error:
+        fail(str(error), EXIT_CONFIG)
+    for copy in copies:
+        click.echo(f"{copy.table:<20} {copy.source_rows:>9} rows, {copy.copied:>9} copied")
+
+
+# Commands that live in their own modules. Those modules never import this one: under
+# `python -m jobs.cli` it is __main__, and importing it by name would load it twice.
+from jobs.cli_alerts import alerts, reflag  # noqa: E402
+from jobs.cli_distributed import worker  # noqa: E402
+from jobs.cli_ops import run, runs, status  # noqa: E402
+from jobs.cli_query import register as register_query_commands  # noqa: E402
+
+for command in (run, runs, status, reflag, alerts, worker):
+    main.add_command(command)
+register_query_commands(main)  # items, export, stats, serve
 
 
 if __name__ == "__main__":

@@ -26,9 +26,17 @@ EXIT_OK, EXIT_FAILED = 0, 1
 
 
 @click.command(
-    epilog="Example:\n\n\b\n  newsmon run\n  newsmon run --once\n  newsmon run --health-port 8787"
+    epilog="Example:\n\n\b\n  newsmon run\n  newsmon run --once\n  newsmon run --health-port 8787\n"
+    "  newsmon run --dispatch celery   # workers: newsmon worker"
 )
 @click.option("--once", is_flag=True, help="Run every due source once, then exit.")
+@click.option(
+    "--dispatch",
+    type=click.Choice(["local", "celery"]),
+    default="local",
+    show_default=True,
+    help="local: crawl here; celery: enqueue due sources for `newsmon worker` processes.",
+)
 @click.option(
     "--health-port",
     type=click.IntRange(0, 65535),
@@ -37,7 +45,9 @@ EXIT_OK, EXIT_FAILED = 0, 1
 )
 @click.pass_obj
 @click.pass_context
-def run(ctx: click.Context, state: State, once: bool, health_port: int | None) -> None:
+def run(
+    ctx: click.Context, state: State, once: bool, dispatch: str, health_port: int | None
+) -> None:
     """Run the scheduler daemon: crawl each source on its schedule until SIGTERM.
 
     Each run is a child `newsmon crawl --source NAME` with a timeout. SIGHUP reloads the
@@ -50,7 +60,26 @@ def run(ctx: click.Context, state: State, once: bool, health_port: int | None) -
     path = find_config_path(state.config_path)  # found already: state.config loaded it
     configure_logging(config.daemon.log_format, ctx.find_root().params.get("verbose", 0))
     level = ctx.meta["log_level"]
-    sys.exit(asyncio.run(serve(Path(path), once=once, health_port=health_port, log_level=level)))
+    dispatcher = None
+    if dispatch == "celery":
+        from jobs.distributed import DistributedUnavailable, dispatcher_for
+
+        try:
+            dispatcher = dispatcher_for(config)
+        except DistributedUnavailable as error:
+            click.echo(f"newsmon: {error}", err=True)
+            sys.exit(2)
+    sys.exit(
+        asyncio.run(
+            serve(
+                Path(path),
+                once=once,
+                health_port=health_port,
+                log_level=level,
+                dispatcher=dispatcher,
+            )
+        )
+    )
 
 
 @click.command(

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from crawler.config import Config, Source
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+EXIT_LOCKED = 75  # EX_TEMPFAIL: another crawl holds the source's lock; try again later
 
 
 def select_sources(config: Config, names: Sequence[str]) -> list[Source]:
@@ -24,8 +25,22 @@ def select_sources(config: Config, names: Sequence[str]) -> list[Source]:
     return [known[name] for name in dict.fromkeys(names)]
 
 
+def due_sources(config: Config, sources: Sequence[Source], engine: Engine) -> list[Source]:
+    """The sources whose schedule says they are due, measured from their last recorded run."""
+    from jobs.schedule import is_due
+    from storage.health import last_started
+    from storage.models import utcnow
+
+    last, now = last_started(engine), utcnow()
+    return [s for s in sources if is_due(config.schedule_for(s), last.get(s.name), now)]
+
+
 def crawl_once(
-    config: Config, names: Sequence[str], engine: Engine, log_level: str = "WARNING"
+    config: Config,
+    names: Sequence[str],
+    engine: Engine,
+    log_level: str = "WARNING",
+    due: bool = False,
 ) -> int:
     """Crawl, print one summary line per source, and return the exit code."""
     try:
@@ -36,6 +51,51 @@ def crawl_once(
     if not sources:
         print("newsmon: no enabled sources to crawl", file=sys.stderr)
         return EXIT_CONFIG
+    if due:
+        sources = due_sources(config, sources, engine)
+        if not sources:
+            print("newsmon: no source is due", file=sys.stderr)
+            return EXIT_OK
+    from jobs.locks import locks_for
+    from storage.health import interrupt_stale_runs
+
+    locks = locks_for(engine)
+    try:
+        locked = [source for source in sources if not locks.acquire(source.name)]
+        for source in locked:
+            print(
+                f"newsmon: source {source.name} is being crawled by another process; skipped",
+                file=sys.stderr,
+            )
+        sources = [source for source in sources if source not in locked]
+        if not sources:
+            return EXIT_LOCKED
+        interrupt_stale_runs(engine, [source.name for source in sources])
+        code = _crawl_and_report(config, sources, engine, log_level)
+    finally:
+        locks.release_all()
+    deliver_alerts(config, engine)  # after storing, outside the locks; never changes the code
+    return EXIT_LOCKED if code == EXIT_OK and locked else code
+
+
+def deliver_alerts(config: Config, engine: Engine) -> None:
+    """Send the alerts now due (issue 5); a summary line on stderr when anything happened."""
+    if not config.alerts:
+        return
+    from jobs.alerts import deliver_after_crawl
+
+    report = deliver_after_crawl(config, engine)
+    if report is not None and (report.sent or report.failed):
+        print(
+            f"alerts: {report.messages} messages, {report.sent} sent, {report.failed} failed"
+            + (" (retried later; see `newsmon alerts`)" if report.failed else ""),
+            file=sys.stderr,
+        )
+
+
+def _crawl_and_report(
+    config: Config, sources: Sequence[Source], engine: Engine, log_level: str
+) -> int:
     from crawler.runner import run_crawl
 
     started = time.monotonic()

@@ -16,6 +16,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,10 +78,22 @@ class ConfigSnapshot:
         self._directory.cleanup()
 
 
+Dispatcher = Callable[[str], None]
+SCHEDULER_LOCK = ".scheduler"  # never a source name: those cannot hold a dot
+
+
 class Daemon:
-    def __init__(self, snapshot: ConfigSnapshot, log_level: str = "WARNING") -> None:
+    def __init__(
+        self,
+        snapshot: ConfigSnapshot,
+        log_level: str = "WARNING",
+        dispatcher: Dispatcher | None = None,
+    ) -> None:
         self.snapshot = snapshot
         self.log_level = log_level
+        # With a dispatcher (Celery), a due source is enqueued for a worker, not crawled here.
+        self.dispatcher = dispatcher
+        self.leadership: Any = None  # the scheduler lock, held for the daemon's lifetime
         self.engine: Engine = make_engine(snapshot.config.database)
         self.children: dict[str, asyncio.subprocess.Process] = {}
         self.active: set[asyncio.Task[Any]] = set()
@@ -111,10 +124,15 @@ class Daemon:
             return None
         self.active.add(task)
         try:
-            async with self.slots:
-                if self.stopping.is_set():
-                    return None
-                report = await self._run_child(name)
+            if self.dispatcher is not None:
+                started = time.monotonic()
+                await asyncio.to_thread(self.dispatcher, name)
+                report = RunReport(name, "dispatched", time.monotonic() - started)
+            else:
+                async with self.slots:
+                    if self.stopping.is_set():
+                        return None
+                    report = await self._run_child(name)
         finally:
             self.active.discard(task)
         self._record(report)
@@ -300,6 +318,26 @@ class Daemon:
         if self.scheduler is not None:
             self.scheduler.pause()
 
+    async def lead(self) -> bool:
+        """Wait until this is the only active scheduler; False if told to stop first.
+
+        A second `newsmon run` on the same database is a hot standby: it polls the lock and
+        takes over within `standby_poll` once the active one dies (its lock dies with it).
+        """
+        from jobs.locks import locks_for
+
+        self.leadership = locks_for(self.engine)
+        poll = self.config.distributed.standby_poll if self.config.distributed else 5.0
+        if not self.leadership.acquire(SCHEDULER_LOCK):
+            log.warning("another scheduler is active; standing by")
+            while not self.leadership.acquire(SCHEDULER_LOCK):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), poll)
+                if self.stopping.is_set():
+                    return False
+        log.warning("this is the active scheduler")
+        return True
+
     async def forever(self) -> int:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -375,11 +413,18 @@ async def _tail(stream: asyncio.StreamReader) -> str:
     return kept.decode("utf-8", "replace")
 
 
-async def serve(config_path: Path, *, once: bool, health_port: int | None, log_level: str) -> int:
+async def serve(
+    config_path: Path,
+    *,
+    once: bool,
+    health_port: int | None,
+    log_level: str,
+    dispatcher: Dispatcher | None = None,
+) -> int:
     """Run the daemon until SIGTERM/SIGINT (or, with `once`, until the due sources ran)."""
     snapshot = ConfigSnapshot(config_path)
     prepare_for_writing(make_engine(snapshot.config.database))  # children must not race to it
-    daemon = Daemon(snapshot, log_level)
+    daemon = Daemon(snapshot, log_level, dispatcher)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, daemon.request_stop, signum)
@@ -390,6 +435,8 @@ async def serve(config_path: Path, *, once: bool, health_port: int | None, log_l
 
         server = await start_health_server(daemon, health_port)
     try:
+        if not await daemon.lead():
+            return 0
         return await (daemon.once() if once else daemon.forever())
     finally:
         if server is not None:

@@ -41,6 +41,7 @@ class RecordedRequest:
     method: str
     path: str  # as sent, query included
     headers: dict[str, str]
+    body: bytes = b""  # what a POST sent (a webhook receiver records it)
 
 
 @dataclass
@@ -200,8 +201,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._reply(send_body=False)
 
-    def _reply(self, send_body: bool) -> None:
-        request = RecordedRequest(self.command, self.path, dict(self.headers.items()))
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self._reply(send_body=True, body=self.rfile.read(length) if length else b"")
+
+    def _reply(self, send_body: bool, body: bytes = b"") -> None:
+        request = RecordedRequest(self.command, self.path, dict(self.headers.items()), body)
         response = self.respond(request)
         self.send_response(response.status)
         for name, value in response.headers.items():

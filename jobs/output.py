@@ -108,7 +108,24 @@ def write_item(item: Item, out: TextIO) -> None:
             )
     else:
         out.write("\nkeywords: none\n")
-    out.write("\n" + item.text + "\n")
+    spans = [(m.start, m.end) for m in item.matches if m.field == "text"]
+    out.write("\n" + highlight(item.text, spans, ansi=out.isatty()) + "\n")
+
+
+def highlight(text: str, spans: Sequence[tuple[int, int]], *, ansi: bool = False) -> str:
+    """`text` with every span marked »like this« (reverse video on a terminal); overlaps merge."""
+    opening, closing = ("\x1b[7m", "\x1b[0m") if ansi else ("»", "«")
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    pieces, last = [], 0
+    for start, end in merged:
+        pieces += [text[last:start], opening, text[start:end], closing]
+        last = end
+    return "".join(pieces) + text[last:]
 
 
 def in_context(text: str, start: int, end: int, around: int = CONTEXT_CHARS) -> str:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
@@ -12,10 +17,12 @@ from sqlalchemy.pool import NullPool
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SCHEMA_LOCK_KEY = 0x6E65_7773  # "news": the PostgreSQL advisory lock held while creating the schema
+BUSY_TIMEOUT_ENV = "NEWSMON_SQLITE_BUSY_TIMEOUT_MS"  # how long a writer waits for a held lock
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest revision in migrations/versions. Kept here so that checking a database's schema
 # does not import Alembic; a test holds it equal to Alembic's head.
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0005"
 
 
 class SchemaError(RuntimeError):
@@ -31,22 +38,28 @@ def make_engine(url: str) -> Engine:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     # NullPool: each checkout is a fresh connection, so forked or spawned processes never share one.
     engine = create_engine(
-        url, poolclass=NullPool, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        url, poolclass=NullPool, connect_args={"timeout": sqlite_busy_timeout_ms() / 1000}
     )
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def sqlite_busy_timeout_ms() -> int:
+    """The busy timeout: $NEWSMON_SQLITE_BUSY_TIMEOUT_MS if set (tests shorten it), else 10 s."""
+    value = os.environ.get(BUSY_TIMEOUT_ENV, "")
+    return int(value) if value.strip().isdigit() else SQLITE_BUSY_TIMEOUT_MS
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute(f"PRAGMA busy_timeout={sqlite_busy_timeout_ms()}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
 
-def _alembic_config(engine: Engine):  # type: ignore[no-untyped-def]
+def _alembic_config(engine: Engine) -> Any:
     from alembic.config import Config as AlembicConfig
 
     config = AlembicConfig()
@@ -76,11 +89,40 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     command.upgrade(_alembic_config(engine), revision)
 
 
+@contextmanager
+def schema_lock(engine: Engine) -> Iterator[None]:
+    """Held while the schema is created, so two processes starting at once do not both try."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            try:
+                yield
+            finally:
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK_KEY}
+                )
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.schema-lock", "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        yield
+
+
 def prepare_for_writing(engine: Engine) -> None:
     """Create the schema on an empty database; refuse an older or unknown one with what to run."""
+    if current_revision(engine) == SCHEMA_HEAD:
+        return
+    with schema_lock(engine):
+        _create_or_refuse(engine)
+
+
+def _create_or_refuse(engine: Engine) -> None:
     current, head = current_revision(engine), SCHEMA_HEAD
     if current == head:
-        return
+        return  # another process created it while we waited for the lock
     if current is None:
         with engine.connect() as connection:
             tables = inspect(connection).get_table_names()

@@ -10,10 +10,13 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -79,6 +82,8 @@ class Item(Base):
     site_name: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
+    # The earliest stored near-copy of this text (issue 4); no FK so `items` needs no rebuild.
+    duplicate_of: Mapped[int | None] = mapped_column(Integer, index=True)
 
     source: Mapped[Source] = relationship(lazy="joined")
     matches: Mapped[list[KeywordMatch]] = relationship(
@@ -128,3 +133,84 @@ class CrawlRun(Base):
     pid: Mapped[int | None] = mapped_column(Integer)
 
     source: Mapped[Source] = relationship(lazy="joined")
+
+
+class AlertDelivery(Base):
+    """One alert owed for one (alert, item, rule): the unique key makes it go out at most once.
+
+    Digest alerts share rows the same way; one message then carries every due row of an alert.
+    `story_key` is for near-duplicate bundling (issue 4): rows sharing it are sent once.
+    """
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        UniqueConstraint("alert", "item_id", "keyword", name="uq_alert_item_keyword"),
+        Index("ix_alert_deliveries_status_due", "status", "next_attempt_at"),
+        Index("ix_alert_deliveries_story", "alert", "keyword", "story_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert: Mapped[str] = mapped_column(String(64))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    keyword: Mapped[str] = mapped_column(String(100))
+    story_key: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    item: Mapped[Item] = relationship()
+
+
+class HttpValidator(Base):
+    """What a URL's last successfully processed response said: for conditional GETs."""
+
+    __tablename__ = "http_validators"
+
+    url: Mapped[str] = mapped_column(Text, primary_key=True)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    body_hash: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[int | None] = mapped_column(Integer)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ItemVersion(Base):
+    """One text of an item as fetched; version 1 is the original, later ones are corrections."""
+
+    __tablename__ = "item_versions"
+    __table_args__ = (UniqueConstraint("item_id", "version", name="uq_item_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Signature(Base):
+    """An item's MinHash over word shingles (hash values as little-endian uint64 bytes)."""
+
+    __tablename__ = "signatures"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    minhash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SignatureBand(Base):
+    """One LSH band hash of a signature: items sharing a (band, hash) are near-copy candidates."""
+
+    __tablename__ = "signature_bands"
+    __table_args__ = (Index("ix_signature_bands_item", "item_id"),)
+
+    band: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    hash: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )

@@ -8,19 +8,20 @@ are always current, cost one indexed lookup per item, and never load the whole s
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from storage.models import Item, Signature, SignatureBand
 from storage.textnorm import words
 
 if TYPE_CHECKING:
-    from datasketch import MinHash
+    pass
 
 NUM_PERM = 128
 SHINGLE_WORDS = 3
@@ -33,8 +34,8 @@ DEFAULT_THRESHOLD = 0.8
 SCHEME = "affine32"
 
 
-def minhash(text: str) -> MinHash:
-    """A MinHash of the text's word 3-shingles (normalised: case, punctuation, boilerplate)."""
+def minhash(text: str) -> Any:
+    """The MinHash values (a numpy array) of the text's normalised word 3-shingles."""
     from datasketch import MinHash
 
     tokens = words(text)
@@ -42,25 +43,31 @@ def minhash(text: str) -> MinHash:
         " ".join(tokens[i : i + SHINGLE_WORDS])
         for i in range(max(1, len(tokens) - SHINGLE_WORDS + 1))
     }
-    signature = MinHash(num_perm=NUM_PERM, scheme=SCHEME)
+    signature = MinHash(num_perm=NUM_PERM, scheme=SCHEME, permutations=_permutations())
     signature.update_batch([shingle.encode("utf-8") for shingle in shingles])
-    return signature
+    return signature.hashvalues
 
 
-def to_bytes(signature: MinHash) -> bytes:
-    return signature.hashvalues.astype("<u8").tobytes()
-
-
-def from_bytes(data: bytes) -> MinHash:
-    import numpy as np
+@functools.cache
+def _permutations() -> Any:
+    # Drawing the permutations costs more than hashing a whole article: draw them once.
     from datasketch import MinHash
 
-    return MinHash(num_perm=NUM_PERM, hashvalues=np.frombuffer(data, dtype="<u8"), scheme=SCHEME)
+    return MinHash(num_perm=NUM_PERM, scheme=SCHEME).permutations
 
 
-def band_hashes(signature: MinHash) -> list[tuple[int, int]]:
-    """(band, 64-bit hash of that band's hash values) for every band."""
-    values = signature.hashvalues.astype("<u8")
+def to_bytes(values: Any) -> bytes:
+    return bytes(values.astype("<u8").tobytes())
+
+
+def estimated_jaccard(values: Any, stored: bytes) -> float:
+    """What MinHash.jaccard computes: the share of equal hash values."""
+    return float((values.astype("<u8") == from_values(stored)).sum()) / NUM_PERM
+
+
+def band_hashes(hashvalues: Any) -> list[tuple[int, int]]:
+    """(band, 64-bit hash of that band's hash values) for every band of a MinHash's values."""
+    values = hashvalues.astype("<u8")
     bands = []
     for band in range(BANDS):
         chunk = values[band * ROWS : (band + 1) * ROWS].tobytes()
@@ -77,15 +84,18 @@ class NearCopy:
 
 
 def find_near_copies(
-    session: Session, signature: MinHash, threshold: float, before_id: int | None = None
+    session: Session, signature: Any, threshold: float, before_id: int | None = None
 ) -> list[NearCopy]:
     """Stored items whose text is a near-copy (estimated Jaccard >= threshold), best first.
 
     One indexed lookup on (band, hash) finds the candidates; only they are compared.
     """
     bands = band_hashes(signature)
-    condition = or_(*(and_(SignatureBand.band == b, SignatureBand.hash == h) for b, h in bands))
-    candidates = select(SignatureBand.item_id).where(condition).distinct()
+    candidates = (
+        select(SignatureBand.item_id)
+        .where(tuple_(SignatureBand.band, SignatureBand.hash).in_(bands))
+        .distinct()
+    )
     if before_id is not None:
         candidates = candidates.where(SignatureBand.item_id < before_id)
     ids = list(session.scalars(candidates))
@@ -98,17 +108,29 @@ def find_near_copies(
     ).all()
     found = []
     for item_id, data, duplicate_of in rows:
-        similarity = signature.jaccard(from_bytes(data))
+        similarity = estimated_jaccard(signature, data)
         if similarity >= threshold:
             found.append(NearCopy(item_id, duplicate_of or item_id, similarity))
     return sorted(found, key=lambda copy: (-copy.jaccard, copy.root_id))
 
 
-def index_signature(session: Session, item_id: int, signature: MinHash) -> None:
-    """Store (or replace) an item's signature and its band rows."""
-    session.execute(delete(SignatureBand).where(SignatureBand.item_id == item_id))
-    session.execute(delete(Signature).where(Signature.item_id == item_id))
-    session.add(Signature(item_id=item_id, minhash=to_bytes(signature)))
+def from_values(data: bytes) -> Any:
+    """Stored MinHash values back as a numpy array."""
+    import numpy as np
+
+    return np.frombuffer(data, dtype="<u8")
+
+
+def index_signature(
+    session: Session, item_id: int, signature: Any, *, replace: bool = True
+) -> None:
+    """Store an item's signature and its band rows (replacing old ones unless it is new)."""
+    if replace:
+        session.execute(delete(SignatureBand).where(SignatureBand.item_id == item_id))
+        session.execute(delete(Signature).where(Signature.item_id == item_id))
+    session.execute(
+        Signature.__table__.insert(), [{"item_id": item_id, "minhash": to_bytes(signature)}]
+    )
     session.execute(
         SignatureBand.__table__.insert(),
         [{"band": b, "hash": h, "item_id": item_id} for b, h in band_hashes(signature)],
@@ -124,22 +146,25 @@ class DuplicateLinker:
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD) -> None:
         self.threshold = threshold
-        self.signatures: dict[str, MinHash] = {}
+        self.signatures: dict[str, Any] = {}
         self.linked = 0
 
-    def remember(self, url_key: str, text: str) -> None:
-        self.signatures[url_key] = minhash(text)
+    def remember(self, url_key: str, text: str, signature: bytes | None = None) -> None:
+        """Keep the article's MinHash: the one extraction computed, else computed here."""
+        self.signatures[url_key] = from_values(signature) if signature else minhash(text)
 
     def link(self, session: Session, inserted: Sequence[tuple[int, Any]]) -> None:
         """`inserted`: (item_id, record with url_key and text) for the rows just inserted."""
         for item_id, record in sorted(inserted, key=lambda pair: pair[0]):
-            signature = self.signatures.pop(record.url_key, None) or minhash(record.text)
+            signature = self.signatures.pop(record.url_key, None)
+            if signature is None:
+                signature = minhash(record.text)
             copies = find_near_copies(session, signature, self.threshold, before_id=item_id)
             if copies:
                 root = min(copy.root_id for copy in copies)
                 session.execute(update(Item).where(Item.id == item_id).values(duplicate_of=root))
                 self.linked += 1
-            index_signature(session, item_id, signature)
+            index_signature(session, item_id, signature, replace=False)
         # Articles of the batch that were stored already (by another source) leave theirs.
         self.signatures.clear()
         session.flush()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -11,6 +11,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
+from storage.deliveries import AlertRoute, insert_owed, owed_rows
 from storage.models import CrawlRun, Item, KeywordMatch, Source, utcnow
 
 
@@ -40,6 +41,7 @@ class ArticleRecord:
     site_name: str | None = None
     fetched_at: datetime = field(default_factory=utcnow)
     matches: list[MatchRecord] = field(default_factory=list)
+    signature: bytes | None = None  # MinHash values, for near-duplicate linking
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,8 @@ def ensure_source(engine: Engine, name: str, mode: str, url: str) -> int:
         return source.id
 
 
-def _insert(engine: Engine) -> Any:
+def dialect_insert(engine: Engine) -> Any:
+    """The INSERT construct with ON CONFLICT support for this engine's database."""
     dialect = engine.dialect.name
     if dialect == "sqlite":
         return sqlite.insert
@@ -71,15 +74,20 @@ def _insert(engine: Engine) -> Any:
 
 
 def store_articles(
-    engine: Engine, source_id: int, articles: Sequence[ArticleRecord]
+    engine: Engine,
+    source_id: int,
+    articles: Sequence[ArticleRecord],
+    alerts: Sequence[AlertRoute] = (),
+    after_insert: Callable[[Session, list[tuple[int, ArticleRecord]]], None] | None = None,
 ) -> StoredBatch:
     """Insert a batch in one transaction; an article whose url_key is already stored is skipped.
 
-    Items and their matches commit together, so a killed process never leaves half an item.
+    Items, their matches and the alert deliveries they owe commit together, so a killed process
+    never leaves half an item, nor a flagged item whose alert was forgotten.
     """
     if not articles:
         return StoredBatch([], [])
-    insert = _insert(engine)
+    insert = dialect_insert(engine)
     by_key = {article.url_key: article for article in articles}
     rows = [
         {
@@ -118,6 +126,11 @@ def store_articles(
                 ),
                 match_rows,
             )
+        flagged_pairs = [(row["item_id"], row["keyword"]) for row in match_rows]
+        insert_owed(session, insert, owed_rows(alerts, flagged_pairs))
+        if after_insert is not None and inserted:
+            # Same transaction: e.g. near-duplicate links and signatures (storage/neardup.py).
+            after_insert(session, [(item_id, by_key[key]) for item_id, key in inserted])
     new_ids = [item_id for item_id, _ in inserted]
     flagged = [item_id for item_id, url_key in inserted if by_key[url_key].matches]
     return StoredBatch(new_ids, flagged)
@@ -161,7 +174,20 @@ def list_items(engine: Engine, filters: ItemFilter) -> list[Item]:
         statement = statement.where(_item_date() >= filters.since)
     if filters.until:
         statement = statement.where(_item_date() < filters.until)
-    statement = statement.order_by(_item_date().desc(), Item.id.desc())
+    order = [_item_date().desc(), Item.id.desc()]
+    if filters.keyword:
+        # A title hit ranks higher: those items first, each group newest first.
+        title_hit = (
+            select(KeywordMatch.id)
+            .where(
+                KeywordMatch.item_id == Item.id,
+                KeywordMatch.keyword == filters.keyword,
+                KeywordMatch.field == "title",
+            )
+            .exists()
+        )
+        order.insert(0, title_hit.desc())
+    statement = statement.order_by(*order)
     if filters.limit:
         statement = statement.limit(filters.limit)
     with Session(engine) as session:

@@ -20,6 +20,8 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from crawler.charset import decode_html
+from crawler.incremental import IncrementalSpider
 from crawler.items import FetchedPage, Hints
 from crawler.urls import InvalidURL, canonicalize, host_of, url_key
 
@@ -39,15 +41,40 @@ ERROR_KINDS: tuple[tuple[type[BaseException], str], ...] = (
 )
 
 
+# IgnoreRequest messages of Scrapy's own middlewares that are failures, not policy skips.
+IGNORED_ERRORS = (
+    ("max redirections reached", "too_many_redirects"),
+    ("during decompression", "too_large"),
+)
+
+
 def error_kind(failure: Failure) -> str:
     """A short, countable name for why a request failed: http_404, timeout, dns…"""
     error = failure.value
+    # HttpError is an IgnoreRequest: test it first, or every 404 would pass for a skip.
     if isinstance(error, HttpError):
         return f"http_{error.response.status}"
+    if isinstance(error, IgnoreRequest):
+        return ignored_kind(error)
     for error_type, kind in ERROR_KINDS:
         if isinstance(error, error_type):
             return kind
     return type(error).__name__.lower()
+
+
+def ignored_kind(error: IgnoreRequest) -> str:
+    """Why a request was dropped: a policy skip (`skipped/robots`, `skipped/blocked`) or a
+    failure counted as an error (`redirect_loop`, `too_many_redirects`, `too_large`…)."""
+    kind = getattr(error, "kind", None)  # newsmon's own middlewares say it themselves
+    if isinstance(kind, str):
+        return kind
+    message = str(error)
+    if message == "Forbidden by robots.txt":
+        return "skipped/robots"
+    for fragment, kind in IGNORED_ERRORS:
+        if fragment in message:
+            return kind
+    return "skipped/blocked"
 
 
 def failed_url(failure: Failure) -> str:
@@ -56,7 +83,7 @@ def failed_url(failure: Failure) -> str:
     return request.url if request is not None else "?"
 
 
-class SourceSpider(Spider):
+class SourceSpider(IncrementalSpider, Spider):
     """A spider for one configured source. Subclasses only turn discovery responses into URLs."""
 
     name = "source"
@@ -69,6 +96,7 @@ class SourceSpider(Spider):
         self.requested: set[str] = set()
         own_host = host_of(self.source.url)
         self.allowed_private_hosts = {own_host, *self.source.allow_private_hosts}
+        self.init_incremental()
 
     async def start(self) -> AsyncIterator[Request]:
         yield self.discovery_request(self.source.url, first=True)
@@ -79,7 +107,7 @@ class SourceSpider(Spider):
         """A feed, sitemap or listing page. Failing on the first one fails the source."""
         return Request(
             url,
-            callback=self.parse_discovery,
+            callback=self.discovery_response,  # skips unchanged responses (conditional GET)
             errback=self.on_discovery_error if first else self.on_error,
             dont_filter=first,
             meta={"first_discovery": first, **(meta or {})},
@@ -101,13 +129,15 @@ class SourceSpider(Spider):
             if key not in self.requested and key not in candidates:
                 candidates[key] = (url, hints)
         known = self.context.known_url_keys(candidates)
-        self.count("skipped/known", len(known))
-        requests = []
+        self.all_known = bool(candidates) and len(known) == len(candidates)
+        requests = self.recheck_requests(known, candidates)
+        self.count("skipped/known", len(known) - len(requests))
         for key, (url, hints) in candidates.items():
             if key in known:
                 continue
             if len(self.requested) >= self.source.max_articles:
                 self.count("skipped/max_articles")
+                self.discovery_incomplete = True  # the next run must see this page again
                 continue
             self.requested.add(key)
             requests.append(
@@ -129,25 +159,31 @@ class SourceSpider(Spider):
         # Requests go out canonical; only a redirect can bring back another form.
         requested = response.request.url if response.request else None
         url = response.url if response.url == requested else canonicalize(response.url)
-        # response.text honours the HTTP header, BOM and <meta charset>: never hand over bytes.
-        yield FetchedPage(source=self.source.name, url=url, html=response.text, hints=hints)
+        # Decoded here, never handed over as bytes: BOM, then a declared charset that fits the
+        # bytes, then detection (crawler/charset.py), so a lying header leaves no mojibake.
+        html, _encoding = decode_html(response.body, content_type.decode("latin-1"))
+        yield FetchedPage(source=self.source.name, url=url, html=html, hints=hints)
 
     def on_error(self, failure: Failure) -> None:
-        if failure.check(IgnoreRequest):
-            self.count("skipped/blocked")
-            return
         kind = error_kind(failure)
+        if kind.startswith("skipped/"):
+            self.count(kind)
+            return
+        self.taint_failed(getattr(failure, "request", None))
         self.count(f"errors/{kind}")
         log.warning("%s: %s failed: %s", self.name, failed_url(failure), kind)
 
     def on_discovery_error(self, failure: Failure) -> None:
         self.on_error(failure)
-        reason = failure.value if failure.check(IgnoreRequest) else error_kind(failure)
+        reason = error_kind(failure).removeprefix("skipped/")
+        if failure.check(IgnoreRequest) and not failure.check(HttpError):
+            reason = f"{reason} ({failure.value})"
         self.discovery_error = f"{failed_url(failure)}: {reason}"
 
     def discovery_unusable(self, response: Response, reason: str) -> None:
         """A discovery response arrived but could not be used (unparsable feed, not a sitemap)."""
         self.count("errors/parse")
+        self.discovery_incomplete = True
         if response.meta.get("first_discovery"):
             self.discovery_error = self.discovery_error or f"{response.url}: {reason}"
         log.warning("%s: %s: %s", self.name, response.url, reason)

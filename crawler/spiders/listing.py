@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy import Request
@@ -44,7 +44,10 @@ class ListingSpider(SourceSpider):
         ]
         requests = self.article_requests(links, base=response.url)
         next_url = next_page(response)
-        if next_url and page < self.source.pages:
+        if next_url and page < self.source.pages and self.all_known:
+            # Newest first: a page of only stored articles means the older pages are stored too.
+            self.count("listing_stopped_at_known")
+        elif next_url and page < self.source.pages:
             requests.append(self.discovery_request(next_url, meta={"listing_page": page + 1}))
         return requests
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from scrapy import Request
 from scrapy.http import Response
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 
-from crawler.items import Hints
+from crawler.sitemapdates import recent_entries
 from crawler.spiders.base import SourceSpider
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -31,12 +32,17 @@ class SitemapSpider(SourceSpider):
         except Exception as exc:  # noqa: BLE001 - lxml raises several types on junk
             self.discovery_unusable(response, f"not a sitemap ({type(exc).__name__})")
             return []
+        now = datetime.now(UTC)
         if sitemap.type == "sitemapindex":
-            self.count("sitemaps", len(entries))
-            return [self.discovery_request(entry["loc"]) for entry in entries if entry.get("loc")]
+            # Child sitemaps are skipped by <lastmod> only when max_age is set explicitly.
+            children, too_old = recent_entries(entries, b"", self.source.max_age, now)
+            self.count("sitemaps", len(children))
+            self.count("skipped/too_old_sitemap", too_old)
+            return [self.discovery_request(loc) for loc, _ in children]
         if sitemap.type != "urlset":
             self.discovery_unusable(response, f"not a sitemap (root element {sitemap.type!r})")
             return []
-        found = [(entry["loc"], Hints()) for entry in entries if entry.get("loc")]
+        found, too_old = recent_entries(entries, body, self.source.max_age, now)
+        self.count("skipped/too_old", too_old)
         self.count("sitemap_entries", len(found))
         return self.article_requests(found, base=response.url)

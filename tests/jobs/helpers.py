@@ -19,11 +19,17 @@ keywords:
 """
 
 
-def write_config(tmp_path: Path, site: LocalSite, sources: str, extra: str = "") -> Path:
+def write_config(
+    tmp_path: Path,
+    site: LocalSite,
+    sources: str,
+    extra: str = "",
+    database: str = "sqlite:///newsmon.db",
+) -> Path:
     """A config.yaml in tmp_path crawling `sources` ({base} is the site's URL), politeness off."""
     config = tmp_path / "config.yaml"
     config.write_text(
-        "database: sqlite:///newsmon.db\n"
+        f"database: {database}\n"
         'user_agent: "newsmon-tests/0.1"\n'
         "sources:\n" + sources.format(base=site.base_url) + "politeness:\n"
         "  delay: 0s\n  autothrottle: false\n  concurrency_per_host: 8\n  timeout: 10s\n  retries: 1\n"
