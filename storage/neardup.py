@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Item, Signature, SignatureBand
@@ -83,6 +83,23 @@ class NearCopy:
     jaccard: float
 
 
+@functools.cache
+def _candidates_statement() -> Any:
+    # OR of (band = ? AND hash = ?) pairs: SQLite answers it with one index search per band,
+    # while a row-value IN scans the table. Built once: only the parameters change.
+    pairs = (
+        and_(
+            SignatureBand.band == bindparam(f"band{n}"), SignatureBand.hash == bindparam(f"hash{n}")
+        )
+        for n in range(BANDS)
+    )
+    return (
+        select(SignatureBand.item_id)
+        .where(or_(*pairs), SignatureBand.item_id < bindparam("before"))
+        .distinct()
+    )
+
+
 def find_near_copies(
     session: Session, signature: Any, threshold: float, before_id: int | None = None
 ) -> list[NearCopy]:
@@ -90,15 +107,10 @@ def find_near_copies(
 
     One indexed lookup on (band, hash) finds the candidates; only they are compared.
     """
-    bands = band_hashes(signature)
-    candidates = (
-        select(SignatureBand.item_id)
-        .where(tuple_(SignatureBand.band, SignatureBand.hash).in_(bands))
-        .distinct()
-    )
-    if before_id is not None:
-        candidates = candidates.where(SignatureBand.item_id < before_id)
-    ids = list(session.scalars(candidates))
+    params: dict[str, int] = {"before": before_id if before_id is not None else 2**62}
+    for band, band_hash in band_hashes(signature):
+        params[f"band{band}"], params[f"hash{band}"] = band, band_hash
+    ids = list(session.scalars(_candidates_statement(), params))
     if not ids:
         return []
     rows = session.execute(
