@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from storage.models import AlertDelivery, Item, KeywordMatch, utcnow
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
+BUNDLED = "bundled"  # a near-copy of a story this alert already covers: recorded, not sent
 CLAIM_LEASE = timedelta(minutes=10)  # a claim not settled by then (a killed process) is retried
 
 
@@ -50,6 +51,37 @@ def owed_rows(
         for route in routes
         if route.wants(keyword)
     ]
+
+
+def bundle_stories(session: Session, rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Give each owed row its story (the earliest item of its near-duplicates); a row whose
+    story an alert already covers for that rule is kept as `bundled`, never sent."""
+    if not rows:
+        return rows
+    item_ids = {row["item_id"] for row in rows}
+    roots = {
+        item_id: duplicate_of or item_id
+        for item_id, duplicate_of in session.execute(
+            select(Item.id, Item.duplicate_of).where(Item.id.in_(item_ids))
+        )
+    }
+    for row in rows:
+        row["story_key"] = str(roots.get(row["item_id"], row["item_id"]))
+    covered = set(
+        session.execute(
+            select(AlertDelivery.alert, AlertDelivery.keyword, AlertDelivery.story_key).where(
+                AlertDelivery.story_key.in_({row["story_key"] for row in rows}),
+                AlertDelivery.status != BUNDLED,
+            )
+        ).tuples()
+    )
+    for row in rows:
+        story = (row["alert"], row["keyword"], row["story_key"])
+        if story in covered:
+            row.update(status=BUNDLED, next_attempt_at=None)
+        else:
+            covered.add(story)  # later rows of this batch join the first one's story
+    return rows
 
 
 def insert_owed(session: Session, insert, rows: list[dict[str, object]]) -> None:  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
-from storage.deliveries import AlertRoute, insert_owed, owed_rows
+from storage.deliveries import AlertRoute, bundle_stories, insert_owed, owed_rows
 from storage.models import CrawlRun, Item, KeywordMatch, Source, utcnow
 
 
@@ -126,11 +126,12 @@ def store_articles(
                 ),
                 match_rows,
             )
-        flagged_pairs = [(row["item_id"], row["keyword"]) for row in match_rows]
-        insert_owed(session, insert, owed_rows(alerts, flagged_pairs))
         if after_insert is not None and inserted:
             # Same transaction: e.g. near-duplicate links and signatures (storage/neardup.py).
             after_insert(session, [(item_id, by_key[key]) for item_id, key in inserted])
+        # After linking: a near-copy of an already alerted story is bundled, not alerted again.
+        flagged_pairs = [(row["item_id"], row["keyword"]) for row in match_rows]
+        insert_owed(session, insert, bundle_stories(session, owed_rows(alerts, flagged_pairs)))
     new_ids = [item_id for item_id, _ in inserted]
     flagged = [item_id for item_id, url_key in inserted if by_key[url_key].matches]
     return StoredBatch(new_ids, flagged)

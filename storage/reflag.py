@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
-from storage.deliveries import AlertRoute, insert_owed, owed_rows
+from storage.deliveries import AlertRoute, bundle_stories, insert_owed, owed_rows
 from storage.models import Item, KeywordMatch, Source
 from storage.queries import MatchRecord, dialect_insert
 
@@ -98,4 +98,4 @@ def apply_match_changes(
                 ),
                 [{"item_id": item_id, **match.__dict__} for item_id, match in added],
             )
-        insert_owed(session, insert, owed_rows(alerts, newly_flagged))
+        insert_owed(session, insert, bundle_stories(session, owed_rows(alerts, newly_flagged)))

@@ -190,3 +190,28 @@ def test_reflag_and_alerts_have_help_with_an_example():
     for command in ("reflag", "alerts"):
         result = newsmon(None, command, "--help")
         assert result.returncode == 0 and "Example" in result.stdout, command
+
+
+def test_a_near_copy_of_an_alerted_story_is_bundled_not_sent_again(tmp_path, site, hooks):
+    from tests.jobs.test_incremental import SENTENCES, Pages, article, rss, story
+
+    desk = Receiver(hooks, "/desk")
+    pages = Pages(site)
+    wire = [*story(SENTENCES), "Both sides reviewed the ongoing Pakistan-US trade dialogue."]
+    copy = ["ISLAMABAD: " + wire[0], *wire[1:]]
+    pages.put("/a/wire.html", article("Budget unveiled", wire, footer="Copyright A"))
+    pages.put("/b/copy.html", article("Budget unveiled amid protests", copy, "(c) B"))
+    pages.put("/a/feed.xml", rss(site.base_url, ["/a/wire.html"]), "application/rss+xml")
+    pages.put("/b/feed.xml", rss(site.base_url, ["/b/copy.html"]), "application/rss+xml")
+    config = write_config(
+        tmp_path,
+        site,
+        "  - name: outlet-a\n    feed: {base}/a/feed.xml\n  - name: outlet-b\n    feed: {base}/b/feed.xml\n",
+        f"alerts:\n  - name: desk\n    url: {desk.url}\n    keywords: [Pakistan-US]\n",
+    )
+    assert newsmon(config, "crawl", "--source", "outlet-a").returncode == 0
+    assert newsmon(config, "crawl", "--source", "outlet-b").returncode == 0
+    db = tmp_path / "newsmon.db"
+    assert rows(db, "select count(*) from items where duplicate_of is not null") == [(1,)]
+    assert len(desk.bodies) == 1  # one story, one alert
+    assert sorted(rows(db, "select status from alert_deliveries")) == [("bundled",), ("sent",)]
