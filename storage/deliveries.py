@@ -67,14 +67,15 @@ def bundle_stories(session: Session, rows: list[dict[str, object]]) -> list[dict
     }
     for row in rows:
         row["story_key"] = str(roots.get(row["item_id"], row["item_id"]))
-    covered = set(
-        session.execute(
+    covered = {
+        tuple(row)
+        for row in session.execute(
             select(AlertDelivery.alert, AlertDelivery.keyword, AlertDelivery.story_key).where(
                 AlertDelivery.story_key.in_({row["story_key"] for row in rows}),
                 AlertDelivery.status != BUNDLED,
             )
-        ).tuples()
-    )
+        )
+    }
     for row in rows:
         story = (row["alert"], row["keyword"], row["story_key"])
         if story in covered:
