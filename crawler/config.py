@@ -354,7 +354,9 @@ class Config(StrictModel):
         try:
             make_url(value)
         except (ArgumentError, ValueError) as exc:
-            raise ValueError(f"not a database URL ({exc}); e.g. sqlite:///data/newsmon.db") from None
+            raise ValueError(
+                f"not a database URL ({exc}); e.g. sqlite:///data/newsmon.db"
+            ) from None
         return value
 
     def politeness_for(self, source: Source) -> Politeness:

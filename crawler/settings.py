@@ -4,7 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from scrapy.settings import default_settings
+
 from crawler.config import Config, Source
+
+# Scrapy imports every component named in its *_BASE settings, even one set to None, so the
+# unused ones are left out of the base itself. RemoteControl (Scrapy 2.19) is an HTTP server that
+# runs code sent to it and costs every crawl an aiohttp import; cookies are off, and their
+# middleware imports tldextract; items go to the database, not to feed exports.
+UNUSED_COMPONENTS = {
+    "scrapy.extensions.remote_control.RemoteControl",
+    "scrapy.extensions.telnet.TelnetConsole",
+    "scrapy.extensions.feedexport.FeedExporter",
+    "scrapy.downloadermiddlewares.cookies.CookiesMiddleware",
+}
+
+
+def _without_unused(base: dict[str, int]) -> dict[str, int]:
+    return {path: order for path, order in base.items() if path not in UNUSED_COMPONENTS}
 
 
 def process_settings(config: Config, log_level: str = "WARNING") -> dict[str, Any]:
@@ -16,7 +33,12 @@ def process_settings(config: Config, log_level: str = "WARNING") -> dict[str, An
         "LOG_INSTALL_ROOT_HANDLER": False,  # the CLI's handler formats and filters every log line
         "LOG_FORMATTER": "crawler.logformatter.QuietLogFormatter",
         "TELNETCONSOLE_ENABLED": False,
+        "REMOTE_CONTROL_ENABLED": False,
         "COOKIES_ENABLED": False,
+        "EXTENSIONS_BASE": _without_unused(default_settings.EXTENSIONS_BASE),
+        "DOWNLOADER_MIDDLEWARES_BASE": _without_unused(
+            default_settings.DOWNLOADER_MIDDLEWARES_BASE
+        ),
         "CONCURRENT_REQUESTS": 32,
         # Items hold whole pages; a smaller slot keeps memory bounded while extraction catches up.
         "CONCURRENT_ITEMS": 16,
