@@ -34,8 +34,9 @@ def interrupt_stale_runs(engine: Engine, source_names: Iterable[str]) -> int:
             error_text="the crawl process ended without finishing its run",
         )
     )
-    with Session(engine) as session, session.begin():
-        return session.execute(statement).rowcount or 0
+    # A Core execution: the ORM would first evaluate the WHERE against its (empty) identity map.
+    with engine.begin() as connection:
+        return connection.execute(statement).rowcount or 0
 
 
 def end_running_run(
