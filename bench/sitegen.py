@@ -56,7 +56,9 @@ PAGE = """<!DOCTYPE html>
 
 # Words to write fresh sentences with: each article gets its own prose, as real ones do, so
 # near-duplicate detection sees unrelated texts rather than one template shuffled.
-VOCABULARY = sorted({word.strip(".,").lower() for sentence in SENTENCES for word in sentence.split()})
+VOCABULARY = sorted(
+    {word.strip(".,").lower() for sentence in SENTENCES for word in sentence.split()}
+)
 
 
 def fresh_sentence(rng: random.Random) -> str:
@@ -69,7 +71,9 @@ def article_html(number: int, rng: random.Random) -> tuple[str, str]:
     slug = f"story-{number:05d}"
     paragraphs = []
     for index in range(rng.randint(8, 14)):
-        sentences = [rng.choice(SENTENCES)] + [fresh_sentence(rng) for _ in range(rng.randint(2, 5))]
+        sentences = [rng.choice(SENTENCES)] + [
+            fresh_sentence(rng) for _ in range(rng.randint(2, 5))
+        ]
         if index == 2 and number % 5 == 0:
             sentences.append(FLAGGED)
         paragraphs.append("<p>" + " ".join(sentences) + "</p>")

@@ -34,7 +34,7 @@ def extract_article(html: str, url: str, min_chars: int = MIN_TEXT_CHARS) -> Ext
     import trafilatura
     from trafilatura.settings import Document
 
-    from storage.neardup import minhash, to_bytes
+    from storage.minhash import minhash, to_bytes
 
     document = trafilatura.bare_extraction(
         html,
@@ -96,5 +96,9 @@ def detect_language(html: str) -> str | None:
 
 
 def warm_up() -> None:
-    """Import trafilatura in a fresh worker before the first page arrives."""
+    """Ready a fresh worker before the first page arrives: imports, MinHash permutations."""
     import trafilatura  # noqa: F401
+
+    from storage.minhash import minhash
+
+    minhash("warm up")

@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 from crawler.conditional import ValidatorBook
 from storage import incremental
 from storage.incremental import RecheckTarget
+from storage.minhash import minhash
 from storage.models import utcnow
-from storage.neardup import DEFAULT_THRESHOLD, DuplicateLinker, index_signature, minhash
+from storage.neardup import DEFAULT_THRESHOLD, DuplicateLinker, index_signature
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

@@ -23,6 +23,7 @@ from twisted.python.failure import Failure
 from crawler.charset import decode_html
 from crawler.incremental import IncrementalSpider
 from crawler.items import FetchedPage, Hints
+from crawler.pool import start_extraction_pool
 from crawler.urls import InvalidURL, canonicalize, host_of, url_key
 
 if TYPE_CHECKING:
@@ -148,6 +149,8 @@ class SourceSpider(IncrementalSpider, Spider):
                     cb_kwargs={"hints": hints},
                 )
             )
+        if requests:
+            start_extraction_pool()  # warm by the time the first of these pages arrives
         return requests
 
     def parse_article(self, response: Response, hints: Hints) -> Iterable[FetchedPage]:

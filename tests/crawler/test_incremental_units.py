@@ -103,7 +103,8 @@ def test_near_copies_link_to_the_earliest_item_and_unrelated_texts_do_not(tmp_pa
 def test_a_lookup_reads_only_candidates(tmp_path):
     from sqlalchemy.orm import Session
 
-    from storage.neardup import find_near_copies, minhash
+    from storage.minhash import minhash
+    from storage.neardup import find_near_copies
 
     engine = make_engine(f"sqlite:///{tmp_path / 'n.db'}")
     prepare_for_writing(engine)
