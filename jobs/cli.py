@@ -1,6 +1,7 @@
 """The `newsmon` command: a thin layer over crawler/ and storage/.
 
-Read-only commands never import Scrapy or trafilatura, so they start fast.
+Read-only commands never import Scrapy, trafilatura, pydantic or the SQLAlchemy ORM, so they
+start fast: they read only `database` from the config (State.database_url).
 """
 
 from __future__ import annotations
@@ -8,11 +9,14 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from crawler.config import Config, ConfigError, find_config_path, load_config
+from crawler.config_file import ConfigError, database_url, find_config_path
+
+if TYPE_CHECKING:
+    from crawler.config import Config
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -23,7 +27,11 @@ def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
 
 
 class State:
-    """Lazily loaded config and engine shared by the subcommands."""
+    """The config and engine shared by the subcommands, loaded when first needed.
+
+    Commands that write validate the whole config (`config`); commands that only read need
+    just `database_url`, so a config being edited never blocks a query.
+    """
 
     def __init__(self, config_path: str | None) -> None:
         self.config_path = config_path
@@ -32,21 +40,36 @@ class State:
     @property
     def config(self) -> Config:
         if self._config is None:
+            from crawler.config import load_config  # pydantic: only commands that need it
+
             try:
                 self._config = load_config(find_config_path(self.config_path))
             except ConfigError as error:
                 fail(str(error), EXIT_CONFIG)
         return self._config
 
+    @property
+    def database_url(self) -> str:
+        """The config's database, read and checked without validating the rest of the file."""
+        if self._config is not None:
+            return self._config.database
+        try:
+            return database_url(find_config_path(self.config_path))
+        except ConfigError as error:
+            fail(str(error), EXIT_CONFIG)
+
     def engine(self, *, for_writing: bool = False) -> Any:
+        """An engine on the config's database; for writing, after validating the whole config
+        and creating the schema if the database is empty."""
         from storage.db import SchemaError, make_engine, prepare_for_writing
 
+        if not for_writing:
+            return make_engine(self.database_url)
         engine = make_engine(self.config.database)
-        if for_writing:
-            try:
-                prepare_for_writing(engine)
-            except SchemaError as error:
-                fail(str(error), EXIT_CONFIG)
+        try:
+            prepare_for_writing(engine)
+        except SchemaError as error:
+            fail(str(error), EXIT_CONFIG)
         return engine
 
 
@@ -145,7 +168,7 @@ def _redact(url: str) -> str:
 def show(state: State, item_id: int, versions: bool) -> None:
     """Show one item in full, with each keyword match in context."""
     from jobs import output
-    from storage.queries import get_item
+    from storage.search import get_item
 
     item = get_item(state.engine(), item_id)
     if item is None:
@@ -184,6 +207,7 @@ def upgrade(state: State) -> None:
     """Apply schema migrations up to the newest revision."""
     from storage.db import upgrade as upgrade_schema
 
+    state.config  # noqa: B018 - it writes: validate the whole config first (exit 2 when invalid)
     upgrade_schema(state.engine())
     _print_revisions(state)
 

@@ -6,7 +6,6 @@ a `newsmon crawl` child process for every run.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from datetime import datetime, timedelta
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from crawler.config import find_config_path
+from crawler.config_file import find_config_path
 
 if TYPE_CHECKING:
     from jobs.cli import State
@@ -54,6 +53,8 @@ def run(
     config (an invalid one is logged and ignored). Exit 0 after SIGTERM/SIGINT; with --once,
     1 when some source failed.
     """
+    import asyncio  # here, not at the top: 25 ms of start-up the other commands need not pay
+
     from jobs.daemon import configure_logging, serve
 
     config = state.config  # validates, exits 2 when invalid

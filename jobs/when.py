@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from crawler.config import parse_duration
+from crawler.units import parse_duration
 
 
 def parse_when(value: str | None) -> datetime | None:
