@@ -34,7 +34,7 @@ def run_demo(workdir: str) -> int:
     from jobs.localsite import LocalSite
     from jobs.output import write_items
     from storage.db import make_engine, prepare_for_writing
-    from storage.queries import ItemFilter, list_items
+    from storage.search import ItemQuery, search_items
 
     directory = Path(workdir).resolve()
     directory.mkdir(parents=True, exist_ok=True)
@@ -51,7 +51,7 @@ def run_demo(workdir: str) -> int:
         print(f"Serving the demo site at {site.base_url}; crawling it now…\n", file=sys.stderr)
         code = crawl_once(config, [], engine)
     print("\nFlagged items:")
-    write_items(list_items(engine, ItemFilter(keyword="Pakistan-US")), "table", sys.stdout)
+    write_items(search_items(engine, ItemQuery(keyword="Pakistan-US")).items, "table", sys.stdout)
     print(
         f"\nEverything stored: newsmon --config {config_path} items"
         f"\nOne item in full:  newsmon --config {config_path} show ID"

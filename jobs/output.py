@@ -6,9 +6,10 @@ import csv
 import json
 import shutil
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from storage.models import Item
+if TYPE_CHECKING:
+    from storage.search import StoredItem
 
 ROW_FIELDS = [
     "id",
@@ -24,11 +25,11 @@ ROW_FIELDS = [
 CONTEXT_CHARS = 80
 
 
-def item_row(item: Item, *, with_text: bool) -> dict[str, Any]:
+def item_row(item: StoredItem, *, with_text: bool) -> dict[str, Any]:
     row: dict[str, Any] = {
         "id": item.id,
         "url": item.url,
-        "source": item.source.name,
+        "source": item.source_name,
         "title": item.title,
         "author": item.author,
         "published_at": item.published_at.isoformat() if item.published_at else None,
@@ -37,14 +38,14 @@ def item_row(item: Item, *, with_text: bool) -> dict[str, Any]:
         "language": item.language,
         "site_name": item.site_name,
         "canonical_url": item.canonical_url,
-        "keywords": sorted({match.keyword for match in item.matches}),
+        "keywords": item.keywords,
     }
     if with_text:
         row["text"] = item.text
     return row
 
 
-def write_items(items: Sequence[Item], fmt: str, out: TextIO) -> None:
+def write_items(items: Sequence[StoredItem], fmt: str, out: TextIO) -> None:
     if fmt == "json":
         json.dump(
             [item_row(item, with_text=True) for item in items], out, ensure_ascii=False, indent=2
@@ -64,7 +65,7 @@ def write_items(items: Sequence[Item], fmt: str, out: TextIO) -> None:
         write_table(items, out)
 
 
-def write_table(items: Sequence[Item], out: TextIO) -> None:
+def write_table(items: Sequence[StoredItem], out: TextIO) -> None:
     if not items:
         out.write("no items\n")
         return
@@ -76,13 +77,13 @@ def write_table(items: Sequence[Item], out: TextIO) -> None:
         title = _one_line(item.title or item.url)
         if len(title) > title_width:
             title = title[: title_width - 1] + "…"
-        keywords = ",".join(sorted({match.keyword for match in item.matches}))
+        keywords = ",".join(item.keywords)
         out.write(
-            f"{item.id:>6}  {when:<10}  {item.source.name[:14]:<14}  {title:<{title_width}}  {keywords}\n"
+            f"{item.id:>6}  {when:<10}  {item.source_name[:14]:<14}  {title:<{title_width}}  {keywords}\n"
         )
 
 
-def write_item(item: Item, out: TextIO) -> None:
+def write_item(item: StoredItem, out: TextIO) -> None:
     row = item_row(item, with_text=False)
     for field in (
         "title",

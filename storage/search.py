@@ -4,6 +4,9 @@ Pages use keyset cursors (the sort key and id of the last row, opaque to callers
 costs what page 1 costs. Full-text search runs on the database's own engine: SQLite FTS5 (table
 `items_fts`, bm25 ranking, snippet()) or PostgreSQL (column `items.search_vector`, ts_rank_cd,
 ts_headline); see migration 0004.
+
+Core only (storage/tables.py), no ORM: results are plain StoredItem rows, and `newsmon items`
+starts without loading the ORM.
 """
 
 from __future__ import annotations
@@ -33,11 +36,11 @@ from sqlalchemy import (
     table,
     tuple_,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError, ProgrammingError
-from sqlalchemy.orm import Session, aliased, selectinload
 
-from storage.models import Item, KeywordMatch, Source, UTCDateTime
 from storage.search_syntax import SearchSyntaxError, parse, to_fts5, to_tsquery
+from storage.tables import UTCDateTime, items, keyword_matches, sources
 
 # Snippets come back with matches between these private-use characters; front ends turn them
 # into »marks« or <mark> (after escaping the text, never before).
@@ -76,9 +79,45 @@ class ItemQuery:
         return self.sort or ("relevance" if self.search else "newest")
 
 
+@dataclass(frozen=True)
+class Match:
+    """Where a keyword rule hit an item: offsets into its title or text."""
+
+    keyword: str
+    field: str  # title | text
+    start: int
+    end: int
+    snippet: str
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """One stored article with its source's name and its keyword matches (in stored order)."""
+
+    id: int
+    source_name: str
+    url: str
+    title: str | None
+    author: str | None
+    published_at: datetime | None
+    date_source: str | None
+    fetched_at: datetime
+    language: str | None
+    site_name: str | None
+    canonical_url: str | None
+    text: str
+    duplicate_of: int | None = None
+    matches: tuple[Match, ...] = ()
+
+    @property
+    def keywords(self) -> list[str]:
+        """The keyword rules that matched, each once, sorted."""
+        return sorted({match.keyword for match in self.matches})
+
+
 @dataclass
 class Hit:
-    item: Item
+    item: StoredItem
     snippet: str | None = None  # with MARK_START/MARK_END around matched words
     rank: float | None = None  # lower is better
 
@@ -89,17 +128,17 @@ class Page:
     next_cursor: str | None = None
 
     @property
-    def items(self) -> list[Item]:
+    def items(self) -> list[StoredItem]:
         return [hit.item for hit in self.hits]
 
 
 def search_items(engine: Engine, query: ItemQuery) -> Page:
     """One page of items matching `query`; `next_cursor` is None on the last page."""
     validate_query(query)
-    with Session(engine) as session:
+    with engine.connect() as connection:
         statement, key_column = _page_statement(engine.dialect.name, query)
         try:
-            rows = session.execute(statement.limit(query.limit + 1)).all()
+            rows = connection.execute(statement.limit(query.limit + 1)).all()
         except (OperationalError, ProgrammingError) as error:
             reason = str(error.orig)  # str(error) would include the SQL text
             if "no such table" in reason or "search_vector" in reason:
@@ -115,14 +154,20 @@ def search_items(engine: Engine, query: ItemQuery) -> Page:
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         ids = [row.id for row in rows]
-        items = _load_items(session, ids)
-        snippets = _snippets(session, engine.dialect.name, query.search, ids)
-    hits = [Hit(items[row.id], snippets.get(row.id), row.rank) for row in rows if row.id in items]
+        loaded = _load_items(connection, ids)
+        snippets = _snippets(connection, engine.dialect.name, query.search, ids)
+    hits = [Hit(loaded[row.id], snippets.get(row.id), row.rank) for row in rows if row.id in loaded]
     next_cursor = None
     if more and rows:
         last = rows[-1]
         next_cursor = encode_cursor(query.effective_sort, getattr(last, key_column), last.id)
     return Page(hits, next_cursor)
+
+
+def get_item(engine: Engine, item_id: int) -> StoredItem | None:
+    """One item by id, or None."""
+    with engine.connect() as connection:
+        return _load_items(connection, [item_id]).get(item_id)
 
 
 def iter_items(engine: Engine, query: ItemQuery, page_size: int = 500) -> Iterator[Hit]:
@@ -177,14 +222,14 @@ def html_snippet(snippet: str | None) -> str:
 def list_sources(engine: Engine) -> list[dict[str, Any]]:
     """Every source with its item count, for pickers and /api/sources."""
     counts = (
-        select(Item.source_id, func.count(Item.id).label("item_count"))
-        .group_by(Item.source_id)
+        select(items.c.source_id, func.count(items.c.id).label("item_count"))
+        .group_by(items.c.source_id)
         .subquery()
     )
     statement = (
-        select(Source.name, Source.mode, Source.url, func.coalesce(counts.c.item_count, 0))
-        .outerjoin(counts, counts.c.source_id == Source.id)
-        .order_by(Source.name)
+        select(sources.c.name, sources.c.mode, sources.c.url, func.coalesce(counts.c.item_count, 0))
+        .outerjoin(counts, counts.c.source_id == sources.c.id)
+        .order_by(sources.c.name)
     )
     with engine.connect() as connection:
         return [
@@ -195,7 +240,7 @@ def list_sources(engine: Engine) -> list[dict[str, Any]]:
 
 def list_keywords(engine: Engine) -> list[str]:
     """Every keyword rule that has matched some item."""
-    statement = select(KeywordMatch.keyword).distinct().order_by(KeywordMatch.keyword)
+    statement = select(keyword_matches.c.keyword).distinct().order_by(keyword_matches.c.keyword)
     with engine.connect() as connection:
         return list(connection.scalars(statement))
 
@@ -212,7 +257,7 @@ def validate_query(query: ItemQuery) -> None:
 
 
 def item_date() -> Any:
-    return func.coalesce(Item.published_at, Item.fetched_at, type_=UTCDateTime)
+    return func.coalesce(items.c.published_at, items.c.fetched_at, type_=UTCDateTime)
 
 
 def _page_statement(dialect: str, query: ItemQuery) -> tuple[Any, str]:
@@ -236,11 +281,13 @@ def _page_statement(dialect: str, query: ItemQuery) -> tuple[Any, str]:
         statement = statement.select_from(fts).where(match)
         item_id = fts.c.rowid
     else:
-        statement = select(Item.id, rank.label("sort_key"), rank.label("rank")).select_from(Item)
+        statement = select(items.c.id, rank.label("sort_key"), rank.label("rank")).select_from(
+            items
+        )
         if join is not None:
             statement = join(statement)
         statement = statement.where(match, *conditions)
-        item_id = Item.id
+        item_id = items.c.id
     # Lower rank first; ties broken by id so the keyset order is total.
     if query.cursor:
         key, after_id = decode_cursor(query.cursor, sort)
@@ -251,15 +298,15 @@ def _page_statement(dialect: str, query: ItemQuery) -> tuple[Any, str]:
 def _newest_page(query: ItemQuery, conditions: list[Any]) -> Any:
     sort_key = item_date()
     statement = select(
-        Item.id, sort_key.label("sort_key"), cast(null(), Float).label("rank")
+        items.c.id, sort_key.label("sort_key"), cast(null(), Float).label("rank")
     ).where(*conditions)
     if query.cursor:
         key, item_id = decode_cursor(query.cursor, "newest")
         after = literal(key, UTCDateTime)
         # (date, id) < (key, id) spelt so that SQLite range-scans the date index: a row
         # value over an expression index is only filtered, which made deep pages slow.
-        statement = statement.where(sort_key <= after, or_(sort_key < after, Item.id < item_id))
-    return statement.order_by(sort_key.desc(), Item.id.desc())
+        statement = statement.where(sort_key <= after, or_(sort_key < after, items.c.id < item_id))
+    return statement.order_by(sort_key.desc(), items.c.id.desc())
 
 
 def _full_text(dialect: str, search: str) -> tuple[Any, Any, Any, Any]:
@@ -274,7 +321,7 @@ def _full_text(dialect: str, search: str) -> tuple[Any, Any, Any, Any]:
         match = target.op("MATCH")(to_fts5(tree))
         rank = func.bm25(target, TITLE_WEIGHT, TEXT_WEIGHT, type_=Float)
         snippet = func.snippet(target, -1, MARK_START, MARK_END, "…", SNIPPET_TOKENS)
-        return match, rank, snippet, lambda s: s.join(fts, fts.c.rowid == Item.id)
+        return match, rank, snippet, lambda s: s.join(fts, fts.c.rowid == items.c.id)
     if dialect == "postgresql":
         tsquery = func.to_tsquery("simple", to_tsquery(tree))
         vector = literal_column("items.search_vector")
@@ -284,7 +331,7 @@ def _full_text(dialect: str, search: str) -> tuple[Any, Any, Any, Any]:
         rank = -cast(func.ts_rank_cd(vector, tsquery), Double)
         snippet = func.ts_headline(
             "simple",
-            Item.text,
+            items.c.text,
             tsquery,
             f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=35, MinWords=15, MaxFragments=1",
         )
@@ -292,23 +339,25 @@ def _full_text(dialect: str, search: str) -> tuple[Any, Any, Any, Any]:
     raise QueryError(f"full-text search needs SQLite or PostgreSQL, not {dialect}")
 
 
-def _snippets(session: Session, dialect: str, search: str | None, ids: list[int]) -> dict[int, str]:
+def _snippets(
+    connection: Connection, dialect: str, search: str | None, ids: list[int]
+) -> dict[int, str]:
     """Snippets for one page only: computed in the page query they would run for every match."""
     if not search or not ids:
         return {}
     match, _rank, snippet, join = _full_text(dialect, search)
-    statement = select(Item.id, snippet).select_from(Item)
+    statement = select(items.c.id, snippet).select_from(items)
     if join is not None:
         statement = join(statement)
-    statement = statement.where(match, Item.id.in_(ids))
-    return {item_id: text for item_id, text in session.execute(statement)}
+    statement = statement.where(match, items.c.id.in_(ids))
+    return {item_id: text for item_id, text in connection.execute(statement)}
 
 
 def search_condition(dialect: str, search: str) -> Any:
     """A WHERE condition: the item matches `search` (for counts, where no rank is needed)."""
     match, _rank, _snippet, _join = _full_text(dialect, search)
     if dialect == "sqlite":
-        return Item.id.in_(select(column("rowid")).select_from(table("items_fts")).where(match))
+        return items.c.id.in_(select(column("rowid")).select_from(table("items_fts")).where(match))
     return match
 
 
@@ -317,22 +366,25 @@ def filter_conditions(query: ItemQuery) -> list[Any]:
     conditions: list[Any] = []
     if query.keyword:
         conditions.append(
-            Item.id.in_(select(KeywordMatch.item_id).where(KeywordMatch.keyword == query.keyword))
+            items.c.id.in_(
+                select(keyword_matches.c.item_id).where(keyword_matches.c.keyword == query.keyword)
+            )
         )
     if query.flagged:
-        conditions.append(exists().where(KeywordMatch.item_id == Item.id))
+        conditions.append(exists().where(keyword_matches.c.item_id == items.c.id))
     if query.source:
         conditions.append(
-            Item.source_id == select(Source.id).where(Source.name == query.source).scalar_subquery()
+            items.c.source_id
+            == select(sources.c.id).where(sources.c.name == query.source).scalar_subquery()
         )
     if query.language:
         # Stored tags vary in case and region ("en", "en-GB"): match the language part.
         language = query.language.lower()
-        stored = func.lower(Item.language)
+        stored = func.lower(items.c.language)
         conditions.append(
             or_(stored == language, stored.startswith(f"{language}-", autoescape=True))
         )
-    date = {"item": item_date(), "published": Item.published_at, "fetched": Item.fetched_at}[
+    date = {"item": item_date(), "published": items.c.published_at, "fetched": items.c.fetched_at}[
         query.date_field
     ]
     if query.since:
@@ -346,12 +398,54 @@ def filter_conditions(query: ItemQuery) -> list[Any]:
 
 def _in_duplicate_group() -> Any:
     """Items that duplicate another item or that another item duplicates."""
-    other = aliased(Item)
-    return or_(Item.duplicate_of.is_not(None), exists().where(other.duplicate_of == Item.id))
+    other = items.alias("other")
+    return or_(
+        items.c.duplicate_of.is_not(None), exists().where(other.c.duplicate_of == items.c.id)
+    )
 
 
-def _load_items(session: Session, ids: list[int]) -> dict[int, Item]:
+_ITEM_COLUMNS = [
+    items.c.id,
+    sources.c.name.label("source_name"),
+    items.c.url,
+    items.c.title,
+    items.c.author,
+    items.c.published_at,
+    items.c.date_source,
+    items.c.fetched_at,
+    items.c.language,
+    items.c.site_name,
+    items.c.canonical_url,
+    items.c.text,
+    items.c.duplicate_of,
+]
+_MATCH_COLUMNS = [
+    keyword_matches.c.item_id,
+    keyword_matches.c.keyword,
+    keyword_matches.c.field,
+    keyword_matches.c.start,
+    keyword_matches.c.end,
+    keyword_matches.c.snippet,
+]
+
+
+def _load_items(connection: Connection, ids: list[int]) -> dict[int, StoredItem]:
+    """The items with these ids, with source name and matches: two queries for any page."""
     if not ids:
         return {}
-    statement = select(Item).options(selectinload(Item.matches)).where(Item.id.in_(ids))
-    return {item.id: item for item in session.scalars(statement).unique()}
+    matches: dict[int, list[Match]] = {}
+    for item_id, *values in connection.execute(
+        select(*_MATCH_COLUMNS)
+        .where(keyword_matches.c.item_id.in_(ids))
+        .order_by(keyword_matches.c.id)
+    ):
+        matches.setdefault(item_id, []).append(Match(*values))
+    statement = (
+        select(*_ITEM_COLUMNS)
+        .join(sources, sources.c.id == items.c.source_id)
+        .where(items.c.id.in_(ids))
+    )
+    return {
+        row.id: StoredItem(**row._asdict(), matches=tuple(matches.get(row.id, ())))
+        for row in connection.execute(statement)
+    }

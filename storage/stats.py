@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import Date, Engine, cast, distinct, exists, func, select
 
-from storage.models import Item, KeywordMatch, Source
 from storage.search import (
     ItemQuery,
     filter_conditions,
@@ -16,6 +15,7 @@ from storage.search import (
     search_condition,
     validate_query,
 )
+from storage.tables import items, keyword_matches, sources
 
 
 @dataclass(frozen=True)
@@ -59,41 +59,43 @@ def collect_stats(engine: Engine, query: ItemQuery | None = None, days: int = 14
     conditions = filter_conditions(query)
     if query.search:
         conditions.append(search_condition(engine.dialect.name, query.search))
-    is_flagged = exists().where(KeywordMatch.item_id == Item.id)
+    is_flagged = exists().where(keyword_matches.c.item_id == items.c.id)
     with engine.connect() as connection:
         per_source = connection.execute(
             select(
-                Source.name,
-                func.count(Item.id),
-                func.count(Item.id).filter(is_flagged),
-                func.max(Item.fetched_at),
+                sources.c.name,
+                func.count(items.c.id),
+                func.count(items.c.id).filter(is_flagged),
+                func.max(items.c.fetched_at),
             )
-            .join(Item, Item.source_id == Source.id)
+            .join(items, items.c.source_id == sources.c.id)
             .where(*conditions)
-            .group_by(Source.name)
-            .order_by(func.count(Item.id).desc(), Source.name)
+            .group_by(sources.c.name)
+            .order_by(func.count(items.c.id).desc(), sources.c.name)
         ).all()
         per_keyword = connection.execute(
-            select(KeywordMatch.keyword, func.count(distinct(KeywordMatch.item_id)))
-            .join(Item, Item.id == KeywordMatch.item_id)
+            select(keyword_matches.c.keyword, func.count(distinct(keyword_matches.c.item_id)))
+            .join(items, items.c.id == keyword_matches.c.item_id)
             .where(*conditions)
-            .group_by(KeywordMatch.keyword)
-            .order_by(func.count(distinct(KeywordMatch.item_id)).desc(), KeywordMatch.keyword)
+            .group_by(keyword_matches.c.keyword)
+            .order_by(
+                func.count(distinct(keyword_matches.c.item_id)).desc(), keyword_matches.c.keyword
+            )
         ).all()
         day = _day(engine.dialect.name)
         start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         start -= timedelta(days=days - 1)
         per_day = connection.execute(
-            select(day.label("day"), func.count(Item.id))
+            select(day.label("day"), func.count(items.c.id))
             .where(*conditions, item_date() >= start)
             .group_by(day)
             .order_by(day.desc())
         ).all()
-    sources = [SourceCount(name, n, f, _aware(last)) for name, n, f, last in per_source]
+    source_counts = [SourceCount(name, n, f, _aware(last)) for name, n, f, last in per_source]
     return Stats(
-        total=sum(row.items for row in sources),
-        flagged=sum(row.flagged for row in sources),
-        sources=sources,
+        total=sum(row.items for row in source_counts),
+        flagged=sum(row.flagged for row in source_counts),
+        sources=source_counts,
         keywords=[(name, count) for name, count in per_keyword],
         days=[(_iso_day(value), count) for value, count in per_day],
     )
@@ -102,8 +104,8 @@ def collect_stats(engine: Engine, query: ItemQuery | None = None, days: int = 14
 def _day(dialect: str) -> Any:
     if dialect == "sqlite":
         # Stored as 'YYYY-MM-DD HH:MM:SS' text in UTC; date() keeps the day.
-        return func.date(func.coalesce(Item.published_at, Item.fetched_at))
-    return cast(func.coalesce(Item.published_at, Item.fetched_at), Date)
+        return func.date(func.coalesce(items.c.published_at, items.c.fetched_at))
+    return cast(func.coalesce(items.c.published_at, items.c.fetched_at), Date)
 
 
 def _iso_day(value: Any) -> str:

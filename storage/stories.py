@@ -6,9 +6,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exists, or_, select
-from sqlalchemy.orm import aliased
 
-from storage.models import Item
+from storage.tables import items
 
 if TYPE_CHECKING:
     from storage.search import ItemQuery
@@ -28,15 +27,18 @@ def first_of_story(dialect: str, query: ItemQuery) -> Any:
     if plain.search:
         conditions.append(search_condition(dialect, plain.search))
     # correlate_except: this inner SELECT ranges over items itself, not over the outer row.
-    matching = select(Item.id).where(*conditions).correlate_except(Item)
-    member = aliased(Item)
+    matching = select(items.c.id).where(*conditions).correlate_except(items)
+    member = items.alias("member")
     earlier_member = (
         exists()
         .where(
-            member.id < Item.id,
-            or_(member.id == Item.duplicate_of, member.duplicate_of == Item.duplicate_of),
-            member.id.in_(matching),
+            member.c.id < items.c.id,
+            or_(
+                member.c.id == items.c.duplicate_of,
+                member.c.duplicate_of == items.c.duplicate_of,
+            ),
+            member.c.id.in_(matching),
         )
-        .correlate(Item)
+        .correlate(items)
     )
-    return or_(Item.duplicate_of.is_(None), ~earlier_member)
+    return or_(items.c.duplicate_of.is_(None), ~earlier_member)

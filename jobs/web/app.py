@@ -22,13 +22,14 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from jobs.web.feeds import atom_feed
-from storage.models import Item
-from storage.queries import get_item as load_item
 from storage.search import (
     MARK_END,
     MARK_START,
     ItemQuery,
+    Match,
     QueryError,
+    StoredItem,
+    get_item,
     html_snippet,
     list_keywords,
     list_sources,
@@ -250,28 +251,24 @@ def _token_query(request: Request) -> str:
     return urlencode({"token": token}) if token else ""
 
 
-def _item_or_404(engine: Engine, item_id: int) -> Item:
-    item = load_item(engine, item_id)
+def _item_or_404(engine: Engine, item_id: int) -> StoredItem:
+    item = get_item(engine, item_id)
     if item is None:
         raise HTTPException(404, f"no item with id {item_id}")
     return item
 
 
-def _keywords(item: Item) -> list[str]:
-    return sorted({match.keyword for match in item.matches})
-
-
-def _item_out(item: Item, snippet: str | None, *, full: bool = False) -> ItemOut:
+def _item_out(item: StoredItem, snippet: str | None, *, full: bool = False) -> ItemOut:
     return ItemOut(
         id=item.id,
         url=item.url,
-        source=item.source.name,
+        source=item.source_name,
         title=item.title,
         author=item.author,
         published_at=item.published_at,
         fetched_at=item.fetched_at,
         language=item.language,
-        keywords=_keywords(item),
+        keywords=item.keywords,
         duplicate_of=item.duplicate_of,
         snippet=snippet,
         text=item.text if full else None,
@@ -290,7 +287,7 @@ def _item_out(item: Item, snippet: str | None, *, full: bool = False) -> ItemOut
     )
 
 
-def _match_context(item: Item, match: Any) -> str:
+def _match_context(item: StoredItem, match: Match) -> str:
     """The match with some text either side, the match between MARK_START and MARK_END."""
     text = (item.title or "") if match.field == "title" else item.text
     start, end = match.start, match.end
@@ -301,7 +298,7 @@ def _match_context(item: Item, match: Any) -> str:
     return f"{lead}{before} {MARK_START}{text[start:end]}{MARK_END} {after}{tail}".strip()
 
 
-def _result(item: Item, snippet: str | None) -> dict[str, Any]:
+def _result(item: StoredItem, snippet: str | None) -> dict[str, Any]:
     """What the templates show of one item; *_html values are escaped already."""
     contexts = [html_snippet(_match_context(item, match)) for match in item.matches[:3]]
     return {
@@ -309,11 +306,11 @@ def _result(item: Item, snippet: str | None) -> dict[str, Any]:
         # Stored URLs come from crawling http(s); anything else is not linked.
         "url": item.url if item.url.startswith(("http://", "https://")) else "",
         "title": item.title or item.url,
-        "source": item.source.name,
+        "source": item.source_name,
         "date": (item.published_at or item.fetched_at).strftime("%Y-%m-%d"),
         "author": item.author,
         "language": item.language,
-        "keywords": _keywords(item),
+        "keywords": item.keywords,
         "flagged": bool(item.matches),
         "snippet_html": Markup(html_snippet(snippet)) if snippet else None,
         "contexts_html": [Markup(context) for context in contexts],

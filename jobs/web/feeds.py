@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from storage.models import Item
+from storage.search import StoredItem
 
 ATOM = "http://www.w3.org/2005/Atom"
 SUMMARY_CHARS = 400
@@ -16,7 +16,7 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def atom_feed(
-    *, feed_id: str, title: str, self_url: str, alternate_url: str, items: Sequence[Item]
+    *, feed_id: str, title: str, self_url: str, alternate_url: str, items: Sequence[StoredItem]
 ) -> bytes:
     """An Atom document for `items` (newest first), UTF-8 encoded."""
     ET.register_namespace("", ATOM)
@@ -33,7 +33,7 @@ def atom_feed(
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
 
 
-def _entry(item: Item) -> ET.Element:
+def _entry(item: StoredItem) -> ET.Element:
     entry = ET.Element(f"{{{ATOM}}}entry")
     _text(entry, "id", f"urn:newsmon:item:{item.id}")
     _text(entry, "title", item.title or item.url, type="text")
@@ -43,9 +43,9 @@ def _entry(item: Item) -> ET.Element:
         _text(entry, "published", _stamp(item.published_at))
     if item.author:
         _text(_child(entry, "author"), "name", item.author)
-    for keyword in sorted({match.keyword for match in item.matches}):
+    for keyword in item.keywords:
         _child(entry, "category", term=_clean(keyword))
-    _child(entry, "category", term=_clean(item.source.name), label="source")
+    _child(entry, "category", term=_clean(item.source_name), label="source")
     _text(entry, "summary", _summary(item.text), type="text")
     return entry
 
@@ -57,7 +57,7 @@ def _summary(text: str) -> str:
     return collapsed[:SUMMARY_CHARS].rsplit(" ", 1)[0] + "…"
 
 
-def _updated(item: Item) -> datetime:
+def _updated(item: StoredItem) -> datetime:
     return item.published_at or item.fetched_at
 
 

@@ -135,12 +135,12 @@ def test_stats_counts_per_source_keyword_and_day(seeded):
     assert "per source:" in table.stdout and "Pakistan-US" in table.stdout
 
 
-def test_read_only_commands_import_neither_scrapy_nor_trafilatura(seeded):
+def test_items_imports_neither_the_orm_nor_pydantic_nor_the_crawler(seeded):
     config, _ = seeded
     # -X importtime lists every module the process imported, on stderr.
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "jobs.cli", "--config", str(config)]
-        + ["items", "--limit", "20"],
+        + ["items", "--limit", "20", "--since", "3650d"],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -149,9 +149,55 @@ def test_read_only_commands_import_neither_scrapy_nor_trafilatura(seeded):
     )
     assert result.returncode == 0, result.stderr[-500:]
     imported = {
-        line.split("|")[-1].strip().split(".")[0]
+        line.split("|")[-1].strip()
         for line in result.stderr.splitlines()
         if line.startswith("import time:")
     }
-    assert "sqlalchemy" in imported  # the listing really ran
-    assert not imported & {"scrapy", "twisted", "trafilatura", "fastapi", "pyarrow"}
+    packages = {name.split(".")[0] for name in imported}
+    assert "sqlalchemy" in packages  # the listing really ran
+    assert not packages & {"pydantic", "scrapy", "twisted", "trafilatura", "fastapi", "pyarrow"}
+    assert not {name for name in imported if name.startswith("sqlalchemy.orm")}
+    assert not imported & {"crawler.config", "storage.models", "storage.queries"}
+
+
+def test_items_reads_only_the_database_of_a_config_being_edited(seeded):
+    shipped, ids = seeded
+    config = shipped.parent / "editing.yaml"  # the same relative database
+    config.write_text(
+        "database: sqlite:///newsmon.db\n"
+        "sources:\n  - name: Not Valid\n    feed: nope\n    feeed: typo\n"
+        "alerts:\n  - name: ops\n    url: json://${UNSET_NEWSMON_TEST_TOKEN}\n"
+    )
+    listed = newsmon(config, "items", "--format", "jsonl", "--limit", "1")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["id"] == ids["dar_copy"]  # the newest
+    shown = newsmon(config, "show", str(ids["dar"]))
+    assert shown.returncode == 0 and DAR_TITLE in shown.stdout
+    check = newsmon(config, "check")
+    assert check.returncode == 2
+    assert f"{config}:8: alerts[0].url: environment variable" in check.stderr
+
+
+@pytest.mark.parametrize(
+    ("database", "message"),
+    [
+        ("not a url", "database: not a database URL"),
+        ("", "database: expected a database URL, found null"),
+        ("[1, 2]", "database: expected a database URL, found a list"),
+    ],
+)
+def test_a_bad_database_stops_items_with_exit_2_naming_the_line(tmp_path, database, message):
+    config = tmp_path / "config.yaml"
+    config.write_text(f"# newsmon\nsources: []\ndatabase: {database}\n")
+    result = newsmon(config, "items")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"newsmon: {config}:3: {message}"), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_broken_yaml_stops_items_with_exit_2_naming_the_line(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("database: sqlite:///x.db\nsources:\n  - name: [unclosed\n")
+    result = newsmon(config, "items")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"newsmon: {config}:4: YAML syntax error"), result.stderr

@@ -2,7 +2,7 @@ import io
 from datetime import UTC, datetime
 
 from jobs.output import highlight, write_item
-from storage.models import Item, KeywordMatch, Source
+from storage.search import Match, StoredItem
 
 
 def test_highlight_marks_every_span_and_merges_overlaps():
@@ -15,14 +15,20 @@ def test_highlight_marks_every_span_and_merges_overlaps():
 
 
 def test_show_marks_matches_in_the_listing_and_in_the_text():
-    item = Item(
+    item = StoredItem(
         id=7,
+        source_name="mofa",
         url="https://example.com/7",
         title="Talks",
-        text="Before. The Pakistan-US talks went well.",
-        source=Source(name="mofa"),
+        author=None,
+        published_at=None,
+        date_source=None,
         fetched_at=datetime(2025, 7, 25, tzinfo=UTC),
-        matches=[KeywordMatch(keyword="pak-us", field="text", start=12, end=23, snippet="…")],
+        language=None,
+        site_name=None,
+        canonical_url=None,
+        text="Before. The Pakistan-US talks went well.",
+        matches=(Match(keyword="pak-us", field="text", start=12, end=23, snippet="…"),),
     )
     out = io.StringIO()
     write_item(item, out)

@@ -1,0 +1,190 @@
+"""The schema as SQLAlchemy Core tables: sources, items, keyword matches, crawl runs and the rest.
+
+Core only, no ORM: the query path (storage/search.py, `newsmon items`) runs on these tables and
+starts faster for it. storage/models.py maps its ORM classes onto the same tables and MetaData.
+Every schema change here ships with an Alembic revision in storage/migrations/versions/.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC: SQLite has no time zones, so we pin one."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+metadata = MetaData()
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("mode", String(16), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+# One article, stored once: `url_key` (canonical URL without scheme and www.) is its identity.
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source_id", Integer, ForeignKey("sources.id"), nullable=False, index=True),
+    Column("url", Text, nullable=False),
+    Column("url_key", Text, nullable=False, unique=True),
+    Column("canonical_url", Text),
+    Column("title", Text),
+    Column("author", Text),
+    Column("published_at", UTCDateTime, index=True),
+    Column("date_source", String(16)),
+    Column("fetched_at", UTCDateTime, nullable=False, default=utcnow, index=True),
+    Column("language", String(16)),
+    Column("site_name", Text),
+    Column("text", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    # The earliest stored near-copy of this text (issue 4); no FK so `items` needs no rebuild.
+    Column("duplicate_of", Integer, index=True),
+)
+
+# Where a keyword rule hit an item: field, offsets into that field, and a snippet.
+keyword_matches = Table(
+    "keyword_matches",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    Column("keyword", String(100), nullable=False),
+    Column("field", String(16), nullable=False),
+    Column("start", Integer, nullable=False),
+    Column("end", Integer, nullable=False),
+    Column("snippet", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    UniqueConstraint("item_id", "keyword", "field", "start", name="uq_match_position"),
+    Index("ix_keyword_matches_keyword_item", "keyword", "item_id"),
+)
+
+# One crawl of one source, written when it starts and finished when it ends.
+crawl_runs = Table(
+    "crawl_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source_id", Integer, ForeignKey("sources.id"), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("finished_at", UTCDateTime),
+    Column("status", String(16), nullable=False, default="running"),
+    Column("pages", Integer, nullable=False, default=0),
+    Column("new_items", Integer, nullable=False, default=0),
+    Column("flagged", Integer, nullable=False, default=0),
+    Column("skipped", Integer, nullable=False, default=0),
+    Column("errors", Integer, nullable=False, default=0),
+    Column("error_kinds", JSON, nullable=False, default=dict),
+    Column("error_text", Text),
+    Column("pid", Integer),
+    Index("ix_crawl_runs_source_started", "source_id", "started_at"),
+)
+
+# One alert owed for one (alert, item, rule): the unique key makes it go out at most once.
+# Digest alerts share rows the same way; one message then carries every due row of an alert.
+# `story_key` is for near-duplicate bundling (issue 4): rows sharing it are sent once.
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert", String(64), nullable=False),
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    Column("keyword", String(100), nullable=False),
+    Column("story_key", String(64)),
+    Column("status", String(16), nullable=False, default="pending"),  # pending|sent|failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("sent_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    UniqueConstraint("alert", "item_id", "keyword", name="uq_alert_item_keyword"),
+    Index("ix_alert_deliveries_status_due", "status", "next_attempt_at"),
+    Index("ix_alert_deliveries_story", "alert", "keyword", "story_key"),
+)
+
+# What a URL's last successfully processed response said: for conditional GETs.
+http_validators = Table(
+    "http_validators",
+    metadata,
+    Column("url", Text, primary_key=True),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("body_hash", String(64)),
+    Column("status", Integer),
+    Column("checked_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+# One text of an item as fetched; version 1 is the original, later ones are corrections.
+item_versions = Table(
+    "item_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("title", Text),
+    Column("text", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("fetched_at", UTCDateTime, nullable=False, default=utcnow),
+    UniqueConstraint("item_id", "version", name="uq_item_version"),
+)
+
+# An item's MinHash over word shingles (hash values as little-endian uint64 bytes).
+signatures = Table(
+    "signatures",
+    metadata,
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("minhash", LargeBinary, nullable=False),
+)
+
+# One LSH band hash of a signature: items sharing a (band, hash) are near-copy candidates.
+signature_bands = Table(
+    "signature_bands",
+    metadata,
+    Column("band", SmallInteger, primary_key=True),
+    Column("hash", BigInteger, primary_key=True),
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_signature_bands_item", "item_id"),
+)
