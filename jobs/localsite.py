@@ -63,7 +63,7 @@ class LocalSite:
         self.requests: list[RecordedRequest] = []
         self.routes: dict[str, Handler] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._file_headers: dict[str, dict[str, str]] = {}
         if self.root is not None and (self.root / HEADERS_FILE).is_file():
@@ -78,7 +78,7 @@ class LocalSite:
             def respond(self, request: RecordedRequest) -> Response:
                 return site.handle(request)
 
-        self._server = ThreadingHTTPServer((self.host, 0), RequestHandler)
+        self._server = _Server((self.host, 0), RequestHandler)
         self._server.daemon_threads = True
         self._server.block_on_close = False  # keep-alive clients must not hold up stop()
         self._thread = threading.Thread(
@@ -188,8 +188,17 @@ class LocalSite:
         return dict(found or {})
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 drops connections a crawler opens at once; each
+    # dropped SYN comes back only after a 1 s retransmit.
+    request_queue_size = 128
+
+
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as crawlers expect
+    # As real servers do: with Nagle on, a response's last segment waits for the client's
+    # delayed ACK (up to 40 ms) on every keep-alive request.
+    disable_nagle_algorithm = True
     timeout = 30  # an idle keep-alive connection frees its thread
 
     def respond(self, request: RecordedRequest) -> Response:

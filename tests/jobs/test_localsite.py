@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
+import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -181,3 +184,28 @@ def test_bundled_sites_serve_their_entry_points(
         status, _, body = fetch(site.url(path))
         assert status == 200, path
         assert expected.encode() in body and b"{{BASE}}" not in body, path
+
+
+def test_a_burst_of_connections_is_served_without_syn_retransmits(root: Path) -> None:
+    """A crawler opens many connections at once; a dropped SYN would cost each one a 1 s retry."""
+    body = b"x" * 100_000
+    latencies: list[float] = []
+
+    def get(url: str) -> None:
+        host, port = url.split("//")[1].split("/")[0].split(":")
+        began = time.perf_counter()
+        with socket.create_connection((host, int(port)), timeout=5) as connection:
+            connection.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            while connection.recv(65536):
+                pass
+        latencies.append(time.perf_counter() - began)
+
+    with LocalSite(root) as site:
+        site.add("/big", body=body)
+        threads = [threading.Thread(target=get, args=(site.base_url,)) for _ in range(64)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(latencies) == 64
+    assert max(latencies) < 0.9
