@@ -6,6 +6,7 @@ No Scrapy here: the spiders, the pipelines and read-only commands all use it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import re
@@ -80,6 +81,7 @@ def canonicalize(url: str, base: str | None = None) -> str:
         raise InvalidURL(f"cannot parse URL {url!r}: {exc}") from exc
 
 
+@functools.lru_cache(maxsize=4096)  # one URL is canonicalised several times per page
 def _canonicalize(url: str, base: str | None) -> str:
     text = url.strip()
     if base is not None:
@@ -134,6 +136,7 @@ def _is_tracking(key: bytes) -> bool:
     return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)
 
 
+@functools.lru_cache(maxsize=4096)  # a page's URL is keyed at discovery, fetch and store
 def url_key(url: str) -> str:
     """The dedup identity: canonical URL without scheme, "www." or a trailing slash.
 
