@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from storage.deliveries import AlertRoute, bundle_stories, insert_owed, owed_rows
 from storage.models import CrawlRun, Item, KeywordMatch, Source, utcnow
@@ -150,65 +150,6 @@ def known_url_keys(engine: Engine, url_keys: Iterable[str]) -> set[str]:
             chunk = keys[start : start + 500]
             found.update(connection.scalars(select(Item.url_key).where(Item.url_key.in_(chunk))))
     return found
-
-
-@dataclass(frozen=True)
-class ItemFilter:
-    keyword: str | None = None
-    source: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    limit: int | None = 50
-
-
-def _item_date() -> Any:
-    # Items without a published date sort by when we fetched them.
-    return func.coalesce(Item.published_at, Item.fetched_at)
-
-
-def list_items(engine: Engine, filters: ItemFilter) -> list[Item]:
-    """Items matching `filters`, newest first, with source and matches loaded."""
-    statement = select(Item).options(selectinload(Item.matches))
-    if filters.keyword:
-        statement = statement.where(
-            Item.id.in_(select(KeywordMatch.item_id).where(KeywordMatch.keyword == filters.keyword))
-        )
-    if filters.source:
-        statement = statement.join(Item.source).where(Source.name == filters.source)
-    if filters.since:
-        statement = statement.where(_item_date() >= filters.since)
-    if filters.until:
-        statement = statement.where(_item_date() < filters.until)
-    order = [_item_date().desc(), Item.id.desc()]
-    if filters.keyword:
-        # A title hit ranks higher: those items first, each group newest first.
-        title_hit = (
-            select(KeywordMatch.id)
-            .where(
-                KeywordMatch.item_id == Item.id,
-                KeywordMatch.keyword == filters.keyword,
-                KeywordMatch.field == "title",
-            )
-            .exists()
-        )
-        order.insert(0, title_hit.desc())
-    statement = statement.order_by(*order)
-    if filters.limit:
-        statement = statement.limit(filters.limit)
-    with Session(engine) as session:
-        return list(session.scalars(statement).unique())
-
-
-def get_item(engine: Engine, item_id: int) -> Item | None:
-    with Session(engine) as session:
-        return session.scalar(
-            select(Item).options(selectinload(Item.matches)).where(Item.id == item_id)
-        )
-
-
-def count_items(engine: Engine) -> int:
-    with engine.connect() as connection:
-        return connection.scalar(select(func.count(Item.id))) or 0
 
 
 def start_run(engine: Engine, source_id: int, pid: int | None = None) -> int:
