@@ -9,18 +9,16 @@ from storage.db import make_engine, prepare_for_writing
 from storage.models import Item, KeywordMatch
 from storage.queries import (
     ArticleRecord,
-    ItemFilter,
     MatchRecord,
     RunOutcome,
     ensure_source,
     finish_run,
-    get_item,
     known_url_keys,
-    list_items,
     list_runs,
     start_run,
     store_articles,
 )
+from storage.search import ItemQuery, get_item, search_items
 
 
 @pytest.fixture
@@ -88,7 +86,7 @@ def test_known_url_keys_answers_for_a_large_batch(engine):
     assert known_url_keys(engine, asked) == {f"example.com/news/{n}" for n in range(0, 1200, 2)}
 
 
-def test_list_items_filters_and_orders_newest_first(engine):
+def test_stored_items_read_back_filtered_and_newest_first(engine):
     tribune = ensure_source(engine, "tribune", "feed", "https://example.com/feed")
     mofa = ensure_source(engine, "mofa", "listing", "https://example.org/press/")
     day = datetime(2025, 7, 20, tzinfo=UTC)
@@ -103,7 +101,7 @@ def test_list_items_filters_and_orders_newest_first(engine):
     store_articles(engine, mofa, [article(3, published=day + timedelta(days=5), matches=[PAK_US])])
 
     def ids(**filters):
-        return [item.title for item in list_items(engine, ItemFilter(**filters))]
+        return [item.title for item in search_items(engine, ItemQuery(**filters)).items]
 
     assert ids() == ["Article 3", "Article 2", "Article 1"]
     assert ids(keyword="Pakistan-US") == ["Article 3", "Article 1"]
@@ -114,11 +112,11 @@ def test_list_items_filters_and_orders_newest_first(engine):
     assert ids(keyword="no-such-rule") == []
 
 
-def test_get_item_carries_source_and_matches(engine):
+def test_a_stored_item_reads_back_with_source_and_matches(engine):
     source_id = ensure_source(engine, "tribune", "feed", "https://example.com/feed")
     [item_id] = store_articles(engine, source_id, [article(1, matches=[PAK_US])]).new_item_ids
     item = get_item(engine, item_id)
-    assert item is not None and item.source.name == "tribune"
+    assert item is not None and item.source_name == "tribune"
     assert [(m.keyword, m.snippet) for m in item.matches] == [("Pakistan-US", PAK_US.snippet)]
     assert item.fetched_at.tzinfo is UTC
     assert get_item(engine, item_id + 1000) is None
