@@ -84,7 +84,7 @@ def _fields(value: str | None, fmt: str, searching: bool) -> list[str]:
 @click.option(
     "--sort",
     type=click.Choice(["newest", "relevance"]),
-    help="Default: relevance with --search, else newest.",
+    help="Default: relevance with --search or --keyword (title hits first), else newest.",
 )
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @click.option("--cursor", metavar="TOKEN", help="Resume after the previous page (see stderr).")

@@ -24,6 +24,8 @@ from sqlalchemy import (
     Double,
     Engine,
     Float,
+    and_,
+    case,
     cast,
     column,
     exists,
@@ -70,13 +72,22 @@ class ItemQuery:
     has_duplicates: bool = False
     collapse_duplicates: bool = False  # one row per story (storage/stories.py)
     search: str | None = None
-    sort: str | None = None  # newest | relevance (the default when searching)
+    # newest | relevance: the default when searching (bm25 / ts_rank) or filtering on a keyword
+    # (items the keyword hit in the title first, then newest first).
+    sort: str | None = None
     limit: int = 50
     cursor: str | None = None
 
     @property
     def effective_sort(self) -> str:
-        return self.sort or ("relevance" if self.search else "newest")
+        return self.sort or ("relevance" if self.search or self.keyword else "newest")
+
+    @property
+    def cursor_kind(self) -> str:
+        """What a cursor of this query holds: a date, a search rank, or (title hit, date)."""
+        if self.effective_sort == "relevance" and not self.search:
+            return "title"
+        return self.effective_sort
 
 
 @dataclass(frozen=True)
@@ -136,7 +147,7 @@ def search_items(engine: Engine, query: ItemQuery) -> Page:
     """One page of items matching `query`; `next_cursor` is None on the last page."""
     validate_query(query)
     with engine.connect() as connection:
-        statement, key_column = _page_statement(engine.dialect.name, query)
+        statement = _page_statement(engine.dialect.name, query)
         try:
             rows = connection.execute(statement.limit(query.limit + 1)).all()
         except (OperationalError, ProgrammingError) as error:
@@ -160,7 +171,8 @@ def search_items(engine: Engine, query: ItemQuery) -> Page:
     next_cursor = None
     if more and rows:
         last = rows[-1]
-        next_cursor = encode_cursor(query.effective_sort, getattr(last, key_column), last.id)
+        key = (last.title_rank, last.sort_key) if query.cursor_kind == "title" else last.sort_key
+        next_cursor = encode_cursor(query.cursor_kind, key, last.id)
     return Page(hits, next_cursor)
 
 
@@ -181,22 +193,29 @@ def iter_items(engine: Engine, query: ItemQuery, page_size: int = 500) -> Iterat
         query = replace(query, cursor=page.next_cursor)
 
 
-def encode_cursor(sort: str, key: Any, item_id: int) -> str:
+def encode_cursor(kind: str, key: Any, item_id: int) -> str:
     if isinstance(key, datetime):
         key = key.isoformat()
-    raw = json.dumps([sort, key, item_id], separators=(",", ":")).encode()
+    elif isinstance(key, tuple):  # (title rank, date)
+        key = [key[0], key[1].isoformat()]
+    raw = json.dumps([kind, key, item_id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
+def decode_cursor(cursor: str, expected_kind: str) -> tuple[Any, int]:
     """The (sort key, id) a cursor resumes after; QueryError when it is not one of ours."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         kind, key, item_id = json.loads(raw)
-        if kind != sort or not isinstance(item_id, int):
+        if kind != expected_kind or not isinstance(item_id, int):
             raise ValueError
-        if sort == "newest":
+        if kind == "newest":
             key = datetime.fromisoformat(key)
+        elif kind == "title":
+            title_rank, date = key
+            if title_rank not in (0, 1):
+                raise ValueError
+            key = (title_rank, datetime.fromisoformat(date))
         elif not isinstance(key, int | float):
             raise ValueError
     except (ValueError, TypeError, binascii.Error):
@@ -250,8 +269,8 @@ def validate_query(query: ItemQuery) -> None:
         raise QueryError(f"date field must be one of {', '.join(DATE_FIELDS)}")
     if query.effective_sort not in SORTS:
         raise QueryError(f"sort must be one of {', '.join(SORTS)}")
-    if query.effective_sort == "relevance" and not query.search:
-        raise QueryError("sorting by relevance needs a search")
+    if query.effective_sort == "relevance" and not (query.search or query.keyword):
+        raise QueryError("sorting by relevance needs a search or a keyword")
     if not 1 <= query.limit <= MAX_PAGE:
         raise QueryError(f"limit must be between 1 and {MAX_PAGE}")
 
@@ -260,7 +279,7 @@ def item_date() -> Any:
     return func.coalesce(items.c.published_at, items.c.fetched_at, type_=UTCDateTime)
 
 
-def _page_statement(dialect: str, query: ItemQuery) -> tuple[Any, str]:
+def _page_statement(dialect: str, query: ItemQuery) -> Any:
     """SELECT id, sort key, rank for one page (plus one row to see if more follow)."""
     sort = query.effective_sort
     conditions = filter_conditions(query)
@@ -272,7 +291,9 @@ def _page_statement(dialect: str, query: ItemQuery) -> tuple[Any, str]:
         if query.search:
             # An id set, not a join: the date index then drives and stops at the page's end.
             conditions.append(search_condition(dialect, query.search))
-        return _newest_page(query, conditions), "sort_key"
+        return _newest_page(query, conditions)
+    if not query.search:
+        return _title_hits_first_page(query, conditions)
     match, rank, _snippet, join = _full_text(dialect, query.search or "")
     if join is not None and not conditions:
         # Ranking alone needs no item row: rank inside the FTS table, skip the join.
@@ -292,7 +313,7 @@ def _page_statement(dialect: str, query: ItemQuery) -> tuple[Any, str]:
     if query.cursor:
         key, after_id = decode_cursor(query.cursor, sort)
         statement = statement.where(tuple_(rank, item_id) > tuple_(literal(key), after_id))
-    return statement.order_by(rank, item_id), "sort_key"
+    return statement.order_by(rank, item_id)
 
 
 def _newest_page(query: ItemQuery, conditions: list[Any]) -> Any:
@@ -307,6 +328,37 @@ def _newest_page(query: ItemQuery, conditions: list[Any]) -> Any:
         # value over an expression index is only filtered, which made deep pages slow.
         statement = statement.where(sort_key <= after, or_(sort_key < after, items.c.id < item_id))
     return statement.order_by(sort_key.desc(), items.c.id.desc())
+
+
+def _title_hits_first_page(query: ItemQuery, conditions: list[Any]) -> Any:
+    """Items flagged for `query.keyword`: those it hit in the title first, each group newest
+    first (the keyword filter is among `conditions`)."""
+    title_hit = exists().where(
+        keyword_matches.c.item_id == items.c.id,
+        keyword_matches.c.keyword == query.keyword,
+        keyword_matches.c.field == "title",
+    )
+    title_rank = case((title_hit, 0), else_=1)
+    sort_key = item_date()
+    statement = select(
+        items.c.id,
+        title_rank.label("title_rank"),
+        sort_key.label("sort_key"),
+        cast(null(), Float).label("rank"),
+    ).where(*conditions)
+    if query.cursor:
+        (after_rank, after_date), after_id = decode_cursor(query.cursor, "title")
+        after = literal(after_date, UTCDateTime)
+        statement = statement.where(
+            or_(
+                title_rank > after_rank,
+                and_(
+                    title_rank == after_rank,
+                    or_(sort_key < after, and_(sort_key == after, items.c.id < after_id)),
+                ),
+            )
+        )
+    return statement.order_by(title_rank, sort_key.desc(), items.c.id.desc())
 
 
 def _full_text(dialect: str, search: str) -> tuple[Any, Any, Any, Any]:

@@ -180,7 +180,9 @@ def create_app(engine: Engine, token: str | None = None) -> FastAPI:
     @app.get("/feeds/keyword/{name}.atom", tags=["feeds"])
     def keyword_feed(request: Request, name: str) -> Response:
         """Atom feed of the newest items flagged for keyword rule `name`."""
-        return _feed(request, engine, ItemQuery(keyword=name, limit=FEED_ENTRIES), "keyword", name)
+        # Feed readers want the newest entries, not title hits first.
+        query = ItemQuery(keyword=name, sort="newest", limit=FEED_ENTRIES)
+        return _feed(request, engine, query, "keyword", name)
 
     @app.get("/feeds/source/{name}.atom", tags=["feeds"])
     def source_feed(request: Request, name: str) -> Response:

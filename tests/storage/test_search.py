@@ -255,3 +255,50 @@ def test_html_snippets_escape_the_text_before_marking():
     rendered = html_snippet(snippet)
     assert "<script" not in rendered and "<img" not in rendered
     assert "&lt;script&gt;" in rendered and "<mark>Rubio</mark>" in rendered
+
+
+def test_a_keyword_lists_its_title_hits_first_then_newest_and_pages_by_cursor(database_url):
+    from storage.queries import ArticleRecord, MatchRecord, ensure_source, store_articles
+
+    engine = make_engine(database_url)
+    prepare_for_writing(engine)
+    source_id = ensure_source(engine, "mofa", "feed", "https://example.com/feed")
+
+    def article(n: int, day: int, field: str) -> ArticleRecord:
+        return ArticleRecord(
+            url=f"https://example.com/{n}",
+            url_key=f"example.com/{n}",
+            text=f"body {n}",
+            content_hash=f"{n:064d}",
+            title=f"Story {n}",
+            published_at=datetime(2025, 7, day, tzinfo=UTC),
+            matches=[MatchRecord("pak-us", field, 0, 4, "…")],
+        )
+
+    store_articles(
+        engine,
+        source_id,
+        [
+            article(1, 1, "title"),
+            article(2, 9, "text"),
+            article(3, 5, "title"),
+            article(4, 7, "text"),
+        ],
+    )
+
+    def titles(query: ItemQuery) -> list[str]:
+        return [item.title for item in search_items(engine, query).items]
+
+    assert titles(ItemQuery(keyword="pak-us")) == ["Story 3", "Story 1", "Story 2", "Story 4"]
+    assert titles(ItemQuery(keyword="pak-us", sort="newest")) == [
+        "Story 2",
+        "Story 4",
+        "Story 3",
+        "Story 1",
+    ]
+    paged = [hit.item.title for hit in iter_items(engine, ItemQuery(keyword="pak-us"), page_size=1)]
+    assert paged == ["Story 3", "Story 1", "Story 2", "Story 4"]
+    newest_cursor = search_items(engine, ItemQuery(limit=1)).next_cursor
+    with pytest.raises(QueryError, match="invalid cursor"):
+        search_items(engine, ItemQuery(keyword="pak-us", cursor=newest_cursor))
+    engine.dispose()
