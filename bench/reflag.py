@@ -21,8 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from crawler.config import Config  # noqa: E402
 from jobs.reflag import reflag  # noqa: E402
+from storage.crawlstate import ensure_source  # noqa: E402
 from storage.db import make_engine, prepare_for_writing  # noqa: E402
-from storage.queries import ArticleRecord, ensure_source, store_articles  # noqa: E402
+from storage.queries import ArticleRecord, store_articles  # noqa: E402
 
 FILLER = "officials met on Tuesday to discuss the agenda for the coming session and " * 40
 

@@ -22,8 +22,8 @@ from scrapy.http import Response
 from sqlalchemy import Engine
 
 from crawler.urls import url_key
-from storage import incremental, queries
-from storage.incremental import Validators
+from storage import crawlstate, incremental, queries
+from storage.crawlstate import Validators
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -58,7 +58,7 @@ class ValidatorBook:
     rechecked: set[str] = field(default_factory=set)
 
     def lookup(self, url: str) -> Validators | None:
-        return incremental.get_validators(self.engine, url)
+        return crawlstate.get_validators(self.engine, url)
 
     def record(self, url: str, response: Response, digest: str, *, kind: str) -> None:
         """Note a 200 response; `kind` is discovery, article or recheck."""

@@ -1,4 +1,4 @@
-"""Downloader middleware that keeps the crawler off private and internal addresses."""
+"""Downloader middlewares: keep the crawler off private addresses; reuse what the probe fetched."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Self
 
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Headers, Response
+from scrapy.responsetypes import responsetypes
 from scrapy.utils.httpobj import urlparse_cached
 
 from crawler.urls import AddressGuard
@@ -61,3 +63,40 @@ class PrivateAddressMiddleware:
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value(BLOCKED_STAT)
         raise IgnoreRequest(reason)
+
+
+class PrefetchedResponseMiddleware:
+    """Answers a request with the response the pre-crawl probe already received for its URL
+    (crawler/probe.py), once, so that a discovery page or robots.txt is never fetched twice.
+
+    It runs after the robots.txt and private-address checks; every middleware's
+    process_response still sees the response, as if it had just been downloaded.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> Response | None:
+        context = getattr(self.crawler.spider, "context", None)
+        if context is None or request.method != "GET":
+            return None
+        fetched = context.prefetched.pop(request.url, None)
+        if fetched is None:
+            return None
+        headers = Headers()
+        for name, value in fetched.headers:
+            headers.appendlist(name, value)
+        response_class = responsetypes.from_args(
+            headers=headers, url=fetched.url, body=fetched.body
+        )
+        return response_class(
+            url=fetched.url,
+            status=fetched.status,
+            headers=headers,
+            body=fetched.body,
+            request=request,
+        )

@@ -9,8 +9,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 # Imported here, not by the first crawler: Scrapy's deprecated TLS classes inspect the whole
 # call stack when defined, and deep inside the reactor that costs ~0.1 s.
@@ -22,13 +21,14 @@ from crawler.config import Config, Source
 from crawler.context import SourceContext
 from crawler.keywords import Matcher
 from crawler.pool import shutdown_pool
+from crawler.probe import Fetched
 from crawler.settings import process_settings, source_settings
 from crawler.spiders.base import SourceSpider
 from crawler.spiders.feed import FeedSpider
 from crawler.spiders.listing import ListingSpider
 from crawler.spiders.sitemap import SitemapSpider
-from storage import queries
-from storage.queries import RunOutcome
+from storage import crawlstate
+from storage.crawlstate import RunOutcome, SourceResult
 
 SPIDERS: dict[str, type[SourceSpider]] = {
     "feed": FeedSpider,
@@ -37,17 +37,17 @@ SPIDERS: dict[str, type[SourceSpider]] = {
 }
 
 
-@dataclass(frozen=True)
-class SourceResult:
-    source: str
-    run_id: int
-    outcome: RunOutcome
-
-
 def run_crawl(
-    config: Config, sources: Sequence[Source], engine: Engine, log_level: str = "WARNING"
+    config: Config,
+    sources: Sequence[Source],
+    engine: Engine,
+    log_level: str = "WARNING",
+    prefetched: Mapping[str, Mapping[str, Fetched]] | None = None,
 ) -> list[SourceResult]:
-    """Crawl `sources` once, store and flag what is new, record one run per source."""
+    """Crawl `sources` once, store and flag what is new, record one run per source.
+
+    `prefetched` holds, by source name, the responses the probe already received by URL.
+    """
     matcher = Matcher.from_rules(config.keywords)
     process = CrawlerProcess(process_settings(config, log_level))
     # Scrapy leaves its loggers at DEBUG; records below our level would be built, then dropped.
@@ -59,9 +59,10 @@ def run_crawl(
         logging.getLogger("scrapy.downloadermiddlewares.robotstxt").setLevel("CRITICAL")
     started: list[tuple[Crawler, SourceContext]] = []
     for source in sources:
-        source_id = queries.ensure_source(engine, source.name, source.mode, source.url)
-        run_id = queries.start_run(engine, source_id, pid=os.getpid())
+        source_id = crawlstate.ensure_source(engine, source.name, source.mode, source.url)
+        run_id = crawlstate.start_run(engine, source_id, pid=os.getpid())
         context = SourceContext(config, source, engine, matcher, source_id, run_id)
+        context.prefetched.update((prefetched or {}).get(source.name, {}))
         # A subclass per source carries that source's politeness as Scrapy spider settings.
         spider_class = type(
             f"{source.mode.title()}Spider[{source.name}]",
@@ -73,8 +74,10 @@ def run_crawl(
         started.append((crawler, context))
     # Start-up left ~100k long-lived objects (modules, classes, schemas). Freezing them keeps
     # every later collection, and the one at exit, from walking them again: ~0.3 s per crawl.
-    # Safe because this runs once per process (the reactor cannot restart).
+    # Safe because this runs once per process (the reactor cannot restart). `newsmon crawl`
+    # has collection off until here.
     gc.freeze()
+    gc.enable()
     try:
         process.start()
     finally:
@@ -82,7 +85,7 @@ def run_crawl(
     results = []
     for crawler, context in started:
         outcome = outcome_of(crawler)
-        queries.finish_run(engine, context.run_id, outcome)
+        crawlstate.finish_run(engine, context.run_id, outcome)
         results.append(SourceResult(context.source.name, context.run_id, outcome))
     return results
 

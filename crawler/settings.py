@@ -68,6 +68,8 @@ def process_settings(config: Config, log_level: str = "WARNING") -> dict[str, An
             "crawler.redirects.RedirectGuardMiddleware": 610,
             # Low: sees responses last, after redirects, retries and decompression.
             "crawler.conditional.ConditionalGetMiddleware": 120,
+            # Last on the way out: after robots.txt, the private-address check and the stats.
+            "crawler.middlewares.PrefetchedResponseMiddleware": 900,
         },
     }
 

@@ -6,6 +6,7 @@ start fast: they read only `database` from the config (State.database_url).
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from pathlib import Path
@@ -120,10 +121,16 @@ def crawl(ctx: click.Context, state: State, names: tuple[str, ...], due: bool) -
     Exit 0 when every source succeeded, 1 when some failed (the others are still
     stored), 2 on a config error, 75 when another crawl holds a source's lock.
     """
+    # Start-up makes ~100k objects that live as long as the process (modules, classes,
+    # schemas). Collecting while they are made, and again at exit, only walks them over and
+    # over: ~0.15 s of a run that finds nothing new. run_crawl turns collection back on.
+    gc.disable()
     from jobs.crawl import crawl_once
 
     engine = state.engine(for_writing=True)
-    sys.exit(crawl_once(state.config, names, engine, ctx.meta["log_level"], due=due))
+    code = crawl_once(state.config, names, engine, ctx.meta["log_level"], due=due)
+    gc.freeze()
+    sys.exit(code)
 
 
 @main.command(epilog="Example:\n\n\b\n  newsmon check\n  newsmon --config other.yaml check")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -9,6 +10,8 @@ from collections.abc import Sequence
 from sqlalchemy import Engine
 
 from crawler.config import Config, Source
+from storage import crawlstate
+from storage.crawlstate import RunOutcome, SourceResult
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another crawl holds the source's lock; try again later
@@ -28,10 +31,9 @@ def select_sources(config: Config, names: Sequence[str]) -> list[Source]:
 def due_sources(config: Config, sources: Sequence[Source], engine: Engine) -> list[Source]:
     """The sources whose schedule says they are due, measured from their last recorded run."""
     from jobs.schedule import is_due
-    from storage.health import last_started
-    from storage.models import utcnow
+    from storage.tables import utcnow
 
-    last, now = last_started(engine), utcnow()
+    last, now = crawlstate.last_started(engine), utcnow()
     return [s for s in sources if is_due(config.schedule_for(s), last.get(s.name), now)]
 
 
@@ -57,7 +59,6 @@ def crawl_once(
             print("newsmon: no source is due", file=sys.stderr)
             return EXIT_OK
     from jobs.locks import locks_for
-    from storage.health import interrupt_stale_runs
 
     locks = locks_for(engine)
     try:
@@ -70,7 +71,7 @@ def crawl_once(
         sources = [source for source in sources if source not in locked]
         if not sources:
             return EXIT_LOCKED
-        interrupt_stale_runs(engine, [source.name for source in sources])
+        crawlstate.interrupt_stale_runs(engine, [source.name for source in sources])
         code = _crawl_and_report(config, sources, engine, log_level)
     finally:
         locks.release_all()
@@ -93,13 +94,37 @@ def deliver_alerts(config: Config, engine: Engine) -> None:
         )
 
 
+def record_unchanged(engine: Engine, source: Source) -> SourceResult:
+    """The run of a source whose discovery page the probe found unchanged: nothing to do."""
+    source_id = crawlstate.ensure_source(engine, source.name, source.mode, source.url)
+    run_id = crawlstate.start_run(engine, source_id, pid=os.getpid())
+    # What the crawl records for an unchanged first discovery page (crawler/conditional.py).
+    outcome = RunOutcome("ok", skipped=1)
+    crawlstate.finish_run(engine, run_id, outcome)
+    return SourceResult(source.name, run_id, outcome)
+
+
 def _crawl_and_report(
     config: Config, sources: Sequence[Source], engine: Engine, log_level: str
 ) -> int:
-    from crawler.runner import run_crawl
+    from crawler.probe import probe_sources
 
     started = time.monotonic()
-    results = run_crawl(config, sources, engine, log_level)
+    probes = probe_sources(config, sources, engine)
+    by_name = {
+        source.name: record_unchanged(engine, source)
+        for source in sources
+        if source.name in probes and probes[source.name].unchanged
+    }
+    to_crawl = [source for source in sources if source.name not in by_name]
+    if to_crawl:
+        # Imported only now: Scrapy's start-up is most of what a run with nothing new costs.
+        from crawler.runner import run_crawl
+
+        fetched = {name: probe.fetched for name, probe in probes.items()}
+        for result in run_crawl(config, to_crawl, engine, log_level, fetched):
+            by_name[result.source] = result
+    results = [by_name[source.name] for source in sources]
     width = max(len(result.source) for result in results)
     for result in results:
         o = result.outcome

@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 
 from crawler.config import Config, ConfigError, Source, load_config
 from jobs.schedule import cron_trigger, is_due, next_due
-from storage import health
+from storage import crawlstate, health
 from storage.db import make_engine, prepare_for_writing
 from storage.models import utcnow
 
@@ -272,7 +272,7 @@ class Daemon:
         """(Re)create one job per enabled source, continuing from its last recorded run."""
         from apscheduler.triggers.interval import IntervalTrigger
 
-        last, now = health.last_started(self.engine), utcnow()
+        last, now = crawlstate.last_started(self.engine), utcnow()
         self.scheduler.remove_all_jobs()
         for source in self.enabled_sources():
             schedule = self.config.schedule_for(source)
@@ -353,7 +353,7 @@ class Daemon:
 
     async def once(self) -> int:
         """Run every due source once, in parallel up to max_parallel; 1 if any failed."""
-        last, now = health.last_started(self.engine), utcnow()
+        last, now = crawlstate.last_started(self.engine), utcnow()
         due = [
             source.name
             for source in self.enabled_sources()

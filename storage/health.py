@@ -4,39 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func, select, true, update
+from sqlalchemy import Engine, func, select, true
 from sqlalchemy.orm import Session
 
 from storage.models import CrawlRun, Item, Source, utcnow
 
 SUCCESS = ("ok", "partial")
 FAILED = "failed"
-
-
-def interrupt_stale_runs(engine: Engine, source_names: Iterable[str]) -> int:
-    """Mark the 'running' runs of these sources 'interrupted'; returns how many.
-
-    Call it only while holding the sources' crawl locks: then no live process can own such a
-    run, so any left 'running' belongs to a crawl that was killed (kill -9, OOM, power loss).
-    """
-    names = list(source_names)
-    if not names:
-        return 0
-    source_ids = select(Source.id).where(Source.name.in_(names)).scalar_subquery()
-    statement = (
-        update(CrawlRun)
-        .where(CrawlRun.status == "running", CrawlRun.source_id.in_(source_ids))
-        .values(
-            status="interrupted",
-            finished_at=utcnow(),
-            error_text="the crawl process ended without finishing its run",
-        )
-    )
-    # A Core execution: the ORM would first evaluate the WHERE against its (empty) identity map.
-    with engine.begin() as connection:
-        return connection.execute(statement).rowcount or 0
 
 
 def end_running_run(
@@ -74,25 +50,6 @@ def run_of_process(engine: Engine, source: str, pid: int) -> CrawlRun | None:
             .order_by(CrawlRun.id.desc())
             .limit(1)
         )
-
-
-def last_started(engine: Engine) -> dict[str, datetime]:
-    """When each source's newest run started: the clock its schedule counts from."""
-    statement = (
-        select(Source.name, func.max(CrawlRun.started_at))
-        .join(CrawlRun, CrawlRun.source_id == Source.id)
-        .group_by(Source.name)
-    )
-    with engine.connect() as connection:
-        rows = connection.execute(statement).all()
-    # func.max bypasses the UTCDateTime type on SQLite; re-read through the model's type.
-    return {name: _aware(started) for name, started in rows if started is not None}
-
-
-def _aware(value: datetime | str) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @dataclass(frozen=True)

@@ -10,17 +10,9 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
+from storage.crawlstate import Validators
 from storage.models import HttpValidator, Item, ItemVersion, KeywordMatch, utcnow
 from storage.textnorm import normalise
-
-
-@dataclass(frozen=True)
-class Validators:
-    """What to send for a conditional GET, and the body hash to compare when there is none."""
-
-    etag: str | None = None
-    last_modified: str | None = None
-    body_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -30,16 +22,6 @@ class RecheckTarget:
     item_id: int
     url: str
     validators: Validators
-
-
-def get_validators(engine: Engine, url: str) -> Validators | None:
-    with engine.connect() as connection:
-        row = connection.execute(
-            select(HttpValidator.etag, HttpValidator.last_modified, HttpValidator.body_hash).where(
-                HttpValidator.url == url
-            )
-        ).first()
-    return Validators(*row) if row else None
 
 
 def save_validators(engine: Engine, rows: Sequence[dict[str, Any]]) -> None:

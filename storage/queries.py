@@ -49,19 +49,6 @@ class StoredBatch:
     flagged_item_ids: list[int]
 
 
-def ensure_source(engine: Engine, name: str, mode: str, url: str) -> int:
-    """The id of source `name`, creating or updating its row."""
-    with Session(engine) as session, session.begin():
-        source = session.scalar(select(Source).where(Source.name == name))
-        if source is None:
-            source = Source(name=name, mode=mode, url=url)
-            session.add(source)
-        else:
-            source.mode, source.url = mode, url
-        session.flush()
-        return source.id
-
-
 def dialect_insert(engine: Engine) -> Any:
     """The dialect's INSERT, which has ON CONFLICT DO NOTHING."""
     # Imported here: the PostgreSQL dialect alone costs a SQLite crawl ~0.1 s of start-up.
@@ -150,40 +137,6 @@ def known_url_keys(engine: Engine, url_keys: Iterable[str]) -> set[str]:
             chunk = keys[start : start + 500]
             found.update(connection.scalars(select(Item.url_key).where(Item.url_key.in_(chunk))))
     return found
-
-
-def start_run(engine: Engine, source_id: int, pid: int | None = None) -> int:
-    with Session(engine) as session, session.begin():
-        run = CrawlRun(source_id=source_id, pid=pid, error_kinds={})
-        session.add(run)
-        session.flush()
-        return run.id
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    status: str
-    pages: int = 0
-    new_items: int = 0
-    flagged: int = 0
-    skipped: int = 0
-    errors: int = 0
-    error_kinds: dict[str, int] = field(default_factory=dict)
-    error_text: str | None = None
-
-
-def finish_run(engine: Engine, run_id: int, outcome: RunOutcome) -> None:
-    with Session(engine) as session, session.begin():
-        run = session.get_one(CrawlRun, run_id)
-        run.finished_at = utcnow()
-        run.status = outcome.status
-        run.pages = outcome.pages
-        run.new_items = outcome.new_items
-        run.flagged = outcome.flagged
-        run.skipped = outcome.skipped
-        run.errors = outcome.errors
-        run.error_kinds = dict(outcome.error_kinds)
-        run.error_text = outcome.error_text
 
 
 def list_runs(engine: Engine, source: str | None = None, limit: int = 20) -> list[CrawlRun]:

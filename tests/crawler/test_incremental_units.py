@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from crawler.sitemapdates import publication_dates, recent_entries
+from storage.crawlstate import ensure_source
 from storage.db import make_engine, prepare_for_writing
 from storage.models import Item
 from storage.neardup import DuplicateLinker
-from storage.queries import ArticleRecord, ensure_source, store_articles
+from storage.queries import ArticleRecord, store_articles
 from storage.textnorm import normalise
 
 NEWS = b"""<?xml version="1.0"?>

@@ -40,10 +40,10 @@ def write_config(
 
 
 def newsmon(
-    config: Path | None, *args: str, timeout: float = 120
+    config: Path | None, *args: str, timeout: float = 120, python_args: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess[str]:
     """Run `newsmon [--config CONFIG] ARGS` in a child process, as cron would."""
-    command = [sys.executable, "-m", "jobs.cli"]
+    command = [sys.executable, *python_args, "-m", "jobs.cli"]
     if config is not None:
         command += ["--config", str(config)]
     env = {key: value for key, value in os.environ.items() if not key.startswith("NEWSMON_")}

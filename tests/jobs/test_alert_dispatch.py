@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 from crawler.config import Alert
 from jobs.alerts import MAX_ATTEMPTS, DeliveryError, Dispatcher, apprise_send, backoff
 from jobs.localsite import LocalSite, Response
+from storage.crawlstate import ensure_source
 from storage.db import make_engine, prepare_for_writing
 from storage.deliveries import AlertRoute, delivery_counts
 from storage.models import AlertDelivery, utcnow
-from storage.queries import ArticleRecord, MatchRecord, ensure_source, store_articles
+from storage.queries import ArticleRecord, MatchRecord, store_articles
 
 
 @pytest.fixture

@@ -341,3 +341,93 @@ def test_a_listing_walk_stops_at_the_first_fully_known_page(tmp_path, site):
     assert site.hits("/news/new.html") == 1
     assert site.hits("/list/page/2/") == 2
     assert site.hits("/list/page/3/") == 1
+
+
+def imported_packages(stderr: str) -> set[str]:
+    """Top-level packages a child run with `-X importtime` imported."""
+    lines = [line for line in stderr.splitlines() if line.startswith("import time:")]
+    return {line.split("|")[-1].strip().split(".")[0] for line in lines}
+
+
+def crawled_once(tmp_path: Path, site: LocalSite, pages: Pages, arts: list[str]) -> Path:
+    """A feed of `arts` crawled once; returns the config."""
+    publish(pages, arts)
+    pages.put("/feed.xml", rss(site.base_url, arts), "application/rss+xml")
+    config = write_config(tmp_path, site, "  - name: feed\n    feed: {base}/feed.xml\n")
+    first = newsmon(config, "crawl")
+    assert first.returncode == 0, first.stderr
+    return config
+
+
+def test_an_unchanged_site_is_settled_before_scrapy_starts(tmp_path, site):
+    config = crawled_once(tmp_path, site, Pages(site), article_paths(2))
+    before = len(site.requests)
+
+    second = newsmon(config, "crawl", python_args=("-X", "importtime"))
+    assert second.returncode == 0, second.stderr
+    assert "feed  ok       pages=0 new=0 flagged=0 errors=0 skipped=1" in second.stdout
+    assert [r.path for r in site.requests[before:]] == ["/robots.txt", "/feed.xml"]
+    assert run_row(tmp_path / "newsmon.db", "feed") == ("ok", 0, 0, 1, 0)
+    packages = imported_packages(second.stderr)
+    assert "sqlalchemy" in packages  # the run really was recorded
+    assert not packages & {"scrapy", "twisted", "trafilatura"}
+
+
+def test_a_changed_feed_is_fetched_once_and_crawled(tmp_path, site):
+    pages = Pages(site)
+    arts = article_paths(3)
+    config = crawled_once(tmp_path, site, pages, arts[:2])
+    publish(pages, arts)
+    pages.put("/feed.xml", rss(site.base_url, arts), "application/rss+xml")
+    before = len(site.requests)
+
+    result = newsmon(config, "crawl")
+    assert result.returncode == 0, result.stderr
+    # The probe's robots.txt and feed responses are handed to the crawl, not fetched again.
+    assert sorted(r.path for r in site.requests[before:]) == [
+        "/feed.xml",
+        "/news/a2.html",
+        "/robots.txt",
+    ]
+    assert run_row(tmp_path / "newsmon.db", "feed") == ("ok", 1, 1, 2, 0)
+
+    # And the validators of that crawl make the next run a 304 again.
+    assert newsmon(config, "crawl").returncode == 0
+    assert pages.statuses("/feed.xml")[-1] != ""
+    assert run_row(tmp_path / "newsmon.db", "feed") == ("ok", 0, 0, 1, 0)
+
+
+def test_what_the_probe_cannot_settle_is_left_to_the_crawl(tmp_path, site):
+    pages = Pages(site)
+    arts = article_paths(3)
+    config = crawled_once(tmp_path, site, pages, arts[:2])
+    db = tmp_path / "newsmon.db"
+
+    # A redirect: the crawl follows it from the probe's response.
+    pages.put("/feed-v2.xml", rss(site.base_url, arts), "application/rss+xml")
+    publish(pages, arts)
+    site.add("/feed.xml", b"", status=301, headers={"Location": "/feed-v2.xml"})
+    before = len(site.requests)
+    assert newsmon(config, "crawl").returncode == 0
+    assert sorted(r.path for r in site.requests[before:]) == [
+        "/feed-v2.xml",
+        "/feed.xml",
+        "/news/a2.html",
+        "/robots.txt",
+    ]
+    assert run_row(db, "feed")[2] == 1
+
+    # A server error: the crawl retries once (retries: 1) and fails the source, as before.
+    site.add("/feed.xml", b"down", status=503)
+    before = len(site.requests)
+    failed = newsmon(config, "crawl")
+    assert failed.returncode == 1
+    assert "source feed failed" in failed.stderr
+    assert [r.path for r in site.requests[before:]].count("/feed.xml") == 2
+
+    # robots.txt now forbids the feed: the crawl does not fetch it and says why.
+    site.add("/feed.xml", rss(site.base_url, arts), content_type="application/rss+xml")
+    site.add("/robots.txt", b"User-agent: *\nDisallow: /feed.xml\n", content_type="text/plain")
+    before = len(site.requests)
+    newsmon(config, "crawl")
+    assert [r.path for r in site.requests[before:]] == ["/robots.txt"]

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, update
 
+from storage.crawlstate import ensure_source
 from storage.models import Item
-from storage.queries import ArticleRecord, MatchRecord, ensure_source, store_articles
+from storage.queries import ArticleRecord, MatchRecord, store_articles
 
 DAR_TITLE = "Dar seeks 'stable relationship' with US in first meeting with Rubio"
 DAR_TEXT = (

@@ -5,10 +5,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage import deliveries
+from storage.crawlstate import ensure_source
 from storage.db import make_engine, prepare_for_writing
 from storage.deliveries import AlertRoute, delivery_counts
 from storage.models import AlertDelivery, utcnow
-from storage.queries import ArticleRecord, MatchRecord, ensure_source, store_articles
+from storage.queries import ArticleRecord, MatchRecord, store_articles
 from storage.reflag import apply_match_changes, iter_item_batches, stored_matches
 
 

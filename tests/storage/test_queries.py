@@ -1,21 +1,17 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from storage.crawlstate import ensure_source
 from storage.db import make_engine, prepare_for_writing
 from storage.models import Item, KeywordMatch
 from storage.queries import (
     ArticleRecord,
     MatchRecord,
-    RunOutcome,
-    ensure_source,
-    finish_run,
     known_url_keys,
-    list_runs,
-    start_run,
     store_articles,
 )
 from storage.search import ItemQuery, get_item, search_items
@@ -120,29 +116,3 @@ def test_a_stored_item_reads_back_with_source_and_matches(engine):
     assert [(m.keyword, m.snippet) for m in item.matches] == [("Pakistan-US", PAK_US.snippet)]
     assert item.fetched_at.tzinfo is UTC
     assert get_item(engine, item_id + 1000) is None
-
-
-def test_runs_are_recorded(engine):
-    source_id = ensure_source(engine, "tribune", "feed", "https://example.com/feed")
-    run_id = start_run(engine, source_id, pid=123)
-    [running] = list_runs(engine)
-    assert running.status == "running" and running.finished_at is None
-    finish_run(
-        engine,
-        run_id,
-        RunOutcome("partial", pages=3, new_items=2, errors=1, error_kinds={"http_404": 1}),
-    )
-    [done] = list_runs(engine, source="tribune")
-    assert (done.status, done.pages, done.error_kinds) == ("partial", 3, {"http_404": 1})
-    assert done.finished_at is not None
-    assert list_runs(engine, source="mofa") == []
-
-
-def test_ensure_source_is_stable(engine):
-    first = ensure_source(engine, "tribune", "feed", "https://example.com/feed")
-    assert ensure_source(engine, "tribune", "feed", "https://example.com/new-feed") == first
-    with engine.connect() as connection:
-        assert (
-            connection.execute(text("select url from sources")).scalar()
-            == "https://example.com/new-feed"
-        )

@@ -258,7 +258,8 @@ def test_html_snippets_escape_the_text_before_marking():
 
 
 def test_a_keyword_lists_its_title_hits_first_then_newest_and_pages_by_cursor(database_url):
-    from storage.queries import ArticleRecord, MatchRecord, ensure_source, store_articles
+    from storage.crawlstate import ensure_source
+    from storage.queries import ArticleRecord, MatchRecord, store_articles
 
     engine = make_engine(database_url)
     prepare_for_writing(engine)

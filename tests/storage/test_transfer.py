@@ -3,15 +3,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select, text
 
+from storage.crawlstate import RunOutcome, ensure_source, finish_run, start_run
 from storage.db import SchemaError, make_engine, prepare_for_writing
 from storage.models import Base
 from storage.queries import (
     ArticleRecord,
     MatchRecord,
-    RunOutcome,
-    ensure_source,
-    finish_run,
-    start_run,
     store_articles,
 )
 from storage.transfer import copy_store
