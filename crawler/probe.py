@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 # A hung host delays its crawl by at most this; then the crawl's own timeouts and retries apply.
 PROBE_TIMEOUT = 10.0
 MAX_HOSTS_AT_ONCE = 8
+# Bodies held for the crawl to reuse; past this, a source's responses are dropped and fetched again.
+MAX_HANDED_OVER_BYTES = 64 * 2**20
 ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"  # as Scrapy sends
 
 
@@ -106,8 +108,16 @@ def probe_sources(config: Config, sources: Sequence[Source], engine: Engine) -> 
     with ThreadPoolExecutor(min(len(by_host), MAX_HOSTS_AT_ONCE)) as pool:
         for host_probes in pool.map(lambda group: HostProbe(config).run(group), by_host.values()):
             probes.update(host_probes)
+    held = 0
     for name, probe in probes.items():
         log.debug("%s: %s", name, "unchanged" if probe.unchanged else f"crawl ({probe.why})")
+        if probe.unchanged:
+            probe.fetched.clear()
+        size = sum(len(response.body) for response in probe.fetched.values())
+        if held + size > MAX_HANDED_OVER_BYTES:
+            probe.fetched.clear()
+        else:
+            held += size
     return probes
 
 

@@ -102,6 +102,22 @@ def test_the_same_body_without_validators_is_unchanged_even_gzipped(tmp_path, si
     assert site.hits("/robots.txt") == 1
 
 
+def test_bodies_handed_to_the_crawl_stay_within_a_budget(tmp_path, site, monkeypatch):
+    site.add("/robots.txt", b"", status=404)
+    for path in ("/a.xml", "/b.xml"):
+        site.add(path, FEED + path.encode(), content_type="application/rss+xml")
+    config, engine = setup(
+        tmp_path, site, "  - name: a\n    feed: {base}/a.xml\n  - name: b\n    feed: {base}/b.xml\n"
+    )
+    for path in ("/a.xml", "/b.xml"):
+        remember(engine, site.url(path))
+    monkeypatch.setattr("crawler.probe.MAX_HANDED_OVER_BYTES", len(FEED) + 10)
+    probes = probe_sources(config, config.sources, engine)
+    assert list(probes["a"].fetched) == [site.url("/robots.txt"), site.url("/a.xml")]
+    assert probes["b"].fetched == {}  # over the budget: the crawl fetches b again
+    assert not probes["b"].unchanged
+
+
 def test_conditional_headers_go_out_and_a_304_is_unchanged(tmp_path, site):
     config, engine = setup(tmp_path, site, "  - name: feed\n    feed: {base}/feed.xml\n")
     site.route(
