@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from importlib import resources
 from pathlib import Path
@@ -38,9 +39,12 @@ def run_demo(workdir: str) -> int:
 
     directory = Path(workdir).resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    # The site's port changes every run, so each demo starts from a fresh database.
+    # The site's port changes every run, so each demo starts from a fresh database (and locks).
     for stale in directory.glob("demo.db*"):
-        stale.unlink()
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        else:
+            stale.unlink()
     site_root = resources.files("jobs") / "demo_site"
     with resources.as_file(site_root) as root, LocalSite(Path(root)) as site:
         config_path = directory / "demo.yaml"
