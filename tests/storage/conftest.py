@@ -1,7 +1,9 @@
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import Engine
 
+from storage.db import make_engine, prepare_for_writing
 from tests.postgres import throwaway_database, throwaway_schema
 
 
@@ -19,3 +21,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
         return
     with throwaway_schema(request.getfixturevalue("postgres_database")) as url:
         yield url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """A newsmon schema on that database."""
+    engine = make_engine(database_url)
+    prepare_for_writing(engine)
+    yield engine
+    engine.dispose()

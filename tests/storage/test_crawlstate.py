@@ -2,7 +2,6 @@
 
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import text
 
 from storage.crawlstate import (
@@ -15,17 +14,8 @@ from storage.crawlstate import (
     last_started,
     start_run,
 )
-from storage.db import make_engine, prepare_for_writing
 from storage.incremental import save_validators
 from storage.queries import list_runs
-
-
-@pytest.fixture
-def engine(database_url):
-    engine = make_engine(database_url)
-    prepare_for_writing(engine)
-    yield engine
-    engine.dispose()
 
 
 def test_runs_are_recorded(engine):

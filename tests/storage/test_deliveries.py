@@ -1,24 +1,14 @@
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage import deliveries
 from storage.crawlstate import ensure_source
-from storage.db import make_engine, prepare_for_writing
 from storage.deliveries import AlertRoute, delivery_counts
 from storage.models import AlertDelivery, utcnow
 from storage.queries import ArticleRecord, MatchRecord, store_articles
 from storage.reflag import apply_match_changes, iter_item_batches, stored_matches
-
-
-@pytest.fixture
-def engine(database_url):
-    engine = make_engine(database_url)
-    prepare_for_writing(engine)
-    yield engine
-    engine.dispose()
 
 
 def article(n: int, *keywords: str) -> ArticleRecord:

@@ -6,7 +6,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.crawlstate import ensure_source
-from storage.db import make_engine, prepare_for_writing
 from storage.models import Item, KeywordMatch
 from storage.queries import (
     ArticleRecord,
@@ -15,14 +14,6 @@ from storage.queries import (
     store_articles,
 )
 from storage.search import ItemQuery, get_item, search_items
-
-
-@pytest.fixture
-def engine(database_url):
-    engine = make_engine(database_url)
-    prepare_for_writing(engine)
-    yield engine
-    engine.dispose()
 
 
 def article(n: int, *, matches=(), published=None, title=None) -> ArticleRecord:
