@@ -11,7 +11,6 @@ in full (see ValidatorBook), so a crash never makes the next run skip what it ne
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from sqlalchemy import Engine
 
 from crawler.urls import url_key
 from storage import crawlstate, incremental, queries
-from storage.crawlstate import Validators
+from storage.crawlstate import Validators, body_hash
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -33,10 +32,6 @@ log = logging.getLogger(__name__)
 
 UNCHANGED_STAT = "newsmon/skipped/unchanged"
 CONDITIONAL_HEADERS = (b"If-None-Match", b"If-Modified-Since")
-
-
-def body_hash(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
 
 
 @dataclass
@@ -58,7 +53,7 @@ class ValidatorBook:
     rechecked: set[str] = field(default_factory=set)
 
     def lookup(self, url: str) -> Validators | None:
-        return crawlstate.get_validators(self.engine, url)
+        return crawlstate.validators_for(self.engine, [url]).get(url)
 
     def record(self, url: str, response: Response, digest: str, *, kind: str) -> None:
         """Note a 200 response; `kind` is discovery, article or recheck."""

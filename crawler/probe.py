@@ -17,7 +17,6 @@ to, so the private-address rule has nothing to refuse here. This module imports 
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import logging
 import time
@@ -32,7 +31,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Engine
 
 from crawler.config import Config, Politeness, Source
-from storage.crawlstate import Validators, get_validators
+from storage.crawlstate import Validators, body_hash, validators_for
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +96,12 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 def probe_sources(config: Config, sources: Sequence[Source], engine: Engine) -> dict[str, Probe]:
     """Probe the sources that have validators from a clean run; those of one host in turn."""
+    known = validators_for(engine, (source.url for source in sources))
     by_host: dict[str, list[tuple[Source, Validators]]] = {}
     for source in sources:
-        validators = get_validators(engine, source.url)
-        if validators is not None:
-            by_host.setdefault(urlsplit(source.url).netloc, []).append((source, validators))
+        if source.url in known:
+            group = by_host.setdefault(urlsplit(source.url).netloc, [])
+            group.append((source, known[source.url]))
     if not by_host:
         return {}
     probes: dict[str, Probe] = {}
@@ -142,9 +142,9 @@ class HostProbe:
                 probe.why = f"robots.txt: {robots}"
                 return probe
             probe.fetched[robots.url] = robots
-            allowed = self.robots_allow(robots, source.url, politeness)
-            if allowed is not True:
-                probe.why = allowed or "robots.txt disallows it"
+            refusal = self.robots_refusal(robots, source.url, politeness)
+            if refusal:
+                probe.why = refusal
                 return probe
         try:
             response = self.get(source.url, politeness, conditional_headers(validators))
@@ -159,7 +159,7 @@ class HostProbe:
             probe.why = f"HTTP {response.status}"
             return probe
         body = response.decoded_body(politeness.max_page_bytes)
-        same = body is not None and hashlib.sha256(body).hexdigest() == validators.body_hash
+        same = body is not None and body_hash(body) == validators.body_hash
         probe.unchanged, probe.why = same, "" if same else "changed"
         return probe
 
@@ -172,21 +172,22 @@ class HostProbe:
                 self.robots = error
         return self.robots
 
-    def robots_allow(self, robots: Fetched, url: str, politeness: Politeness) -> bool | str:
-        """True, False, or why the crawl should judge (as crawler/robots.py and Scrapy do)."""
+    def robots_refusal(self, robots: Fetched, url: str, politeness: Politeness) -> str | None:
+        """None when robots.txt lets the probe go on, else why the crawl should judge
+        (robots.txt as crawler/robots.py and Scrapy read it)."""
         if 400 <= robots.status < 500:
-            return True  # RFC 9309: unavailable, so no rules
+            return None  # RFC 9309: unavailable, so no rules
         if robots.status != 200:
             return f"robots.txt answered HTTP {robots.status}"
         body = robots.decoded_body(politeness.max_page_bytes)
         if body is None:
             return "robots.txt has an unknown encoding"
         if not body.strip():
-            return True
+            return None
         from protego import Protego  # what Scrapy's robots.txt middleware parses with
 
         rules = Protego.parse(body.decode("utf-8-sig", errors="ignore"))
-        return bool(rules.can_fetch(url, self.config.user_agent))
+        return None if rules.can_fetch(url, self.config.user_agent) else "robots.txt disallows it"
 
     def get(
         self, url: str, politeness: Politeness, headers: dict[str, str] | None = None

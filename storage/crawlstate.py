@@ -6,6 +6,7 @@ else, and should not pay the ORM's start-up for it.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +23,11 @@ class Validators:
     etag: str | None = None
     last_modified: str | None = None
     body_hash: str | None = None
+
+
+def body_hash(body: bytes) -> str:
+    """What a body is compared by when its server sends no validators (its decoded bytes)."""
+    return hashlib.sha256(body).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -129,8 +135,15 @@ def _aware(value: datetime | str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def get_validators(engine: Engine, url: str) -> Validators | None:
-    columns = (http_validators.c.etag, http_validators.c.last_modified, http_validators.c.body_hash)
+def validators_for(engine: Engine, urls: Iterable[str]) -> dict[str, Validators]:
+    """The stored validators of those of `urls` that have any, in one query."""
+    wanted = list(set(urls))
+    columns = (
+        http_validators.c.url,
+        http_validators.c.etag,
+        http_validators.c.last_modified,
+        http_validators.c.body_hash,
+    )
     with engine.connect() as connection:
-        row = connection.execute(select(*columns).where(http_validators.c.url == url)).first()
-    return Validators(*row) if row else None
+        rows = connection.execute(select(*columns).where(http_validators.c.url.in_(wanted)))
+        return {url: Validators(*validators) for url, *validators in rows}

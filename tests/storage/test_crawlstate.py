@@ -9,10 +9,10 @@ from storage.crawlstate import (
     Validators,
     ensure_source,
     finish_run,
-    get_validators,
     interrupt_stale_runs,
     last_started,
     start_run,
+    validators_for,
 )
 from storage.incremental import save_validators
 from storage.queries import list_runs
@@ -72,9 +72,11 @@ def test_last_started_is_the_newest_run_per_source_in_utc(engine):
 
 def test_validators_read_back_by_url(engine):
     url = "https://example.com/feed"
-    assert get_validators(engine, url) is None
+    assert validators_for(engine, [url]) == {}
     save_validators(
         engine,
         [{"url": url, "etag": '"v1"', "last_modified": None, "body_hash": "ab", "status": 200}],
     )
-    assert get_validators(engine, url) == Validators('"v1"', None, "ab")
+    assert validators_for(engine, [url, "https://example.com/other"]) == {
+        url: Validators('"v1"', None, "ab")
+    }
