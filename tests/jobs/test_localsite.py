@@ -3,6 +3,7 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+import struct
 import threading
 import time
 import urllib.error
@@ -209,3 +210,17 @@ def test_a_burst_of_connections_is_served_without_syn_retransmits(root: Path) ->
             thread.join()
     assert len(latencies) == 64
     assert max(latencies) < 0.9
+
+
+def test_a_client_hanging_up_mid_response_prints_nothing(capfd) -> None:
+    with LocalSite() as site:
+        site.add("/big", b"x" * 5_000_000)
+        client = socket.create_connection(("127.0.0.1", int(site.base_url.rsplit(":", 1)[1])))
+        client.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        client.recv(100)
+        # Linger 0: close with a reset, as a crawler cancelling an oversized download may.
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()
+        time.sleep(0.5)  # the server's write fails after this side is gone
+        assert site.hits("/big") == 1
+    assert "Traceback" not in capfd.readouterr().err
