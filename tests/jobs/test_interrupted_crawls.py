@@ -1,0 +1,156 @@
+"""Nothing lost whatever ends a walk early: kills, a max_articles cut, a 5xx page, a failed batch.
+
+Each test serves a local news site (tests/jobs/newssite.py), interrupts a real `newsmon crawl`,
+then runs clean crawls until one stores nothing new. Every article page the site serves must
+then be stored exactly once, within two clean runs (or, for a max_articles cut, the runs the
+cut needs).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jobs.localsite import LocalSite
+from tests.faults.child import start_newsmon
+from tests.jobs.helpers import newsmon, write_config
+from tests.jobs.newssite import Layout, NewsSite, listing_path
+
+
+@pytest.fixture
+def site() -> Iterator[LocalSite]:
+    with LocalSite() as site:
+        yield site
+
+
+def query(db: Path, sql: str, *params: object) -> list[tuple]:
+    try:
+        with sqlite3.connect(db) as connection:
+            return connection.execute(sql, params).fetchall()
+    except sqlite3.OperationalError:  # no schema yet
+        return []
+
+
+def stored_paths(db: Path) -> list[str]:
+    return [url.split("/", 3)[-1] for (url,) in query(db, "select url from items")]
+
+
+def assert_stored_once(db: Path, news: NewsSite, modes=None) -> None:
+    stored = stored_paths(db)
+    expected = [p.lstrip("/") for p in (news.paths(modes) if modes else news.paths())]
+    assert len(stored) == len(set(stored)), "duplicates stored"
+    missing = sorted(set(expected) - set(stored))
+    assert not missing, f"{len(missing)} of {len(expected)} never stored: {missing[:5]}…"
+
+
+def last_runs(db: Path) -> list[tuple]:
+    """(source, status, new_items, errors) of each source's newest run."""
+    return query(
+        db,
+        "select s.name, r.status, r.new_items, r.errors from crawl_runs r join sources s"
+        " on s.id = r.source_id where r.id in (select max(id) from crawl_runs group by source_id)"
+        " order by s.name",
+    )
+
+
+def clean_runs_until_caught_up(config: Path, db: Path, limit: int = 4) -> int:
+    """Crawl until a run stores nothing new; how many runs stored something."""
+    for number in range(limit):
+        before = len(stored_paths(db))
+        result = newsmon(config, "crawl")
+        assert result.returncode == 0, result.stderr
+        if len(stored_paths(db)) == before:
+            return number
+    raise AssertionError(f"still storing new items after {limit} clean runs")
+
+
+def wait_until(condition, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.05)
+
+
+def kill_group(child, signum: int = signal.SIGKILL) -> None:  # type: ignore[no-untyped-def]
+    os.killpg(child.pid, signum)
+    child.communicate(timeout=60)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13: reproduced, not fixed yet")
+def test_a_first_listing_crawl_killed_after_page_one_is_stored_loses_nothing(tmp_path, site):
+    news = NewsSite(site, Layout(listing_pages=4, per_page=50))
+    news.hanging.add(listing_path(2))  # page 1's 50 articles are stored, then the kill
+    config = write_config(tmp_path, site, news.sources(["listing"]))
+    db = tmp_path / "newsmon.db"
+    child = start_newsmon(config, "crawl")
+    wait_until(lambda: len(stored_paths(db)) >= 50)
+    kill_group(child)
+    news.release()
+    news.hanging.clear()
+
+    assert clean_runs_until_caught_up(config, db) == 1
+    assert_stored_once(db, news, ["listing"])
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13: reproduced, not fixed yet")
+def test_a_5xx_middle_listing_page_is_walked_past_on_the_next_run(tmp_path, site):
+    news = NewsSite(site, Layout(listing_pages=4, per_page=5))
+    news.failures[listing_path(2)] = 2  # the first try and its one retry
+    config = write_config(tmp_path, site, news.sources(["listing"]))
+    db = tmp_path / "newsmon.db"
+    first = newsmon(config, "crawl")
+    assert first.returncode == 0, first.stderr
+    assert last_runs(db) == [("press", "partial", 5, 1)]
+
+    assert clean_runs_until_caught_up(config, db) == 1
+    assert_stored_once(db, news, ["listing"])
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "feed",
+        "sitemap",
+        pytest.param(
+            "listing", marks=pytest.mark.xfail(strict=True, reason="issue 13: reproduced")
+        ),
+    ],
+)
+def test_a_max_articles_cut_carries_on_next_run_until_caught_up(tmp_path, site, mode):
+    news = NewsSite(
+        site, Layout(feed=20, sitemap_children=4, per_sitemap=5, listing_pages=4, per_page=5)
+    )
+    config = write_config(tmp_path, site, news.sources([mode], extra="    max_articles: 7\n"))
+    db = tmp_path / "newsmon.db"
+    counts = []
+    for _ in range(4):
+        result = newsmon(config, "crawl")
+        assert result.returncode == 0, result.stderr
+        counts.append(len(stored_paths(db)))
+    assert counts == [7, 14, 20, 20]
+    assert_stored_once(db, news, [mode])
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13: reproduced, not fixed yet")
+def test_a_page_the_extractor_failed_on_is_fetched_again_next_run(tmp_path, site):
+    news = NewsSite(site, Layout(sitemap_children=2, per_sitemap=5))
+    failing = news.sections["sitemap"][3]
+    config = write_config(tmp_path, site, news.sources(["sitemap"]))
+    db = tmp_path / "newsmon.db"
+    child = start_newsmon(
+        config, "crawl", env={"NEWSMON_TEST_FAILING_PAGE": failing}, hook="tests.jobs.extract_fault"
+    )
+    _, stderr = child.communicate(timeout=120)
+    assert child.returncode == 0, stderr
+    assert last_runs(db) == [("archive", "partial", 9, 1)]
+
+    assert clean_runs_until_caught_up(config, db) == 1
+    assert site.hits(failing) == 2
+    assert_stored_once(db, news, ["sitemap"])
