@@ -5,8 +5,9 @@ re-check requests (`recheck` in their meta) go out with If-None-Match / If-Modif
 from the last run. A 304, or a 200 whose body hashes the same as last time, marks the
 response `unchanged` and the spider discovers nothing from it (and parses nothing).
 
-Validators are saved only at the end of a crawl that finished, and only for URLs processed
-in full (see ValidatorBook), so a crash never makes the next run skip what it never parsed.
+Conditional headers go only to a discovery URL whose last walk caught up (crawler/walks.py),
+and its validators are saved only when a walk of it caught up: so neither a crash nor a walk
+cut short makes the next run skip what was never stored.
 """
 
 from __future__ import annotations
@@ -16,16 +17,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
-from scrapy import Request, signals
+from scrapy import Request
 from scrapy.http import Response
 from sqlalchemy import Engine
 
 from crawler.urls import url_key
-from storage import crawlstate, incremental, queries
+from storage import crawlstate, queries
 from storage.crawlstate import Validators, body_hash
 
 if TYPE_CHECKING:
-    from scrapy import Spider
     from scrapy.crawler import Crawler
 
 log = logging.getLogger(__name__)
@@ -36,18 +36,14 @@ CONDITIONAL_HEADERS = (b"If-None-Match", b"If-Modified-Since")
 
 @dataclass
 class ValidatorBook:
-    """Validators seen during one source's crawl, and which URLs were processed in full.
+    """Validators seen during one source's crawl, to save once what they describe is stored.
 
-    A discovery URL counts as processed when its response was parsed and nothing it led to
-    (child sitemaps, next listing pages, articles) failed or was left out by max_articles; a
-    failure anywhere below taints every discovery URL above it (`via` in the request meta).
-    An article's validators are kept when its item is stored (or its re-check completed).
+    A discovery URL's are saved when its walk caught up (crawler/walks.py), an article's when
+    its item is stored (or its re-check completed).
     """
 
     engine: Engine
     seen: dict[str, dict[str, Any]] = field(default_factory=dict)
-    processed: set[str] = field(default_factory=set)
-    tainted: set[str] = field(default_factory=set)
     articles: set[str] = field(default_factory=set)
     rechecks: set[str] = field(default_factory=set)
     rechecked: set[str] = field(default_factory=set)
@@ -69,19 +65,15 @@ class ValidatorBook:
         elif kind == "recheck":
             self.rechecks.add(url)
 
-    def taint(self, urls: Iterable[str]) -> None:
-        self.tainted.update(urls)
+    def discovery_rows(self, urls: Iterable[str]) -> list[dict[str, Any]]:
+        return [self.seen[url] for url in urls if url in self.seen]
 
-    def rows_to_save(self) -> list[dict[str, Any]]:
-        discovery = [
-            row
-            for url, row in self.seen.items()
-            if url in self.processed and url not in self.tainted
-        ]
+    def item_rows(self) -> list[dict[str, Any]]:
+        """Those of stored articles and completed re-checks."""
         stored = queries.known_url_keys(self.engine, (url_key(url) for url in self.articles))
         articles = [self.seen[url] for url in self.articles if url_key(url) in stored]
         rechecks = [self.seen[url] for url in self.rechecks if url in self.rechecked]
-        return discovery + articles + rechecks
+        return articles + rechecks
 
 
 def _header(response: Response, name: bytes) -> str | None:
@@ -97,9 +89,7 @@ class ConditionalGetMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        middleware = cls(crawler)
-        crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
-        return middleware
+        return cls(crawler)
 
     def book(self) -> ValidatorBook | None:
         return getattr(self.crawler.spider, "validator_book", None)
@@ -112,6 +102,8 @@ class ConditionalGetMiddleware:
         if book is None:
             return
         if "first_discovery" in request.meta:
+            if not self.crawler.spider.may_shortcut(request.url):  # type: ignore[union-attr]
+                return  # its last walk did not catch up: fetch and parse it in full
             validators = book.lookup(request.url)
         elif "recheck" in request.meta:
             validators = request.meta["recheck"].validators
@@ -155,21 +147,3 @@ class ConditionalGetMiddleware:
         self.crawler.stats.inc_value(UNCHANGED_STAT)
         log.debug("%s unchanged (%s)", request.url, why)
         return response
-
-    def spider_closed(self, spider: Spider, reason: str) -> None:
-        book = getattr(spider, "validator_book", None)
-        if book is None:
-            return
-        errors_logged = (
-            self.crawler.stats.get_value("log_count/ERROR", 0) if self.crawler.stats else 0
-        )
-        # Anything that may have lost items (a failed store, an exception) keeps the old
-        # validators: the next run parses everything again and fetches what was lost.
-        if reason != "finished" or getattr(spider, "store_error", None) or errors_logged:
-            log.info("%s: crawl did not finish cleanly; validators not saved", spider.name)
-            return
-        rows = book.rows_to_save()
-        try:
-            incremental.save_validators(book.engine, rows)
-        except Exception as error:  # noqa: BLE001 - losing validators only costs a re-parse
-            log.warning("%s: saving HTTP validators failed: %s", spider.name, error)

@@ -10,7 +10,8 @@ from sqlalchemy import Engine
 from crawler.config import Config, Source
 from crawler.keywords import Matcher
 from crawler.probe import Fetched
-from storage import queries
+from crawler.walks import BackfillPlan, WalkTracker, crawl_target
+from storage import queries, walks
 
 
 @dataclass
@@ -23,6 +24,19 @@ class SourceContext:
     run_id: int
     # Responses the pre-crawl probe received in full, by URL: served once instead of fetched.
     prefetched: dict[str, Fetched] = field(default_factory=dict)
+    backfill: BackfillPlan | None = None  # `newsmon backfill`, not a routine crawl
+
+    @property
+    def walk_kind(self) -> str:
+        return walks.BACKFILL if self.backfill is not None else walks.CRAWL
+
+    def walk_tracker(self) -> WalkTracker:
+        """The tracker of this crawl's walks, from the state the last walks left."""
+        if self.backfill is not None:
+            target = self.backfill.target(self.source)
+        else:
+            target = crawl_target(self.source)
+        return WalkTracker(target, walks.walk_states(self.engine, self.source_id, self.walk_kind))
 
     def known_url_keys(self, url_keys: Iterable[str]) -> set[str]:
         return queries.known_url_keys(self.engine, url_keys)

@@ -1,7 +1,8 @@
 """Incremental crawling on the spider side and in the pipelines.
 
-- `IncrementalSpider` (mixed into SourceSpider): skips unchanged discovery responses, tracks
-  which discovery URLs were processed in full, and re-requests recent articles conditionally.
+- `IncrementalSpider` (mixed into SourceSpider): skips unchanged discovery responses where the
+  last walk caught up, feeds the walk tracker (crawler/walks.py) and saves its progress, and
+  re-requests recent articles conditionally.
 - `RecheckPipeline`: a re-fetched article whose text really changed becomes a new version.
 - `SignaturePipeline`: computes the near-duplicate signature of each new article.
 """
@@ -16,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 from scrapy import Request
 from scrapy.exceptions import DropItem
 from scrapy.http import Response
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from crawler.conditional import ValidatorBook
+from crawler.walks import Walk
 from storage import incremental
+from storage import walks as walk_store
 from storage.incremental import RecheckTarget
 from storage.minhash import minhash
 from storage.models import utcnow
@@ -43,6 +45,7 @@ class IncrementalSpider:
 
     def init_incremental(self) -> None:
         self.validator_book = ValidatorBook(self.context.engine)
+        self.walks = self.context.walk_tracker()
         threshold = getattr(self.context.config, "near_duplicates", None)
         self.duplicate_linker = DuplicateLinker(
             threshold.threshold if threshold is not None else DEFAULT_THRESHOLD
@@ -60,28 +63,32 @@ class IncrementalSpider:
     def count(self, key: str, amount: int = 1) -> None:
         raise NotImplementedError
 
+    def may_shortcut(self, url: str) -> bool:
+        """Whether an unchanged response may end the walk at `url`: its last walk caught up."""
+        return self.walks.caught_up(url)
+
     def discovery_response(self, response: Response) -> list[Request]:
         """The callback of every discovery request: skip it when unchanged, else parse it."""
+        walk: Walk = response.meta["walk"]
         if response.meta.get("unchanged"):
+            self.walks.unchanged(walk)
             return []
-        url = response.request.url if response.request else response.url
+        self.walks.walking(walk)
         self.discovery_incomplete = False
         requests = list(self.parse_discovery(response))
-        via = (*response.meta.get("via", ()), url)
         for request in requests:
-            request.meta["via"] = via
-            if "first_discovery" not in request.meta:
-                request.meta["article"] = True
-        if self.discovery_incomplete:
-            self.validator_book.taint(via)
-        else:
-            self.validator_book.processed.add(url)
+            if "walk" not in request.meta:  # an article or a re-check below this walk
+                request.meta["walk"] = walk
+                request.meta.setdefault("article", "recheck" not in request.meta)
+                self.walks.below(walk)
+        self.walks.parsed(walk, complete=not self.discovery_incomplete)
         return requests
 
     def recheck_article(self, response: Response, hints: Any) -> Iterable[Any]:
         if response.meta.get("unchanged"):
             self.count("recheck/unchanged")
             self.validator_book.rechecked.add(response.request.url if response.request else "")
+            self.walks.settle(response.meta["walk"], ok=True)
             return []
         return self.parse_article(response, hints)
 
@@ -111,9 +118,40 @@ class IncrementalSpider:
         self.count("recheck/requested", len(requests))
         return requests
 
-    def taint_failed(self, request: Request | None) -> None:
-        if request is not None:
-            self.validator_book.taint(request.meta.get("via", ()))
+    def request_ended(self, request: Request, ok: bool) -> None:
+        """A request of a walk ended without a response to parse (failed, skipped, dropped)."""
+        walk: Walk | None = request.meta.get("walk")
+        if walk is None:
+            return
+        if "first_discovery" not in request.meta:
+            self.walks.settle(walk, ok)
+        elif ok:
+            self.walks.unchanged(walk)  # deliberately not fetched (robots.txt): nothing below
+        else:
+            self.walks.fetch_failed(walk)
+
+    def save_progress(self) -> None:
+        """Save what walks started and caught up: walking before any item below is stored,
+        validators of a caught-up URL before it is marked so. Raises when it cannot."""
+        progress = self.walks.take()
+        if progress.caught_up:
+            rows = self.validator_book.discovery_rows(url for url, _ in progress.caught_up)
+            incremental.save_validators(self.context.engine, rows)
+        walk_store.record(
+            self.context.engine,
+            self.context.source_id,
+            self.context.walk_kind,
+            self.walks.target,
+            progress,
+        )
+
+    def closed(self, reason: str) -> None:
+        """Scrapy calls this after the pipelines closed: save the rest of the progress."""
+        try:
+            self.save_progress()
+            incremental.save_validators(self.context.engine, self.validator_book.item_rows())
+        except Exception as error:  # noqa: BLE001 - unsaved progress costs a fuller walk, no more
+            log.warning("%s: saving crawl progress failed: %s", self.context.source.name, error)
 
 
 class RecheckPipeline:
@@ -142,11 +180,13 @@ class RecheckPipeline:
                 fetched_at=article.fetched_at,
                 reindex=_reindex,
             )
-        except SQLAlchemyError as error:
+        except Exception as error:  # noqa: BLE001 - any store failure fails this item alone
             spider.count("errors/store")
+            spider.walks.stored(article.url_key, ok=False)
             log.error("%s: storing a new version of %s failed: %s", spider.name, article.url, error)
             raise DropItem(f"version_failed: {article.url}", log_level="DEBUG") from None
         spider.validator_book.rechecked.add(target.url)
+        spider.walks.stored(article.url_key, ok=True)
         if changed is None:
             spider.count("recheck/same_text")
         else:

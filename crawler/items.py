@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -23,3 +24,4 @@ class FetchedPage:
     url: str
     html: str = field(repr=False)
     hints: Hints = field(default_factory=Hints)
+    walk: Any = field(default=None, repr=False)  # the crawler.walks.Walk that listed it

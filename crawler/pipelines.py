@@ -7,9 +7,10 @@ import hashlib
 import logging
 from typing import Any
 
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from crawler.extract import Extracted, NotAnArticle, date_from_url, extract_article
 from crawler.items import FetchedPage
@@ -52,12 +53,16 @@ class ExtractPipeline(Stage):
             extracted = await asyncio.wait_for(asyncio.wrap_future(future), EXTRACT_TIMEOUT_S)
         except NotAnArticle as reason:
             self.count("skipped/not_article")
+            self.spider.walks.settle(page.walk, ok=True)
             raise DropItem(f"not_article: {page.url} ({reason})", log_level="DEBUG") from None
         except Exception as error:  # noqa: BLE001 - a page that breaks the extractor is counted, not fatal
             self.count("errors/extract")
+            self.spider.walks.settle(page.walk, ok=False)
             log.warning("%s: extraction failed for %s: %r", page.source, page.url, error)
             raise DropItem(f"extract_failed: {page.url}", log_level="DEBUG") from None
-        return article_record(page, extracted)
+        record = article_record(page, extracted)
+        self.spider.walks.expect(record.url_key, page.walk)
+        return record
 
 
 def article_record(page: FetchedPage, extracted: Extracted) -> ArticleRecord:
@@ -111,11 +116,18 @@ class FlagPipeline(Stage):
 
 
 class StorePipeline(Stage):
-    """Buffers articles and writes them in batches; each batch is one transaction."""
+    """Buffers articles and writes them in batches; each batch is one transaction.
+
+    A batch the database refuses because of what is in it is retried item by item, so a bad
+    item fails alone; one it refuses outright (locked, disk full, gone) fails whole. Either
+    way each lost item is counted as a `store` error and its walk stays unfinished, so the next
+    run fetches it again.
+    """
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self.pending: list[ArticleRecord] = []
+        crawler.signals.connect(self.flush, signal=signals.spider_idle)
 
     def process_item(self, article: ArticleRecord) -> ArticleRecord:
         self.pending.append(article)
@@ -127,29 +139,75 @@ class StorePipeline(Stage):
         self.flush()
 
     def flush(self) -> None:
+        """Store what is buffered (also when the crawl idles, so a walk's last items wait for
+        no one)."""
         if not self.pending:
             return
         batch, self.pending = self.pending, []
+        try:
+            self.spider.save_progress()  # walks below which items are stored are walking first
+            self.store(batch)
+        except (OperationalError, InterfaceError) as error:
+            self.lost(batch, error, whole=True)
+        except Exception as error:  # noqa: BLE001 - what it was, the items one by one tell
+            log.warning(
+                "%s: storing %d items failed (%s); storing them one by one",
+                self.spider.name,
+                len(batch),
+                describe(error),
+            )
+            self.one_by_one(batch)
+        try:
+            self.spider.save_progress()  # the walks these items were the last of caught up
+        except Exception as error:  # noqa: BLE001 - unsaved, a walk is only walked again
+            log.warning("%s: saving crawl progress failed: %s", self.spider.name, error)
+
+    def one_by_one(self, batch: list[ArticleRecord]) -> None:
+        for index, article in enumerate(batch):
+            try:
+                self.store([article])
+            except (OperationalError, InterfaceError) as error:
+                self.lost(batch[index:], error, whole=True)
+                return
+            except Exception as error:  # noqa: BLE001 - this item fails, the others go on
+                self.lost([article], error)
+
+    def store(self, batch: list[ArticleRecord]) -> None:
         context = self.spider.context
         # Deliveries are owed in the same transaction as the items: none lost, none twice.
         alerts = [
             AlertRoute(alert.name, frozenset(alert.keywords) or None)
             for alert in context.config.alerts
         ]
-        try:
-            stored = store_articles(
-                context.engine,
-                context.source_id,
-                batch,
-                alerts,
-                after_insert=self.spider.duplicate_linker.link,
-            )
-        except SQLAlchemyError as error:
-            # The batch rolled back whole: nothing half-written, and the next run fetches it again.
-            self.count("errors/store", len(batch))
-            self.spider.store_error = f"storing {len(batch)} items failed: {error.__class__.__name__}: {error.orig if hasattr(error, 'orig') else error}"
-            log.error("%s: %s", self.spider.name, self.spider.store_error)
-            return
+        stored = store_articles(
+            context.engine,
+            context.source_id,
+            batch,
+            alerts,
+            after_insert=self.spider.duplicate_linker.link,
+        )
         self.count("new_items", len(stored.new_item_ids))
         self.count("flagged", len(stored.flagged_item_ids))
         self.count("skipped/already_stored", len(batch) - len(stored.new_item_ids))
+        for article in batch:
+            self.spider.walks.stored(article.url_key, ok=True)
+
+    def lost(
+        self, articles: list[ArticleRecord], error: BaseException, whole: bool = False
+    ) -> None:
+        """These items rolled back: nothing half-written, and the next run fetches them again."""
+        self.count("errors/store", len(articles))
+        for article in articles:
+            self.spider.walks.stored(article.url_key, ok=False)
+        message = f"storing {len(articles)} items failed: {describe(error)}"
+        if whole:  # the database refuses writes: the source's run fails
+            self.spider.store_error = message
+            log.error("%s: %s", self.spider.name, message)
+        else:
+            log.error(
+                "%s: storing %s failed: %s", self.spider.name, articles[0].url, describe(error)
+            )
+
+
+def describe(error: BaseException) -> str:
+    return f"{error.__class__.__name__}: {getattr(error, 'orig', None) or error}"

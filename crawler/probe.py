@@ -1,9 +1,9 @@
 """Before Scrapy starts: ask each source whether its discovery page changed since the last run.
 
 Starting Scrapy costs a crawl process about 0.6 s of imports before its first request, and on
-a cron schedule most runs find every feed unchanged. So a source whose discovery URL has
-validators from a clean run is first asked the crawl's own question, with the standard
-library: robots.txt, then a conditional GET (If-None-Match / If-Modified-Since), or the body
+a cron schedule most runs find every feed unchanged. So a source whose last walk caught
+up (crawler/walks.py: everything below its discovery URL stored) is first asked the crawl's
+own question, with the standard library: robots.txt, then a conditional GET (If-None-Match / If-Modified-Since), or the body
 hash when the server keeps no validators. "Unchanged" settles the source: the crawl would
 fetch and parse nothing more, whatever its mode (crawler/incremental.py skips an unchanged
 first discovery page). Any other answer leaves the source to the crawl, which is handed every
@@ -31,6 +31,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import Engine
 
 from crawler.config import Config, Politeness, Source
+from crawler.walks import crawl_target
+from storage import walks
 from storage.crawlstate import Validators, body_hash, validators_for
 
 log = logging.getLogger(__name__)
@@ -95,11 +97,15 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 
 def probe_sources(config: Config, sources: Sequence[Source], engine: Engine) -> dict[str, Probe]:
-    """Probe the sources that have validators from a clean run; those of one host in turn."""
-    known = validators_for(engine, (source.url for source in sources))
+    """Probe the sources whose last walk caught up (validators describe everything stored
+    below their discovery URL); those of one host in turn."""
+    caught_up = walks.caught_up_roots(
+        engine, [(source.name, source.url, crawl_target(source)) for source in sources]
+    )
+    known = validators_for(engine, (source.url for source in sources if source.name in caught_up))
     by_host: dict[str, list[tuple[Source, Validators]]] = {}
     for source in sources:
-        if source.url in known:
+        if source.url in known and source.name in caught_up:
             group = by_host.setdefault(urlsplit(source.url).netloc, [])
             group.append((source, known[source.url]))
     if not by_host:

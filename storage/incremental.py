@@ -28,7 +28,7 @@ def save_validators(engine: Engine, rows: Sequence[dict[str, Any]]) -> None:
     """Upsert rows of {url, etag, last_modified, body_hash, status}, stamped now, in one go."""
     if not rows:
         return
-    from storage.queries import dialect_insert
+    from storage.db import dialect_insert
 
     now = utcnow()
     values = [{**row, "checked_at": now} for row in rows]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from storage.db import dialect_insert
 from storage.deliveries import AlertRoute, bundle_stories, insert_owed, owed_rows
 from storage.models import CrawlRun, Item, KeywordMatch, Source, utcnow
 
@@ -47,21 +47,6 @@ class ArticleRecord:
 class StoredBatch:
     new_item_ids: list[int]
     flagged_item_ids: list[int]
-
-
-def dialect_insert(engine: Engine) -> Any:
-    """The dialect's INSERT, which has ON CONFLICT DO NOTHING."""
-    # Imported here: the PostgreSQL dialect alone costs a SQLite crawl ~0.1 s of start-up.
-    dialect = engine.dialect.name
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-
-        return insert
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-
-        return insert
-    raise NotImplementedError(f"newsmon stores into SQLite or PostgreSQL, not {dialect}")
 
 
 def store_articles(

@@ -10,9 +10,10 @@ from datetime import datetime
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
+from storage.db import dialect_insert
 from storage.deliveries import AlertRoute, bundle_stories, insert_owed, owed_rows
 from storage.models import Item, KeywordMatch, Source
-from storage.queries import MatchRecord, dialect_insert
+from storage.queries import MatchRecord
 
 MatchKey = tuple[str, str, int, int]  # keyword, field, start, end
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -187,4 +188,35 @@ signature_bands = Table(
     Column("hash", BigInteger, primary_key=True),
     Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
     Index("ix_signature_bands_item", "item_id"),
+)
+
+# How far each discovery walk got (crawler/walks.py): one row per source, kind of walk and
+# discovery URL (feed, sitemap, child sitemap, listing page). A shortcut (a 304, an unchanged
+# body, a listing stopped at a stored page, the probe) may end a walk only where the last walk
+# of that URL caught up, for the same `target` (what the walk was asked to cover).
+discovery_walks = Table(
+    "discovery_walks",
+    metadata,
+    Column("source_id", Integer, ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # crawl | backfill
+    Column("url", Text, primary_key=True),
+    Column("target", Text, nullable=False, default=""),
+    Column("caught_up", Boolean, nullable=False, default=False),
+    Column("page", Integer),  # a listing page's number in its walk
+    Column("started_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("caught_up_at", UTCDateTime),
+)
+
+# A source's backfill (`newsmon backfill`): what it was asked for and where it resumes.
+backfills = Table(
+    "backfills",
+    metadata,
+    Column("source_id", Integer, ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True),
+    Column("target", Text, nullable=False),
+    Column("resume_url", Text),  # a listing's first page not yet done
+    Column("resume_page", Integer),
+    Column("steps_done", Integer, nullable=False, default=0),
+    Column("started_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("finished_at", UTCDateTime),
 )

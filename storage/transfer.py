@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, Integer, Table, func, select, text
 
-from storage.db import SchemaError, current_revision
+from storage.db import SchemaError, current_revision, dialect_insert
 from storage.models import Base
-from storage.queries import dialect_insert
 
 BATCH_ROWS = 1000
 

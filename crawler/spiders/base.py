@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadCancelledError,
@@ -27,6 +27,8 @@ from crawler.pool import start_extraction_pool
 from crawler.urls import InvalidURL, canonicalize, host_of, url_key
 
 if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
     from crawler.context import SourceContext
 
 log = logging.getLogger(__name__)
@@ -99,19 +101,37 @@ class SourceSpider(IncrementalSpider, Spider):
         self.allowed_private_hosts = {own_host, *self.source.allow_private_hosts}
         self.init_incremental()
 
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
+        return spider
+
     async def start(self) -> AsyncIterator[Request]:
-        yield self.discovery_request(self.source.url, first=True)
+        request = self.discovery_request(self.source.url)
+        if request is not None:
+            yield request
 
     def discovery_request(
-        self, url: str, *, first: bool = False, meta: dict[str, Any] | None = None
-    ) -> Request:
-        """A feed, sitemap or listing page. Failing on the first one fails the source."""
+        self,
+        url: str,
+        below: Response | None = None,
+        *,
+        page: int | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> Request | None:
+        """A feed, sitemap or listing page (`below` the response that led to it, if any);
+        None when this run walks it already. Failing on the first one fails the source."""
+        walk = self.walks.open(url, below.meta["walk"] if below is not None else None, page)
+        if walk is None:
+            return None
+        first = below is None
         return Request(
             url,
             callback=self.discovery_response,  # skips unchanged responses (conditional GET)
             errback=self.on_discovery_error if first else self.on_error,
             dont_filter=first,
-            meta={"first_discovery": first, **(meta or {})},
+            meta={"first_discovery": first, "walk": walk, **(meta or {})},
         )
 
     def parse_discovery(self, response: Response) -> Iterable[Request]:
@@ -158,6 +178,7 @@ class SourceSpider(IncrementalSpider, Spider):
         content_type = (response.headers.get(b"Content-Type") or b"text/html").lower()
         if not isinstance(response, TextResponse) or not content_type.startswith(HTML_TYPES):
             self.count("skipped/not_html")
+            self.walks.settle(response.meta["walk"], ok=True)
             return
         # Requests go out canonical; only a redirect can bring back another form.
         requested = response.request.url if response.request else None
@@ -165,14 +186,19 @@ class SourceSpider(IncrementalSpider, Spider):
         # Decoded here, never handed over as bytes: BOM, then a declared charset that fits the
         # bytes, then detection (crawler/charset.py), so a lying header leaves no mojibake.
         html, _encoding = decode_html(response.body, content_type.decode("latin-1"))
-        yield FetchedPage(source=self.source.name, url=url, html=html, hints=hints)
+        yield FetchedPage(
+            source=self.source.name, url=url, html=html, hints=hints, walk=response.meta["walk"]
+        )
 
     def on_error(self, failure: Failure) -> None:
         kind = error_kind(failure)
-        if kind.startswith("skipped/"):
+        request = getattr(failure, "request", None)
+        skipped = kind.startswith("skipped/")
+        if request is not None:
+            self.request_ended(request, ok=skipped)
+        if skipped:
             self.count(kind)
             return
-        self.taint_failed(getattr(failure, "request", None))
         self.count(f"errors/{kind}")
         log.warning("%s: %s failed: %s", self.name, failed_url(failure), kind)
 
@@ -182,6 +208,10 @@ class SourceSpider(IncrementalSpider, Spider):
         if failure.check(IgnoreRequest) and not failure.check(HttpError):
             reason = f"{reason} ({failure.value})"
         self.discovery_error = f"{failed_url(failure)}: {reason}"
+
+    def request_dropped(self, request: Request) -> None:
+        """Scrapy dropped a request unsent (its scheduler refused it): the walk is not done."""
+        self.request_ended(request, ok=False)
 
     def discovery_unusable(self, response: Response, reason: str) -> None:
         """A discovery response arrived but could not be used (unparsable feed, not a sitemap)."""

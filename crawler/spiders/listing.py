@@ -36,7 +36,7 @@ class ListingSpider(SourceSpider):
         if not isinstance(response, TextResponse):
             self.discovery_unusable(response, "the listing is not an HTML page")
             return []
-        page = response.meta.get("listing_page", 1)
+        page = response.meta["walk"].page or 1
         self.count("listing_pages")
         links = [
             (link.url, Hints(title=link.text.strip() or None))
@@ -44,12 +44,24 @@ class ListingSpider(SourceSpider):
         ]
         requests = self.article_requests(links, base=response.url)
         next_url = next_page(response)
-        if next_url and page < self.source.pages and self.all_known:
-            # Newest first: a page of only stored articles means the older pages are stored too.
+        if (
+            next_url
+            and page < self.source.pages
+            and self.all_known
+            and self.may_shortcut(response.url)
+        ):
+            # Newest first: a page of only stored articles means the older pages are stored too,
+            # when the last walk got to the configured depth.
             self.count("listing_stopped_at_known")
         elif next_url and page < self.source.pages:
-            requests.append(self.discovery_request(next_url, meta={"listing_page": page + 1}))
+            request = self.discovery_request(next_url, response, page=page + 1)
+            requests.extend([request] if request is not None else [])
         return requests
+
+    def may_shortcut(self, url: str) -> bool:
+        # The pages are one walk: any shortcut needs the last walk of the whole listing (from
+        # its first page to the configured depth) to have caught up.
+        return self.walks.caught_up(self.source.url)
 
 
 def default_follow(listing_url: str) -> str:

@@ -38,7 +38,8 @@ class SitemapSpider(SourceSpider):
             children, too_old = recent_entries(entries, b"", self.source.max_age, now)
             self.count("sitemaps", len(children))
             self.count("skipped/too_old_sitemap", too_old)
-            return [self.discovery_request(loc) for loc, _ in children]
+            requests = [self.discovery_request(loc, response) for loc, _ in children]
+            return [request for request in requests if request is not None]
         if sitemap.type != "urlset":
             self.discovery_unusable(response, f"not a sitemap (root element {sitemap.type!r})")
             return []

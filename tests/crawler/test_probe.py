@@ -11,9 +11,13 @@ import pytest
 
 from crawler.config import load_config
 from crawler.probe import Fetched, HostProbe, ProbeError, probe_sources
+from crawler.walks import crawl_target
 from jobs.localsite import LocalSite, Response
+from storage import walks
+from storage.crawlstate import ensure_source
 from storage.db import make_engine, prepare_for_writing
 from storage.incremental import save_validators
+from storage.walks import Progress
 from tests.jobs.helpers import write_config
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
@@ -32,13 +36,20 @@ def setup(tmp_path, site, sources: str, extra: str = ""):
     return config, engine
 
 
-def remember(engine, url: str, body: bytes = FEED, etag: str | None = None) -> None:
-    """Validators as a clean earlier run would have saved them."""
+def remember(
+    config, engine, url: str, body: bytes = FEED, etag: str | None = None, caught_up: bool = True
+) -> None:
+    """Validators, and the walk state, as an earlier run would have saved them."""
     digest = hashlib.sha256(body).hexdigest()
     save_validators(
         engine,
         [{"url": url, "etag": etag, "last_modified": None, "body_hash": digest, "status": 200}],
     )
+    for source in config.sources:
+        if source.url == url:
+            source_id = ensure_source(engine, source.name, source.mode, source.url)
+            progress = Progress(caught_up=[(url, None)]) if caught_up else Progress([(url, None)])
+            walks.record(engine, source_id, walks.CRAWL, crawl_target(source), progress)
 
 
 def fetched(body: bytes, encoding: str | None = None) -> Fetched:
@@ -80,6 +91,21 @@ def test_a_source_without_validators_is_not_probed(tmp_path, site):
     assert site.requests == []
 
 
+def test_a_source_whose_last_walk_did_not_catch_up_is_not_probed(tmp_path, site):
+    site.add("/feed.xml", FEED, content_type="application/rss+xml")
+    site.add("/other.xml", FEED, content_type="application/rss+xml")
+    config, engine = setup(
+        tmp_path,
+        site,
+        "  - name: feed\n    feed: {base}/feed.xml\n  - name: other\n    feed: {base}/other.xml\n",
+    )
+    # Validators from an earlier walk, but the walk since was cut short (killed, say).
+    remember(config, engine, site.url("/feed.xml"), caught_up=False)
+    remember(config, engine, site.url("/other.xml"))
+    assert set(probe_sources(config, config.sources, engine)) == {"other"}
+    assert site.hits("/feed.xml") == 0
+
+
 def test_the_same_body_without_validators_is_unchanged_even_gzipped(tmp_path, site):
     site.add("/a.xml", FEED, content_type="application/rss+xml")
     site.add("/b.xml", gzip.compress(FEED), headers={"Content-Encoding": "gzip"})
@@ -91,7 +117,7 @@ def test_the_same_body_without_validators_is_unchanged_even_gzipped(tmp_path, si
         "  - name: c\n    feed: {base}/c.xml\n",
     )
     for path in ("/a.xml", "/b.xml", "/c.xml"):
-        remember(engine, site.url(path))
+        remember(config, engine, site.url(path))
 
     probes = probe_sources(config, config.sources, engine)
     assert probes["a"].unchanged and probes["b"].unchanged
@@ -110,7 +136,7 @@ def test_bodies_handed_to_the_crawl_stay_within_a_budget(tmp_path, site, monkeyp
         tmp_path, site, "  - name: a\n    feed: {base}/a.xml\n  - name: b\n    feed: {base}/b.xml\n"
     )
     for path in ("/a.xml", "/b.xml"):
-        remember(engine, site.url(path))
+        remember(config, engine, site.url(path))
     monkeypatch.setattr("crawler.probe.MAX_HANDED_OVER_BYTES", len(FEED) + 10)
     probes = probe_sources(config, config.sources, engine)
     assert list(probes["a"].fetched) == [site.url("/robots.txt"), site.url("/a.xml")]
@@ -126,7 +152,7 @@ def test_conditional_headers_go_out_and_a_304_is_unchanged(tmp_path, site):
             b"", 304 if request.headers.get("If-None-Match") == '"v1"' else 200
         ),
     )
-    remember(engine, site.url("/feed.xml"), etag='"v1"')
+    remember(config, engine, site.url("/feed.xml"), etag='"v1"')
     assert probe_sources(config, config.sources, engine)["feed"].unchanged
     [feed] = [r for r in site.requests if r.path == "/feed.xml"]
     assert feed.headers["User-Agent"] == "newsmon-tests/0.1"
@@ -147,7 +173,7 @@ def test_robots_txt_is_obeyed_as_the_crawl_would(
     site.add("/robots.txt", robots_body, status=robots_status, headers={"Location": "/x"})
     site.add("/feed.xml", FEED, content_type="application/rss+xml")
     config, engine = setup(tmp_path, site, "  - name: feed\n    feed: {base}/feed.xml\n")
-    remember(engine, site.url("/feed.xml"))
+    remember(config, engine, site.url("/feed.xml"))
     probe = probe_sources(config, config.sources, engine)["feed"]
     assert (probe.unchanged, probe.why) == (settled, why)
     assert site.hits("/feed.xml") == (1 if settled else 0)
@@ -156,7 +182,7 @@ def test_robots_txt_is_obeyed_as_the_crawl_would(
 def test_a_dead_host_is_left_to_the_crawl(tmp_path):
     with LocalSite() as site:
         config, engine = setup(tmp_path, site, "  - name: feed\n    feed: {base}/feed.xml\n")
-        remember(engine, site.url("/feed.xml"))
+        remember(config, engine, site.url("/feed.xml"))
     probe = probe_sources(config, config.sources, engine)["feed"]  # the server is gone
     assert not probe.unchanged and "refused" in probe.why.lower()
     assert probe.fetched == {}

@@ -83,7 +83,6 @@ def kill_group(child, signum: int = signal.SIGKILL) -> None:  # type: ignore[no-
     child.communicate(timeout=60)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: reproduced, not fixed yet")
 def test_a_first_listing_crawl_killed_after_page_one_is_stored_loses_nothing(tmp_path, site):
     news = NewsSite(site, Layout(listing_pages=4, per_page=50))
     news.hanging.add(listing_path(2))  # page 1's 50 articles are stored, then the kill
@@ -99,7 +98,6 @@ def test_a_first_listing_crawl_killed_after_page_one_is_stored_loses_nothing(tmp
     assert_stored_once(db, news, ["listing"])
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: reproduced, not fixed yet")
 def test_a_5xx_middle_listing_page_is_walked_past_on_the_next_run(tmp_path, site):
     news = NewsSite(site, Layout(listing_pages=4, per_page=5))
     news.failures[listing_path(2)] = 2  # the first try and its one retry
@@ -113,16 +111,7 @@ def test_a_5xx_middle_listing_page_is_walked_past_on_the_next_run(tmp_path, site
     assert_stored_once(db, news, ["listing"])
 
 
-@pytest.mark.parametrize(
-    "mode",
-    [
-        "feed",
-        "sitemap",
-        pytest.param(
-            "listing", marks=pytest.mark.xfail(strict=True, reason="issue 13: reproduced")
-        ),
-    ],
-)
+@pytest.mark.parametrize("mode", ["feed", "sitemap", "listing"])
 def test_a_max_articles_cut_carries_on_next_run_until_caught_up(tmp_path, site, mode):
     news = NewsSite(
         site, Layout(feed=20, sitemap_children=4, per_sitemap=5, listing_pages=4, per_page=5)
@@ -138,7 +127,6 @@ def test_a_max_articles_cut_carries_on_next_run_until_caught_up(tmp_path, site, 
     assert_stored_once(db, news, [mode])
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: reproduced, not fixed yet")
 def test_a_page_the_extractor_failed_on_is_fetched_again_next_run(tmp_path, site):
     news = NewsSite(site, Layout(sitemap_children=2, per_sitemap=5))
     failing = news.sections["sitemap"][3]

@@ -1,0 +1,143 @@
+"""When a discovery walk has caught up, so that a later run may take its shortcuts there.
+
+A walk is one discovery URL (a feed, a sitemap or child sitemap, a listing page) and everything
+below it: the child sitemaps or the next listing page it led to, and the articles it listed. It
+catches up when everything below it settled well: each article stored, stored already, or
+deliberately skipped (robots.txt, not an article, too old), and each child walk caught up.
+Anything else leaves it walking: a failed fetch, extraction or store, a max_articles cut, a
+feed that would not parse, an exception, a kill.
+
+A URL is recorded walking before the first item below it is stored, and caught up only after
+the last one was; so a process killed at any point leaves no "caught up" that a later shortcut
+(a 304, an unchanged body, a listing stopped at a stored page, the probe) could trust wrongly.
+Shortcuts are judged on the state the run started from (`known`), for the same `target`: what
+the walk is asked to cover (listing depth, `follow`, `max_age`; a backfill's own limits).
+
+Pure bookkeeping, no Scrapy and no database: the spider feeds it events, and saves `take()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from storage.walks import Progress, WalkState
+
+if TYPE_CHECKING:
+    from crawler.config import Source
+
+
+def crawl_target(source: Source) -> str:
+    """What a crawl's walk of `source` covers: changing any of it starts every walk over."""
+    return f"pages={source.pages} follow={source.follow or ''} max_age={source.max_age}"
+
+
+@dataclass(frozen=True)
+class BackfillPlan:
+    """What `newsmon backfill` was asked to walk."""
+
+    pages: int | None = None  # listing pages, or child sitemaps; None: all there are
+    since: datetime | None = None  # entries dated before this are not wanted
+
+    def target(self, source: Source) -> str:
+        since = self.since.isoformat() if self.since else None
+        return f"backfill pages={self.pages} since={since} follow={source.follow or ''}"
+
+
+@dataclass(eq=False)
+class Walk:
+    """One discovery URL being walked in this run."""
+
+    url: str
+    parent: Walk | None = None
+    page: int | None = None  # a listing page's number
+    pending: int = 0  # requests and items below it, not settled yet
+    parsed: bool = False  # its response was handled (children counted in `pending`)
+    failed: bool = False  # something below it did not settle well
+    unchanged: bool = False  # skipped by a shortcut: its last walk caught up
+    done: bool = False
+    then: Callable[[Walk], None] | None = field(default=None, repr=False)  # when done
+
+
+class WalkTracker:
+    """The walks of one source's crawl, and the progress to save."""
+
+    def __init__(self, target: str, known: Mapping[str, WalkState]) -> None:
+        self.target = target
+        self.known = dict(known)
+        self.opened: dict[str, Walk] = {}
+        self._walking: list[tuple[str, int | None]] = []
+        self._caught_up: list[tuple[str, int | None]] = []
+        self._awaiting: dict[str, list[Walk]] = {}  # url_key of items on their way to the store
+
+    def caught_up(self, url: str) -> bool:
+        """Whether the last walk of `url` caught up, for this target (as the run started)."""
+        state = self.known.get(url)
+        return state is not None and state.covers(self.target)
+
+    def open(self, url: str, parent: Walk | None = None, page: int | None = None) -> Walk | None:
+        """A discovery request for `url` goes out; None if this run walks it already."""
+        if url in self.opened:
+            return None
+        walk = self.opened[url] = Walk(url, parent, page)
+        if parent is not None:
+            parent.pending += 1
+        return walk
+
+    def walking(self, walk: Walk) -> None:
+        """Its response is about to be parsed: until everything below settles, it is walking."""
+        state = self.known.get(walk.url)
+        if state is None or state.caught_up or state.target != self.target:
+            self._walking.append((walk.url, walk.page))
+
+    def parsed(self, walk: Walk, complete: bool = True) -> None:
+        """Its children are counted; `complete` False when it left some out (max_articles)."""
+        walk.parsed = True
+        walk.failed |= not complete
+        self._check(walk)
+
+    def unchanged(self, walk: Walk) -> None:
+        """A shortcut ended it: nothing below it to walk in this run."""
+        walk.unchanged = True
+        self.parsed(walk)
+
+    def fetch_failed(self, walk: Walk) -> None:
+        walk.failed = True
+        self.parsed(walk)
+
+    def below(self, walk: Walk) -> None:
+        """A request or an item below `walk` is outstanding."""
+        walk.pending += 1
+
+    def settle(self, walk: Walk, ok: bool) -> None:
+        """One outstanding request or item below `walk` ended, well or not."""
+        walk.pending -= 1
+        walk.failed |= not ok
+        self._check(walk)
+
+    def expect(self, url_key: str, walk: Walk) -> None:
+        """An item of `walk` goes to the store under `url_key`; `stored` settles it."""
+        self._awaiting.setdefault(url_key, []).append(walk)
+
+    def stored(self, url_key: str, ok: bool) -> None:
+        for walk in self._awaiting.pop(url_key, []):
+            self.settle(walk, ok)
+
+    def take(self) -> Progress:
+        """The progress since the last call, to save (walking before caught up)."""
+        progress = Progress(self._walking, self._caught_up)
+        self._walking, self._caught_up = [], []
+        return progress
+
+    def _check(self, walk: Walk) -> None:
+        if walk.done or not walk.parsed or walk.pending:
+            return
+        walk.done = True
+        if not walk.failed and not walk.unchanged:
+            self._caught_up.append((walk.url, walk.page))
+        if walk.then is not None:
+            walk.then(walk)
+        if walk.parent is not None:
+            self.settle(walk.parent, ok=not walk.failed)
