@@ -18,6 +18,7 @@ from crawler.pool import extraction_pool
 from crawler.urls import InvalidURL, canonicalize, url_key
 from storage.deliveries import AlertRoute
 from storage.queries import ArticleRecord, MatchRecord, store_articles
+from storage.textnorm import storable
 
 log = logging.getLogger(__name__)
 
@@ -66,26 +67,35 @@ class ExtractPipeline(Stage):
 
 
 def article_record(page: FetchedPage, extracted: Extracted) -> ArticleRecord:
-    """Merge extraction with discovery hints; hints fill what the page did not say."""
+    """Merge extraction with discovery hints; hints fill what the page did not say.
+
+    Every text is made storable here (storage/textnorm.py), whether it came from the page or
+    from a feed or listing: the database never sees a lone surrogate or a NUL.
+    """
     published, date_source = extracted.published, "page"
     if published is None and page.hints.published is not None:
         published, date_source = page.hints.published, "feed"
     if published is None:
         published, date_source = date_from_url(page.url), "url"
+    text = storable(extracted.text)
     return ArticleRecord(
         url=page.url,
         url_key=url_key(page.url),
-        text=extracted.text,
-        content_hash=content_hash(extracted.text),
-        title=extracted.title or page.hints.title,
-        author=extracted.author or page.hints.author,
+        text=text,
+        content_hash=content_hash(text),
+        title=_optional(extracted.title or page.hints.title),
+        author=_optional(extracted.author or page.hints.author),
         published_at=published,
         date_source=date_source if published else None,
-        canonical_url=_declared_canonical(extracted.canonical_url, page.url),
-        language=extracted.language,
-        site_name=extracted.site_name,
+        canonical_url=_optional(_declared_canonical(extracted.canonical_url, page.url)),
+        language=_optional(extracted.language),
+        site_name=_optional(extracted.site_name),
         signature=extracted.signature or None,
     )
+
+
+def _optional(value: str | None) -> str | None:
+    return (storable(value) or None) if value else None
 
 
 def _declared_canonical(declared: str | None, url: str) -> str | None:

@@ -1,4 +1,5 @@
-"""Text normalisation for change detection and shingling: case, Unicode, whitespace, boilerplate."""
+"""Text normalisation: what the store can hold, and what change detection and shingling compare
+(case, Unicode, whitespace, boilerplate)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,16 @@ BOILERPLATE = re.compile(
     r"|(last )?updated\b.*|published\b.*|\d+ (comments?|views?|shares?|reads?))$"
 )
 BOILERPLATE_MAX_WORDS = 8
+# Lone surrogates cannot be encoded (UTF-8, so neither SQLite nor PostgreSQL takes them);
+# PostgreSQL refuses NUL; other C0 and C1 controls are junk in any text we keep.
+SURROGATE = re.compile("[\ud800-\udfff]")
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def storable(text: str) -> str:
+    """`text` as both databases store it: lone surrogates replaced by U+FFFD, control
+    characters other than tab, newline and carriage return dropped."""
+    return CONTROL.sub("", SURROGATE.sub("\ufffd", text))
 
 
 def normalise(text: str) -> str:

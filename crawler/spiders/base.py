@@ -105,6 +105,7 @@ class SourceSpider(IncrementalSpider, Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(spider.item_error, signal=signals.item_error)
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
@@ -208,6 +209,11 @@ class SourceSpider(IncrementalSpider, Spider):
         if failure.check(IgnoreRequest) and not failure.check(HttpError):
             reason = f"{reason} ({failure.value})"
         self.discovery_error = f"{failed_url(failure)}: {reason}"
+
+    def item_error(self, item: Any, failure: Failure) -> None:
+        """A pipeline stage raised (Scrapy logged it): the item is lost to this run, so the
+        run is not `ok`, and its walk, never settled, stays unfinished for the next run."""
+        self.count("errors/pipeline")
 
     def request_dropped(self, request: Request) -> None:
         """Scrapy dropped a request unsent (its scheduler refused it): the walk is not done."""

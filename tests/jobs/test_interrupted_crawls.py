@@ -133,7 +133,10 @@ def test_a_page_the_extractor_failed_on_is_fetched_again_next_run(tmp_path, site
     config = write_config(tmp_path, site, news.sources(["sitemap"]))
     db = tmp_path / "newsmon.db"
     child = start_newsmon(
-        config, "crawl", env={"NEWSMON_TEST_FAILING_PAGE": failing}, hook="tests.jobs.extract_fault"
+        config,
+        "crawl",
+        env={"NEWSMON_TEST_FAILING_PAGE": failing},
+        hook="tests.jobs.pipeline_faults",
     )
     _, stderr = child.communicate(timeout=120)
     assert child.returncode == 0, stderr
@@ -142,3 +145,24 @@ def test_a_page_the_extractor_failed_on_is_fetched_again_next_run(tmp_path, site
     assert clean_runs_until_caught_up(config, db) == 1
     assert site.hits(failing) == 2
     assert_stored_once(db, news, ["sitemap"])
+
+
+def test_an_item_lost_to_a_failing_pipeline_stage_makes_the_run_partial_and_is_retried(
+    tmp_path, site
+):
+    news = NewsSite(site, Layout(feed=6))
+    failing = news.sections["feed"][2]
+    config = write_config(tmp_path, site, news.sources(["feed"]))
+    db = tmp_path / "newsmon.db"
+    child = start_newsmon(
+        config,
+        "crawl",
+        env={"NEWSMON_TEST_FAILING_FLAG": failing},
+        hook="tests.jobs.pipeline_faults",
+    )
+    _, stderr = child.communicate(timeout=120)
+    assert child.returncode == 0, stderr
+    assert last_runs(db) == [("wire", "partial", 5, 1)]
+
+    assert clean_runs_until_caught_up(config, db) == 1
+    assert_stored_once(db, news, ["feed"])

@@ -64,7 +64,6 @@ AUTHORS = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: reproduced, not fixed yet")
 def test_bad_text_in_feed_hints_is_stored_cleaned_and_the_run_is_ok(tmp_path, site, database):
     news = NewsSite(site, Layout(feed=5))
     entries = [
@@ -93,3 +92,51 @@ def test_bad_text_in_feed_hints_is_stored_cleaned_and_the_run_is_ok(tmp_path, si
     assert authors == sorted(
         ["\ufffd", "StaffReporter", "Desk[31m", "Tab\tand\nnewline", "Kamran Yousaf"]
     )
+
+
+REFUSE = {
+    "sqlite": [
+        "CREATE TRIGGER refuse BEFORE INSERT ON items WHEN NEW.url LIKE '%story-00002%'"
+        " BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN IF NEW.url LIKE '%story-00002%'"
+        " THEN RAISE EXCEPTION 'refused by a test trigger'; END IF; RETURN NEW; END $$"
+        " LANGUAGE plpgsql",
+        "CREATE TRIGGER refuse BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION refuse()",
+    ],
+}
+
+
+def execute(url: str, *statements: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def test_an_item_the_database_refuses_fails_alone_and_is_stored_by_the_next_run(
+    tmp_path, site, database
+):
+    news = NewsSite(site, Layout(feed=5))
+    config = write_config(tmp_path, site, news.sources(["feed"]), database=database)
+    assert newsmon(config, "db", "upgrade").returncode == 0
+    backend = "sqlite" if database.startswith("sqlite") else "postgresql"
+    execute(database, *REFUSE[backend])
+
+    first = newsmon(config, "crawl")
+    assert first.returncode == 0, first.stderr  # partial: the other items are stored
+    status, new, errors, kinds = last_run(database)
+    assert (status, new, errors) == ("partial", 4, 1)
+    assert kinds == {"store": 1} or json.loads(kinds) == {"store": 1}
+    assert "refused by a test trigger" in first.stderr
+
+    execute(database, "DROP TRIGGER refuse" + (" ON items" if backend == "postgresql" else ""))
+    again = newsmon(config, "crawl")
+    assert again.returncode == 0, again.stderr
+    assert last_run(database)[:3] == ("ok", 1, 0)
+    stored = [url for (url,) in fetch(database, "select url from items")]
+    assert len(stored) == len(set(stored)) == 5

@@ -1,0 +1,33 @@
+"""For a child `newsmon` (tests/faults/child.py hook): pipeline stages that fail on some pages.
+
+- $NEWSMON_TEST_FAILING_PAGE: extraction raises for URLs containing it, as on a page that
+  breaks trafilatura;
+- $NEWSMON_TEST_FAILING_FLAG: the keyword stage raises for URLs containing it, as a bug would.
+"""
+
+from __future__ import annotations
+
+import os
+
+from crawler import extract, pipelines
+
+
+def extract_article(html: str, url: str) -> extract.Extracted:
+    marker = os.environ.get("NEWSMON_TEST_FAILING_PAGE")
+    if marker and marker in url:
+        raise RuntimeError("the extractor broke on this page")
+    return extract.extract_article(html, url)
+
+
+def install() -> None:
+    # The pool pickles the function by name: workers import this module and call it there.
+    pipelines.extract_article = extract_article  # type: ignore[assignment]
+    flag = pipelines.FlagPipeline.process_item
+
+    def failing_flag(self, article):  # type: ignore[no-untyped-def]
+        marker = os.environ.get("NEWSMON_TEST_FAILING_FLAG")
+        if marker and marker in article.url:
+            raise RuntimeError("a bug in the keyword stage")
+        return flag(self, article)
+
+    pipelines.FlagPipeline.process_item = failing_flag  # type: ignore[method-assign]
