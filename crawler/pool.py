@@ -1,22 +1,39 @@
-"""The process pool that runs extraction off the event loop, so both cores extract while Scrapy fetches."""
+"""The process pool that runs extraction off the event loop, so both cores extract while Scrapy fetches.
+
+Its processes die with the crawl (crawler/lifeline.py): the fork server, started from the
+crawl's main thread, and each worker it forks ask for SIGKILL when their parent dies. At the
+end of a crawl a worker still busy is hung (every item has settled or timed out), so it is
+killed, not waited for.
+"""
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import forkserver
 
 from crawler import extract
+from crawler.lifeline import die_with_parent
+from crawler.pool_server import OWNER_ENV, SERVER_ENV
+
+log = logging.getLogger(__name__)
 
 # Recycle workers now and then: lxml and trafilatura caches grow over long daemon lives.
 TASKS_PER_WORKER = 2000
 # Imported once by the fork server, so every worker forks with them loaded instead of importing
-# them itself; a missing one is skipped and then imported by the worker.
-PRELOAD = ["crawler.extract", "trafilatura", "storage.minhash", "datasketch"]
+# them itself; a missing one is skipped and then imported by the worker. The first makes the
+# fork server die with the crawl.
+PRELOAD = ["crawler.pool_server", "crawler.extract", "trafilatura", "storage.minhash", "datasketch"]
+# How long finished workers get to exit at shutdown before they count as hung.
+EXIT_GRACE_S = 2.0
 
 _pool: ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
+_starting = False
 
 
 def extraction_pool() -> ProcessPoolExecutor:
@@ -26,26 +43,62 @@ def extraction_pool() -> ProcessPoolExecutor:
         if _pool is None:
             # forkserver, never fork: forking a process that runs threads (Twisted, SQLite) can
             # deadlock.
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(PRELOAD)
+            context = _start_server()
             workers = max(1, os.cpu_count() or 1)
             _pool = ProcessPoolExecutor(
-                workers, mp_context=context, max_tasks_per_child=TASKS_PER_WORKER
+                workers,
+                mp_context=context,
+                max_tasks_per_child=TASKS_PER_WORKER,
+                initializer=_worker_lifeline,
             )
             for _ in range(workers):
                 _pool.submit(extract.warm_up)
     return _pool
 
 
+def _start_server() -> multiprocessing.context.BaseContext:
+    """The fork server, started on this thread if it is not running yet."""
+    os.environ[OWNER_ENV] = str(os.getpid())
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    forkserver.ensure_running()
+    return context
+
+
+def _worker_lifeline() -> None:
+    server = os.environ.get(SERVER_ENV, "")
+    if server.isdigit():
+        die_with_parent(int(server))
+
+
 def start_extraction_pool() -> None:
-    """Start the pool in the background (workers take ~0.5 s), so pages find it warm."""
-    if _pool is None:
+    """Start the pool in the background (workers take ~0.5 s), so pages find it warm.
+
+    The fork server itself is started here, on the calling (main) thread: Linux sends a
+    parent-death signal when the *thread* that started a process ends, and the background
+    thread ends as soon as the workers are up.
+    """
+    global _starting
+    if _pool is None and not _starting:
+        _starting = True
+        _start_server()
         threading.Thread(target=extraction_pool, name="start-extraction-pool", daemon=True).start()
 
 
 def shutdown_pool() -> None:
-    global _pool
+    """Stop the pool: idle workers exit, a worker still busy after EXIT_GRACE_S is killed."""
+    global _pool, _starting
     with _pool_lock:
-        if _pool is not None:
-            _pool.shutdown(wait=True, cancel_futures=True)
-            _pool = None
+        pool, _pool, _starting = _pool, None, False
+    if pool is None:
+        return
+    # The executor offers no public handle on its processes; a hung one must not hold the exit.
+    processes = list(pool._processes.values())  # noqa: SLF001
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + EXIT_GRACE_S
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            log.warning("extraction worker %s is hung; killing it", process.pid)
+            process.kill()
+            process.join(5)

@@ -125,7 +125,10 @@ def crawl(ctx: click.Context, state: State, names: tuple[str, ...], due: bool) -
     # schemas). Collecting while they are made, and again at exit, only walks them over and
     # over: ~0.15 s of a run that finds nothing new. run_crawl turns collection back on.
     gc.disable()
+    from crawler.lifeline import watch_parent_from_env
     from jobs.crawl import crawl_once
+
+    watch_parent_from_env()  # a child of the daemon or a Celery worker dies with it
 
     engine = state.engine(for_writing=True)
     code = crawl_once(state.config, names, engine, ctx.meta["log_level"], due=due)

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from crawler.config import Config, ConfigError, Source, load_config
+from crawler.lifeline import PARENT_ENV
 from jobs.schedule import cron_trigger, is_due, next_due
 from storage import crawlstate, health
 from storage.db import make_engine, prepare_for_writing
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 EXIT_LOCKED = 75
 STDERR_TAIL_BYTES = 4000
 KILL_WAIT_S = 10.0
+# After a child exits, how long its stderr may stay open (held by a process it left behind,
+# which its group kill is ending) before the daemon stops reading.
+STDERR_EOF_WAIT_S = 5.0
+EXIT_POLL_S = 0.1
 
 
 @dataclass
@@ -70,7 +75,11 @@ class ConfigSnapshot:
         """Validate config.yaml and, if it is valid, make it current (else ConfigError)."""
         text = self.path.read_text(encoding="utf-8")
         config = load_config(self.path)
-        self.copy.write_text(text, encoding="utf-8")
+        # Written aside and renamed over the copy: a child starting now reads the old file or
+        # the new one, never half of one.
+        staged = self.copy.with_name(f".{self.copy.name}.new")
+        staged.write_text(text, encoding="utf-8")
+        os.replace(staged, self.copy)
         self.config = config
         return config
 
@@ -154,8 +163,13 @@ class Daemon:
         ]
 
     def _child_env(self) -> dict[str, str]:
-        # The copy lives in a temporary folder: pin the database the daemon resolved.
-        return {**os.environ, "NEWSMON_DATABASE_URL": self.config.database}
+        # The copy lives in a temporary folder: pin the database the daemon resolved. The
+        # child dies with the daemon (crawler/lifeline.py), even if the daemon is SIGKILLed.
+        return {
+            **os.environ,
+            "NEWSMON_DATABASE_URL": self.config.database,
+            PARENT_ENV: str(os.getpid()),
+        }
 
     async def _run_child(self, name: str) -> RunReport:
         timeout = self.config.daemon.run_timeout
@@ -172,18 +186,23 @@ class Daemon:
         if self.stopping.is_set():  # stop arrived while the child was starting
             _signal(process.pid, signal.SIGTERM)
         assert process.stderr is not None
-        tail = asyncio.create_task(_tail(process.stderr))
-        timed_out = False
+        stderr = StderrTail()
+        tail = asyncio.create_task(stderr.read(process.stderr))
         try:
-            await asyncio.wait_for(process.wait(), timeout)
-        except TimeoutError:
-            timed_out = True
-            log.warning("source %s: run exceeded run_timeout %gs; killing it", name, timeout)
-            _kill_group(process.pid)
-            await process.wait()
+            timed_out = not await _exited(process, timeout)
+            if timed_out:
+                log.warning("source %s: run exceeded run_timeout %gs; killing it", name, timeout)
+                _kill_group(process.pid)
+                await _exited(process, KILL_WAIT_S)
         finally:
             self.children.pop(name, None)
-        stderr_tail = await tail
+            # Whatever it left in its group (pool processes of a child killed alone) goes too.
+            _kill_group(process.pid)
+        try:
+            await asyncio.wait_for(asyncio.gather(tail, process.wait()), STDERR_EOF_WAIT_S)
+        except TimeoutError:
+            log.warning("source %s: stderr still open after the crawl ended; not waiting", name)
+        stderr_tail = stderr.text()
         duration = time.monotonic() - started
         return await asyncio.to_thread(
             self._report, name, process, duration, timed_out, stderr_tail
@@ -405,12 +424,32 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-async def _tail(stream: asyncio.StreamReader) -> str:
-    """Read a child's stderr to the end, keeping only its last few KB (bounded memory)."""
-    kept = b""
-    while chunk := await stream.read(65536):
-        kept = (kept + chunk)[-STDERR_TAIL_BYTES:]
-    return kept.decode("utf-8", "replace")
+async def _exited(process: asyncio.subprocess.Process, timeout: float) -> bool:
+    """Wait until the child has exited; False if it is still running after `timeout`.
+
+    Not process.wait(): on Python 3.11 that also waits for the child's pipes to close, and a
+    process the child left behind can hold them open for ever.
+    """
+    deadline = time.monotonic() + timeout
+    while process.returncode is None:
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(EXIT_POLL_S)
+    return True
+
+
+class StderrTail:
+    """The last few KB of a child's stderr (bounded memory), readable while still open."""
+
+    def __init__(self) -> None:
+        self.kept = b""
+
+    async def read(self, stream: asyncio.StreamReader) -> None:
+        while chunk := await stream.read(65536):
+            self.kept = (self.kept + chunk)[-STDERR_TAIL_BYTES:]
+
+    def text(self) -> str:
+        return self.kept.decode("utf-8", "replace")
 
 
 async def serve(

@@ -10,8 +10,8 @@ the second attempt from storing anything twice.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -20,12 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from crawler.config import Config, load_config
+from crawler.lifeline import PARENT_ENV
+from jobs.schedule import interval_of
+from storage.tables import utcnow
 
 log = logging.getLogger(__name__)
 
 TASK_NAME = "newsmon.crawl_source"
 EXIT_LOCKED = 75
-PR_SET_PDEATHSIG = 1
 
 
 class DistributedUnavailable(RuntimeError):
@@ -59,11 +61,16 @@ def make_app(config: Config) -> Any:
 
 
 def dispatcher_for(config: Config) -> Callable[[str], None]:
-    """What the scheduler calls for a due source in distributed mode: enqueue its crawl."""
+    """What the scheduler calls for a due source in distributed mode: enqueue its crawl.
+
+    A task expires when the source's next run is due: while no worker is up, crawls of one
+    source do not pile up to run back to back later; the next one covers what they would.
+    """
     app = make_app(config)
 
     def enqueue(source: str) -> None:
-        app.send_task(TASK_NAME, args=[source])
+        schedule = config.schedule_for(config.source(source))
+        app.send_task(TASK_NAME, args=[source], expires=interval_of(schedule, utcnow()))
 
     return enqueue
 
@@ -99,7 +106,8 @@ def run_worker(config_path: Path, concurrency: int, log_level: str = "INFO") -> 
 
 
 def crawl_in_child(config_path: Path, source: str, timeout: float) -> int:
-    """`newsmon crawl --source NAME` in a child process that dies with this worker."""
+    """`newsmon crawl --source NAME` in a session of its own that dies with this worker; its
+    whole process group is killed when it ends or times out."""
     command = [
         sys.executable,
         "-m",
@@ -110,20 +118,23 @@ def crawl_in_child(config_path: Path, source: str, timeout: float) -> int:
         "--source",
         source,
     ]
-    child = subprocess.Popen(command, preexec_fn=_die_with_parent, stdin=subprocess.DEVNULL)
+    # A killed worker leaves no crawl running on (crawler/lifeline.py): its task is
+    # redelivered and crawled again elsewhere.
+    env = {**os.environ, PARENT_ENV: str(os.getpid())}
+    child = subprocess.Popen(command, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
     try:
         code = child.wait(timeout)
     except subprocess.TimeoutExpired:
         log.warning("source %s: crawl exceeded %gs; killing it", source, timeout)
-        child.kill()
+        _kill_group(child.pid)
         code = child.wait()
+    finally:
+        _kill_group(child.pid)  # what it left behind, if anything
     if code == EXIT_LOCKED:
         log.info("source %s: another crawl holds its lock; nothing to do", source)
     return code
 
 
-def _die_with_parent() -> None:
-    # Linux: the crawl gets SIGKILL when the worker dies, so a killed worker leaves no orphan
-    # crawling on; its task is redelivered and crawled again elsewhere.
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)

@@ -2,12 +2,15 @@
 
 - $NEWSMON_TEST_FAILING_PAGE: extraction raises for URLs containing it, as on a page that
   breaks trafilatura;
-- $NEWSMON_TEST_FAILING_FLAG: the keyword stage raises for URLs containing it, as a bug would.
+- $NEWSMON_TEST_FAILING_FLAG: the keyword stage raises for URLs containing it, as a bug would;
+- $NEWSMON_TEST_HUNG_PAGE: extraction never returns for URLs containing it, and the per-item
+  extraction timeout is $NEWSMON_TEST_EXTRACT_TIMEOUT seconds.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 from crawler import extract, pipelines
 
@@ -16,12 +19,18 @@ def extract_article(html: str, url: str) -> extract.Extracted:
     marker = os.environ.get("NEWSMON_TEST_FAILING_PAGE")
     if marker and marker in url:
         raise RuntimeError("the extractor broke on this page")
+    hung = os.environ.get("NEWSMON_TEST_HUNG_PAGE")
+    if hung and hung in url:
+        time.sleep(3600)
     return extract.extract_article(html, url)
 
 
 def install() -> None:
     # The pool pickles the function by name: workers import this module and call it there.
     pipelines.extract_article = extract_article  # type: ignore[assignment]
+    timeout = os.environ.get("NEWSMON_TEST_EXTRACT_TIMEOUT")
+    if timeout:
+        pipelines.EXTRACT_TIMEOUT_S = float(timeout)  # type: ignore[misc]
     flag = pipelines.FlagPipeline.process_item
 
     def failing_flag(self, article):  # type: ignore[no-untyped-def]

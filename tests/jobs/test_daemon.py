@@ -23,6 +23,8 @@ import pytest
 from jobs.localsite import LocalSite, RecordedRequest, Response
 from tests.conftest import FIXTURE_SITE_ROOT
 from tests.jobs.helpers import REPO, write_config
+from tests.jobs.newssite import Layout, NewsSite
+from tests.processes import children_of, session_members, wait_until_gone
 
 FEED_ARTICLES = [
     "/articles/dar-rubio.html",
@@ -244,3 +246,84 @@ def test_run_once_continues_the_schedule_after_a_restart(tmp_path, site):
     assert "no source is due" in stderr
     started = datetime.fromisoformat(runs(db, "rss2")[0]["started_at"])
     assert started.year >= 2024
+
+
+@pytest.fixture
+def news() -> Iterator[NewsSite]:
+    """A feed of 30 articles whose last one hangs: a crawl of it waits with its pool up."""
+    with LocalSite() as site:
+        news = NewsSite(site, Layout(feed=30))
+        news.hanging.add(news.sections["feed"][-1])
+        yield news
+        news.release()
+
+
+def crawl_child_with_pool(daemon: subprocess.Popen[str]) -> int:
+    """The daemon's crawl child, once its extraction pool is up."""
+    found: list[int] = []
+
+    def ready() -> bool:
+        found[:] = [pid for pid in children_of(daemon.pid) if len(session_members(pid)) >= 4]
+        return bool(found)
+
+    wait_for(ready, 60, "a crawl child with its extraction pool")
+    return found[0]
+
+
+def test_a_crawl_child_killed_alone_is_recorded_failed_at_once_and_frees_its_slot(tmp_path, news):
+    config = write_config(
+        tmp_path,
+        news.site,
+        news.sources(["feed"]),
+        "schedule: {every: 1s}\ndaemon: {max_parallel: 1, run_timeout: 10m}\n",
+    )
+    db = tmp_path / "newsmon.db"
+    daemon = start_daemon(config)
+    try:
+        child = crawl_child_with_pool(daemon)
+        killed_at = time.monotonic()
+        os.kill(child, signal.SIGKILL)  # the child alone, as the OOM killer does
+        wait_for(lambda: finished(db, "wire"), 10, "the killed run to be recorded")
+        recorded_after = time.monotonic() - killed_at
+        assert wait_until_gone(child, timeout=5) == []
+        # The one slot is free again: the next run of the source starts a new child.
+        wait_for(lambda: len(runs(db, "wire")) >= 2, 15, "the next run")
+    finally:
+        news.release()
+        code, stderr = stop(daemon)
+    assert code == 0, stderr
+    first = finished(db, "wire")[0]
+    assert first["status"] == "failed"
+    assert "killed by signal 9" in first["error_text"]
+    assert recorded_after < 8, recorded_after
+
+
+def test_a_daemon_killed_with_sigkill_leaves_no_crawl_running(tmp_path, news):
+    config = write_config(tmp_path, news.site, news.sources(["feed"]), "schedule: {every: 1h}\n")
+    daemon = start_daemon(config)
+    try:
+        child = crawl_child_with_pool(daemon)
+        daemon.kill()
+        daemon.communicate(timeout=10)
+        assert wait_until_gone(child, timeout=5) == []
+    finally:
+        news.release()
+        for pid in children_of(daemon.pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_reload_replaces_the_childrens_config_copy_whole_never_rewrites_it(tmp_path, site):
+    from jobs.daemon import ConfigSnapshot
+
+    config = write_config(tmp_path, site, "  - name: rss2\n    feed: {base}/feeds/rss2.xml\n")
+    snapshot = ConfigSnapshot(config)
+    try:
+        before = snapshot.copy.stat().st_ino
+        config.write_text(config.read_text().replace("rss2", "renamed"))
+        snapshot.load()
+        # A new file renamed over the old: a child opening it meanwhile read one whole file.
+        assert snapshot.copy.stat().st_ino != before
+        assert "renamed" in snapshot.copy.read_text()
+        assert sorted(p.name for p in snapshot.copy.parent.iterdir()) == ["config.yaml"]
+    finally:
+        snapshot.close()

@@ -9,6 +9,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -243,3 +244,63 @@ def test_a_standby_scheduler_takes_over_when_the_active_one_dies(
         stop(active, *([standby] if standby else []))
         broker.delete(queue)
     assert took < 10
+
+
+def test_an_enqueued_crawl_expires_when_the_next_run_is_due(tmp_path, site, redis_broker):
+    import json
+
+    import redis
+
+    from crawler.config import load_config
+    from jobs.distributed import dispatcher_for
+
+    config = load_config(
+        distributed_config(tmp_path, site, f"sqlite:///{tmp_path / 'n.db'}", redis_broker)
+    )
+    client = redis.Redis.from_url(redis_broker)
+    queue = config.distributed.queue
+    try:
+        before = time.time()
+        dispatcher_for(config)("rss2")
+        [raw] = client.lrange(queue, 0, -1)
+    finally:
+        client.delete(queue)
+        client.close()
+    message = json.loads(raw)
+    expires = datetime.fromisoformat(message["headers"]["expires"]).timestamp()
+    assert before + 3600 - 5 <= expires <= time.time() + 3600  # the schedule: every 1h
+
+
+def test_a_crawl_child_that_times_out_is_killed_with_its_whole_group(tmp_path):
+    from jobs.distributed import crawl_in_child
+    from tests.jobs.newssite import Layout, NewsSite
+
+    with LocalSite() as news_site:
+        news = NewsSite(news_site, Layout(feed=30))
+        news.hanging.add(news.sections["feed"][-1])
+        config = write_config(tmp_path, news_site, news.sources(["feed"]))
+        try:
+            started = time.monotonic()
+            code = crawl_in_child(config, "wire", timeout=8)
+        finally:
+            news.release()
+    assert code == -signal.SIGKILL
+    assert time.monotonic() - started < 20
+    assert wait_for_no_children_of_ours(timeout=5) == []
+
+
+def wait_for_no_children_of_ours(timeout: float) -> list[int]:
+    """Processes left that a crawl child of this process started (they carry its pid)."""
+    marker = f"NEWSMON_PARENT_PID={os.getpid()}".encode()
+    deadline = time.monotonic() + timeout
+    while True:
+        left = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and marker in (entry / "environ").read_bytes():
+                    left.append(int(entry.name))
+            except OSError:
+                continue
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)

@@ -1,0 +1,19 @@
+"""Imported only by the extraction pool's fork server (crawler/pool.py preloads it first).
+
+Importing it makes the fork server die with the crawl process that started it, and tells the
+workers it forks who their parent must be, so each can die with it in turn.
+"""
+
+from __future__ import annotations
+
+import os
+
+from crawler.lifeline import die_with_parent
+
+OWNER_ENV = "NEWSMON_POOL_OWNER"  # the crawl process: set by crawler/pool.py
+SERVER_ENV = "NEWSMON_POOL_SERVER"  # this fork server: read by each worker
+
+owner = os.environ.get(OWNER_ENV, "")
+if owner.isdigit():
+    die_with_parent(int(owner))
+    os.environ[SERVER_ENV] = str(os.getpid())
