@@ -149,11 +149,14 @@ def _run_row(run: Any) -> dict[str, Any]:
 @click.pass_obj
 def status(state: State, fmt: str) -> None:
     """One row per enabled source: last success and failure, failures in a row, new items
-    in 24 h and 7 days, and a verdict.
+    in 24 h and 7 days, whether its last walk caught up, and a verdict.
 
-    Exit 0 when every source is healthy, 1 otherwise (for monitoring).
+    A source still catching up (its last walk was cut short: killed, max_articles, errors)
+    is walked in full again by the next run. Exit 0 when every source is healthy, 1
+    otherwise (for monitoring).
     """
     from jobs.schedule import interval_of, next_due
+    from storage import walks
     from storage.health import SourceHealth, source_health, verdict
     from storage.models import utcnow
 
@@ -162,8 +165,11 @@ def status(state: State, fmt: str) -> None:
     rows, healthy_all = [], True
     engine, names = state.engine(), [source.name for source in sources]
     # An empty database (nothing crawled yet) reports every source as never run.
-    found = source_health(engine, names if _has_schema(engine) else [], now)
+    schema = _has_schema(engine)
+    found = source_health(engine, names if schema else [], now)
     known = {facts.source: facts for facts in found}
+    catching_up = walks.catching_up(engine, [(s.name, s.url) for s in sources]) if schema else {}
+    backfills = walks.unfinished_backfills(engine, names) if schema else {}
     for source in sources:
         facts = known.get(source.name) or SourceHealth(
             source.name, 0, *[None] * 4, 0, 0, 0, None, None
@@ -182,6 +188,7 @@ def status(state: State, fmt: str) -> None:
             now=now,
         )
         healthy_all &= healthy
+        behind, backfill = catching_up.get(source.name), backfills.get(source.name)
         rows.append(
             {
                 "source": source.name,
@@ -191,6 +198,10 @@ def status(state: State, fmt: str) -> None:
                 "consecutive_failures": facts.consecutive_failures,
                 "new_24h": facts.new_24h,
                 "new_7d": facts.new_7d,
+                "walk": _walk_summary(facts.runs, behind, backfill),
+                "caught_up": facts.runs > 0 and behind is None,
+                "catching_up_since": _iso(behind.since) if behind else None,
+                "backfill_steps_done": backfill.steps_done if backfill else None,
                 "verdict": why,
                 "last_error": facts.last_error,
             }
@@ -201,10 +212,18 @@ def status(state: State, fmt: str) -> None:
         _table(
             rows,
             ["source", "last_success", "last_failure", "consecutive_failures", "new_24h",
-             "new_7d", "verdict"],
+             "new_7d", "walk", "verdict"],
             headers={"consecutive_failures": "fails"},
         )  # fmt: skip
     sys.exit(EXIT_OK if healthy_all else EXIT_FAILED)
+
+
+def _walk_summary(runs: int, behind: Any, backfill: Any) -> str | None:
+    """'caught up', or 'catching up (done/walked URLs)', plus an unfinished backfill."""
+    if runs == 0:
+        return None
+    text = f"catching up ({behind.done}/{behind.walked})" if behind else "caught up"
+    return f"{text}; backfill at step {backfill.steps_done}" if backfill else text
 
 
 def _has_schema(engine: Any) -> bool:

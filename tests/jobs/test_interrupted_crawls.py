@@ -8,6 +8,7 @@ cut needs).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -70,6 +71,11 @@ def clean_runs_until_caught_up(config: Path, db: Path, limit: int = 4) -> int:
     raise AssertionError(f"still storing new items after {limit} clean runs")
 
 
+def status_rows(config: Path) -> list[dict]:
+    result = newsmon(config, "status", "--format", "json")
+    return json.loads(result.stdout)
+
+
 def wait_until(condition, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not condition():
@@ -106,9 +112,15 @@ def test_a_5xx_middle_listing_page_is_walked_past_on_the_next_run(tmp_path, site
     first = newsmon(config, "crawl")
     assert first.returncode == 0, first.stderr
     assert last_runs(db) == [("press", "partial", 5, 1)]
+    [row] = status_rows(config)
+    # Page 1 walking; page 2 failed before it could be parsed.
+    assert (row["caught_up"], row["walk"]) == (False, "catching up (0/1)")
+    assert row["catching_up_since"] is not None
 
     assert clean_runs_until_caught_up(config, db) == 1
     assert_stored_once(db, news, ["listing"])
+    [row] = status_rows(config)
+    assert (row["caught_up"], row["walk"]) == (True, "caught up")
 
 
 @pytest.mark.parametrize("mode", ["feed", "sitemap", "listing"])
