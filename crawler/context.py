@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from crawler.config import Config, Source
 from crawler.keywords import Matcher
 from crawler.probe import Fetched
-from crawler.walks import BackfillPlan, WalkTracker, crawl_target
+from crawler.walks import Backfill, WalkTracker, crawl_target
 from storage import queries, walks
 
 
@@ -24,7 +24,7 @@ class SourceContext:
     run_id: int
     # Responses the pre-crawl probe received in full, by URL: served once instead of fetched.
     prefetched: dict[str, Fetched] = field(default_factory=dict)
-    backfill: BackfillPlan | None = None  # `newsmon backfill`, not a routine crawl
+    backfill: Backfill | None = None  # `newsmon backfill`, not a routine crawl
 
     @property
     def walk_kind(self) -> str:

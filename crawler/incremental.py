@@ -20,7 +20,7 @@ from scrapy.http import Response
 from sqlalchemy.orm import Session
 
 from crawler.conditional import ValidatorBook
-from crawler.walks import Walk
+from crawler.walks import BackfillStep, Walk
 from storage import incremental
 from storage import walks as walk_store
 from storage.incremental import RecheckTarget
@@ -129,6 +129,37 @@ class IncrementalSpider:
             self.walks.unchanged(walk)  # deliberately not fetched (robots.txt): nothing below
         else:
             self.walks.fetch_failed(walk)
+
+    def backfill_step(
+        self,
+        walk: Walk,
+        total: int | None,
+        resume: tuple[str, int | None] | None = None,
+        final: bool = False,
+        count: bool = True,
+        number: int | None = None,
+    ) -> None:
+        """A backfill step is done (`count`: one of its steps, `number` its place, else the
+        count of steps done in this run): save where the backfill resumes, or, when it was
+        the `final` one and caught up, that the backfill finished."""
+        backfill = self.context.backfill
+        assert backfill is not None
+        engine, source_id = self.context.engine, self.context.source_id
+        if final and not walk.failed:
+            walk_store.finish_backfill(engine, source_id)
+        if not count:
+            return
+        backfill.steps_this_run += 1
+        url, page = resume or (None, None)
+        walk_store.backfill_step(engine, source_id, url, page)
+        if backfill.report is not None:
+            stats = self.crawler.stats
+            new = stats.get_value("newsmon/new_items", 0) if stats is not None else 0
+            done = number if number is not None else backfill.steps_this_run
+            step = BackfillStep(
+                self.context.source.name, done, total, walk.url, not walk.failed, new
+            )
+            backfill.report(step)
 
     def save_progress(self) -> None:
         """Save what walks started and caught up: walking before any item below is stored,

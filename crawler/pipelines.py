@@ -63,6 +63,7 @@ class ExtractPipeline(Stage):
             raise DropItem(f"extract_failed: {page.url}", log_level="DEBUG") from None
         record = article_record(page, extracted)
         self.spider.walks.expect(record.url_key, page.walk)
+        self.spider.walks.dated(page.walk, record.published_at)
         return record
 
 

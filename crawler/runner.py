@@ -27,6 +27,7 @@ from crawler.spiders.base import SourceSpider
 from crawler.spiders.feed import FeedSpider
 from crawler.spiders.listing import ListingSpider
 from crawler.spiders.sitemap import SitemapSpider
+from crawler.walks import Backfill
 from storage import crawlstate
 from storage.crawlstate import RunOutcome, SourceResult
 
@@ -43,10 +44,12 @@ def run_crawl(
     engine: Engine,
     log_level: str = "WARNING",
     prefetched: Mapping[str, Mapping[str, Fetched]] | None = None,
+    backfill: Backfill | None = None,
 ) -> list[SourceResult]:
     """Crawl `sources` once, store and flag what is new, record one run per source.
 
-    `prefetched` holds, by source name, the responses the probe already received by URL.
+    `prefetched` holds, by source name, the responses the probe already received by URL;
+    `backfill`, for a single source, makes this a backfill (`newsmon backfill`).
     """
     matcher = Matcher.from_rules(config.keywords)
     process = CrawlerProcess(process_settings(config, log_level))
@@ -61,7 +64,9 @@ def run_crawl(
     for source in sources:
         source_id = crawlstate.ensure_source(engine, source.name, source.mode, source.url)
         run_id = crawlstate.start_run(engine, source_id, pid=os.getpid())
-        context = SourceContext(config, source, engine, matcher, source_id, run_id)
+        context = SourceContext(
+            config, source, engine, matcher, source_id, run_id, backfill=backfill
+        )
         context.prefetched.update((prefetched or {}).get(source.name, {}))
         # A subclass per source carries that source's politeness as Scrapy spider settings.
         spider_class = type(

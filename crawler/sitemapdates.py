@@ -56,15 +56,17 @@ def recent_entries(
     body: bytes,
     max_age: float | None,
     now: datetime,
+    news_default: bool = True,
 ) -> tuple[list[tuple[str, Hints]], int]:
     """(loc, hints) of the entries not older than max_age, and how many were too old.
 
-    `max_age` None means: 7 days for a Google News sitemap, no limit for a plain one. An entry
-    without a date is kept: its age is unknown.
+    `max_age` None means: 7 days for a Google News sitemap (unless `news_default` is off, as
+    for a backfill), no limit for a plain one. An entry without a date is kept: its age is
+    unknown.
     """
     news = is_news_sitemap(body)
     dates = publication_dates(body) if news else {}
-    if max_age is None and news:
+    if max_age is None and news and news_default:
         max_age = NEWS_MAX_AGE
     cutoff = now - timedelta(seconds=max_age) if max_age is not None else None
     found, too_old = [], 0

@@ -35,15 +35,31 @@ def crawl_target(source: Source) -> str:
 
 
 @dataclass(frozen=True)
-class BackfillPlan:
-    """What `newsmon backfill` was asked to walk."""
+class BackfillStep:
+    """One step of a backfill done: a listing page, or a child sitemap, and all below it."""
+
+    source: str
+    done: int  # a listing's page number, else the steps done in this run
+    total: int | None  # steps it will take, when known
+    url: str
+    ok: bool  # everything below it stored or deliberately skipped
+    new_items: int  # stored by this run so far
+
+
+@dataclass
+class Backfill:
+    """A `newsmon backfill` run: what it walks, where it resumes, whom it tells each step."""
 
     pages: int | None = None  # listing pages, or child sitemaps; None: all there are
     since: datetime | None = None  # entries dated before this are not wanted
+    since_text: str | None = None  # --since as typed: a duration stays relative on resume
+    resume_url: str | None = None  # a listing's first page not done yet
+    resume_page: int | None = None
+    steps_this_run: int = 0
+    report: Callable[[BackfillStep], None] | None = field(default=None, repr=False)
 
     def target(self, source: Source) -> str:
-        since = self.since.isoformat() if self.since else None
-        return f"backfill pages={self.pages} since={since} follow={source.follow or ''}"
+        return f"backfill pages={self.pages} since={self.since_text} follow={source.follow or ''}"
 
 
 @dataclass(eq=False)
@@ -58,6 +74,7 @@ class Walk:
     failed: bool = False  # something below it did not settle well
     unchanged: bool = False  # skipped by a shortcut: its last walk caught up
     done: bool = False
+    newest: datetime | None = None  # the newest date of an article below it (for --since)
     then: Callable[[Walk], None] | None = field(default=None, repr=False)  # when done
 
 
@@ -120,6 +137,10 @@ class WalkTracker:
     def expect(self, url_key: str, walk: Walk) -> None:
         """An item of `walk` goes to the store under `url_key`; `stored` settles it."""
         self._awaiting.setdefault(url_key, []).append(walk)
+
+    def dated(self, walk: Walk, published: datetime | None) -> None:
+        if published is not None and (walk.newest is None or published > walk.newest):
+            walk.newest = published
 
     def stored(self, url_key: str, ok: bool) -> None:
         for walk in self._awaiting.pop(url_key, []):

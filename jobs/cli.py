@@ -279,10 +279,10 @@ def migrate_from(state: State, source_url: str) -> None:
 # `python -m jobs.cli` it is __main__, and importing it by name would load it twice.
 from jobs.cli_alerts import alerts, reflag  # noqa: E402
 from jobs.cli_distributed import worker  # noqa: E402
-from jobs.cli_ops import run, runs, status  # noqa: E402
+from jobs.cli_ops import backfill, run, runs, status  # noqa: E402
 from jobs.cli_query import register as register_query_commands  # noqa: E402
 
-for command in (run, runs, status, reflag, alerts, worker):
+for command in (run, runs, status, backfill, reflag, alerts, worker):
     main.add_command(command)
 register_query_commands(main)  # items, export, stats, serve
 

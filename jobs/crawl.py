@@ -124,7 +124,11 @@ def _crawl_and_report(
         fetched = {name: probe.fetched for name, probe in probes.items()}
         for result in run_crawl(config, to_crawl, engine, log_level, fetched):
             by_name[result.source] = result
-    results = [by_name[source.name] for source in sources]
+    return print_results([by_name[source.name] for source in sources], started)
+
+
+def print_results(results: Sequence[SourceResult], started: float) -> int:
+    """Print a summary line per source and any failure; the exit code they make."""
     width = max(len(result.source) for result in results)
     for result in results:
         o = result.outcome

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from storage.db import dialect_insert
@@ -122,6 +122,23 @@ def known_url_keys(engine: Engine, url_keys: Iterable[str]) -> set[str]:
             chunk = keys[start : start + 500]
             found.update(connection.scalars(select(Item.url_key).where(Item.url_key.in_(chunk))))
     return found
+
+
+def newest_published(engine: Engine, url_keys: Iterable[str]) -> datetime | None:
+    """The latest publication date among these stored url_keys, if any has one."""
+    keys = list(set(url_keys))
+    newest: datetime | None = None
+    with engine.connect() as connection:
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            found = connection.scalar(
+                select(func.max(Item.published_at)).where(Item.url_key.in_(chunk))
+            )
+            if isinstance(found, str):  # func.max bypasses the UTC type on SQLite
+                found = datetime.fromisoformat(found).replace(tzinfo=UTC)
+            if found is not None and (newest is None or found > newest):
+                newest = found
+    return newest
 
 
 def list_runs(engine: Engine, source: str | None = None, limit: int = 20) -> list[CrawlRun]:

@@ -213,6 +213,8 @@ backfills = Table(
     metadata,
     Column("source_id", Integer, ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True),
     Column("target", Text, nullable=False),
+    Column("pages", Integer),  # as asked: --pages
+    Column("since", Text),  # as asked: --since, as typed (a duration stays relative)
     Column("resume_url", Text),  # a listing's first page not yet done
     Column("resume_page", Integer),
     Column("steps_done", Integer, nullable=False, default=0),

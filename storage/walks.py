@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, delete, select, update
 
 from storage.db import dialect_insert
 from storage.tables import backfills, discovery_walks, sources, utcnow
@@ -158,6 +158,8 @@ class Backfill:
     """A source's backfill: what it walks, where it resumes, how far it got."""
 
     target: str
+    pages: int | None
+    since: str | None
     resume_url: str | None
     resume_page: int | None
     steps_done: int
@@ -172,7 +174,9 @@ def backfill_of(engine: Engine, source_id: int) -> Backfill | None:
     return Backfill(*row) if row is not None else None
 
 
-def start_backfill(engine: Engine, source_id: int, target: str) -> None:
+def start_backfill(
+    engine: Engine, source_id: int, target: str, pages: int | None, since: str | None
+) -> None:
     """A fresh backfill for `target`: its walk state and resume point are cleared."""
     now = utcnow()
     with engine.begin() as connection:
@@ -184,7 +188,13 @@ def start_backfill(engine: Engine, source_id: int, target: str) -> None:
         )
         connection.execute(
             backfills.insert().values(
-                source_id=source_id, target=target, steps_done=0, started_at=now, updated_at=now
+                source_id=source_id,
+                target=target,
+                pages=pages,
+                since=since,
+                steps_done=0,
+                started_at=now,
+                updated_at=now,
             )
         )
 
@@ -227,13 +237,3 @@ def unfinished_backfills(engine: Engine, names: Iterable[str]) -> dict[str, Back
     )
     with engine.connect() as connection:
         return {name: Backfill(*rest) for name, *rest in connection.execute(statement)}
-
-
-def count_rows(engine: Engine, source_id: int, kind: str) -> tuple[int, int]:
-    """(caught up, all) walked URLs of a source's walks of `kind`."""
-    statement = select(
-        func.count().filter(discovery_walks.c.caught_up.is_(True)), func.count()
-    ).where(discovery_walks.c.source_id == source_id, discovery_walks.c.kind == kind)
-    with engine.connect() as connection:
-        done, total = connection.execute(statement).one()
-    return done or 0, total or 0

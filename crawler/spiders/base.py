@@ -97,6 +97,7 @@ class SourceSpider(IncrementalSpider, Spider):
         self.source = context.source
         self.discovery_error: str | None = None
         self.requested: set[str] = set()
+        self.known_keys: set[str] = set()  # of the last article_requests call
         own_host = host_of(self.source.url)
         self.allowed_private_hosts = {own_host, *self.source.allow_private_hosts}
         self.init_incremental()
@@ -109,7 +110,11 @@ class SourceSpider(IncrementalSpider, Spider):
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
-        request = self.discovery_request(self.source.url)
+        backfill = self.context.backfill
+        if backfill is not None and backfill.resume_url:  # a backfill resumes where it stopped
+            request = self.discovery_request(backfill.resume_url, page=backfill.resume_page)
+        else:
+            request = self.discovery_request(self.source.url)
         if request is not None:
             yield request
 
@@ -119,6 +124,7 @@ class SourceSpider(IncrementalSpider, Spider):
         below: Response | None = None,
         *,
         page: int | None = None,
+        first: bool | None = None,
         meta: dict[str, Any] | None = None,
     ) -> Request | None:
         """A feed, sitemap or listing page (`below` the response that led to it, if any);
@@ -126,7 +132,7 @@ class SourceSpider(IncrementalSpider, Spider):
         walk = self.walks.open(url, below.meta["walk"] if below is not None else None, page)
         if walk is None:
             return None
-        first = below is None
+        first = below is None if first is None else first
         return Request(
             url,
             callback=self.discovery_response,  # skips unchanged responses (conditional GET)
@@ -151,13 +157,16 @@ class SourceSpider(IncrementalSpider, Spider):
             if key not in self.requested and key not in candidates:
                 candidates[key] = (url, hints)
         known = self.context.known_url_keys(candidates)
+        self.known_keys = known
         self.all_known = bool(candidates) and len(known) == len(candidates)
+        # A backfill asked for more than routine runs fetch: no per-run cap there.
+        limit = self.source.max_articles if self.context.backfill is None else None
         requests = self.recheck_requests(known, candidates)
         self.count("skipped/known", len(known) - len(requests))
         for key, (url, hints) in candidates.items():
             if key in known:
                 continue
-            if len(self.requested) >= self.source.max_articles:
+            if limit is not None and len(self.requested) >= limit:
                 self.count("skipped/max_articles")
                 self.discovery_incomplete = True  # the next run must see this page again
                 continue

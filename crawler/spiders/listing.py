@@ -13,6 +13,8 @@ from scrapy.linkextractors import LinkExtractor
 
 from crawler.items import Hints
 from crawler.spiders.base import SourceSpider
+from crawler.walks import Walk
+from storage.queries import newest_published
 
 NEXT_TEXT = re.compile(
     r"^\s*(next|older|more|next page|older posts|›|»|→)\b|^\s*(next|older)?\s*[›»→]\s*$", re.I
@@ -24,6 +26,7 @@ NAVIGATION = r"/(tag|tags|category|categories|author|authors|search|login|about|
 class ListingSpider(SourceSpider):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.held: tuple[str, int] | None = None  # a backfill's first failed page
         self.links = LinkExtractor(
             allow=self.source.follow or default_follow(self.source.url),
             deny=(PAGINATION, NAVIGATION),
@@ -36,7 +39,8 @@ class ListingSpider(SourceSpider):
         if not isinstance(response, TextResponse):
             self.discovery_unusable(response, "the listing is not an HTML page")
             return []
-        page = response.meta["walk"].page or 1
+        walk: Walk = response.meta["walk"]
+        page = walk.page or 1
         self.count("listing_pages")
         links = [
             (link.url, Hints(title=link.text.strip() or None))
@@ -44,24 +48,44 @@ class ListingSpider(SourceSpider):
         ]
         requests = self.article_requests(links, base=response.url)
         next_url = next_page(response)
-        if (
-            next_url
-            and page < self.source.pages
-            and self.all_known
-            and self.may_shortcut(response.url)
-        ):
+        if self.context.backfill is not None:
+            # One page at a time: the next one is asked for once this one's articles settled.
+            if self.context.backfill.since is not None:
+                self.walks.dated(walk, newest_published(self.context.engine, self.known_keys))
+            walk.then = lambda done: self.backfill_page_done(done, next_url)
+            return requests
+        deeper = next_url is not None and page < self.source.pages
+        if deeper and self.all_known and self.may_shortcut(response.url):
             # Newest first: a page of only stored articles means the older pages are stored too,
             # when the last walk got to the configured depth.
             self.count("listing_stopped_at_known")
-        elif next_url and page < self.source.pages:
+        elif deeper and next_url:
             request = self.discovery_request(next_url, response, page=page + 1)
             requests.extend([request] if request is not None else [])
         return requests
 
     def may_shortcut(self, url: str) -> bool:
         # The pages are one walk: any shortcut needs the last walk of the whole listing (from
-        # its first page to the configured depth) to have caught up.
-        return self.walks.caught_up(self.source.url)
+        # its first page to the configured depth) to have caught up. A backfill takes none.
+        return self.context.backfill is None and self.walks.caught_up(self.source.url)
+
+    def backfill_page_done(self, walk: Walk, next_url: str | None) -> None:
+        """A backfill step: save where to resume (the first page that failed, else the next
+        one), and ask for the next page unless the backfill has gone far enough."""
+        backfill = self.context.backfill
+        assert backfill is not None
+        page = walk.page or 1
+        if walk.failed and self.held is None:
+            self.held = (walk.url, page)
+        deep_enough = backfill.pages is not None and page >= backfill.pages
+        old_enough = backfill.since is not None and (walk.newest or backfill.since) < backfill.since
+        more = next_url if next_url and not (deep_enough or old_enough) else None
+        resume = self.held or ((more, page + 1) if more else None)
+        self.backfill_step(walk, backfill.pages, resume, final=resume is None, number=page)
+        if more:
+            request = self.discovery_request(more, page=page + 1, first=False)
+            if request is not None:
+                self.crawler.engine.crawl(request)
 
 
 def default_follow(listing_url: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import partial
 
 from scrapy import Request
 from scrapy.http import Response
@@ -12,6 +13,7 @@ from scrapy.utils.sitemap import Sitemap
 
 from crawler.sitemapdates import recent_entries
 from crawler.spiders.base import SourceSpider
+from crawler.walks import Walk
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -33,17 +35,30 @@ class SitemapSpider(SourceSpider):
             self.discovery_unusable(response, f"not a sitemap ({type(exc).__name__})")
             return []
         now = datetime.now(UTC)
+        backfill = self.context.backfill
+        max_age = self.source.max_age
+        if backfill is not None:  # its own --since, and no implicit limit for news sitemaps
+            max_age = (now - backfill.since).total_seconds() if backfill.since else None
+        walk: Walk = response.meta["walk"]
+        if backfill is not None and walk.parent is None:  # the backfill ends with its root
+            count = sitemap.type != "sitemapindex"  # a plain sitemap is its only step
+            walk.then = partial(self.backfill_step, total=1, final=True, count=count)
         if sitemap.type == "sitemapindex":
             # Child sitemaps are skipped by <lastmod> only when max_age is set explicitly.
-            children, too_old = recent_entries(entries, b"", self.source.max_age, now)
+            children, too_old = recent_entries(entries, b"", max_age, now, backfill is None)
+            if backfill is not None and backfill.pages is not None:
+                children = children[: backfill.pages]
             self.count("sitemaps", len(children))
             self.count("skipped/too_old_sitemap", too_old)
             requests = [self.discovery_request(loc, response) for loc, _ in children]
+            for request in filter(None, requests):
+                if backfill is not None:  # each child sitemap is a step
+                    request.meta["walk"].then = partial(self.backfill_step, total=len(children))
             return [request for request in requests if request is not None]
         if sitemap.type != "urlset":
             self.discovery_unusable(response, f"not a sitemap (root element {sitemap.type!r})")
             return []
-        found, too_old = recent_entries(entries, body, self.source.max_age, now)
+        found, too_old = recent_entries(entries, body, max_age, now, backfill is None)
         self.count("skipped/too_old", too_old)
         self.count("sitemap_entries", len(found))
         return self.article_requests(found, base=response.url)

@@ -101,13 +101,16 @@ class NewsSite:
     def paths(self, modes: Iterable[str] = MODES) -> list[str]:
         return [path for mode in modes for path in self.sections[mode]]
 
-    def sources(self, modes: Iterable[str] = MODES, extra: str = "") -> str:
-        """The config's `sources:` entries for these modes ({base} left for write_config)."""
+    def sources(
+        self, modes: Iterable[str] = MODES, extra: str = "", pages: int | None = None
+    ) -> str:
+        """The config's `sources:` entries for these modes ({base} left for write_config);
+        the listing walks `pages` pages (default: all of them)."""
         entries = {
             "feed": "  - name: wire\n    feed: {base}/wire/feed.xml\n",
             "sitemap": "  - name: archive\n    sitemap: {base}/archive/sitemap.xml\n",
             "listing": f'  - name: press\n    listing: {{base}}/press/\n    follow: "/press/story-"\n'
-            f"    pages: {self.layout.listing_pages}\n",
+            f"    pages: {pages or self.layout.listing_pages}\n",
         }
         return "".join(entries[mode] + extra for mode in modes)
 

@@ -31,7 +31,7 @@ def test_walk_state_is_recorded_walking_then_caught_up(engine):
 def test_a_backfill_resumes_where_its_last_step_left_it(engine):
     source = ensure_source(engine, "press", "listing", "https://example.com/press/")
     assert walks.backfill_of(engine, source) is None
-    walks.start_backfill(engine, source, "backfill pages=50")
+    walks.start_backfill(engine, source, "backfill pages=50", 50, None)
     walks.record(engine, source, walks.BACKFILL, "backfill pages=50", Progress([("u", 1)]))
     walks.backfill_step(engine, source, "https://example.com/press/page/2/", 2)
     backfill = walks.backfill_of(engine, source)
@@ -43,6 +43,7 @@ def test_a_backfill_resumes_where_its_last_step_left_it(engine):
     assert set(walks.unfinished_backfills(engine, ["press"])) == {"press"}
     walks.finish_backfill(engine, source)
     assert walks.unfinished_backfills(engine, ["press"]) == {}
-    walks.start_backfill(engine, source, "backfill pages=80")  # a new one starts clean
-    assert walks.backfill_of(engine, source).steps_done == 0
+    walks.start_backfill(engine, source, "backfill pages=80", 80, "30d")  # a new one starts clean
+    restarted = walks.backfill_of(engine, source)
+    assert (restarted.steps_done, restarted.pages, restarted.since) == (0, 80, "30d")
     assert walks.walk_states(engine, source, walks.BACKFILL) == {}

@@ -35,6 +35,8 @@ def upgrade() -> None:
         "backfills",
         sa.Column("source_id", sa.Integer(), nullable=False),
         sa.Column("target", sa.Text(), nullable=False),
+        sa.Column("pages", sa.Integer(), nullable=True),
+        sa.Column("since", sa.Text(), nullable=True),
         sa.Column("resume_url", sa.Text(), nullable=True),
         sa.Column("resume_page", sa.Integer(), nullable=True),
         sa.Column("steps_done", sa.Integer(), nullable=False),
