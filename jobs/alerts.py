@@ -3,7 +3,10 @@
 Nothing here exists unless `alerts:` is configured. Delivery runs after a crawl has stored its
 items, in a thread with a time limit: a slow or failing channel never blocks or fails a crawl.
 Failed deliveries are retried with exponential backoff; their state lives in the database
-(storage/deliveries.py), so restarts neither lose nor repeat an alert.
+(storage/deliveries.py), so a restart loses no alert. Delivery is at-least-once: a process
+killed after a channel took a message but before it was marked sent sends it again later, with
+the same delivery id (a JSON field for webhooks, a last line in the text for chat channels),
+so a receiver can drop the repeat.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 from sqlalchemy import Engine, select
 
@@ -30,15 +34,20 @@ MAX_ATTEMPTS = 12  # about a day of retries; then it waits for `newsmon alerts -
 DELIVERY_BUDGET_S = 60.0  # per pass; what is left over is sent by the next one
 HANG_GRACE_S = 15.0  # beyond the budget, for a send already under way
 
-Sender = Callable[[str, str, str], None]  # (url, title, body); raises DeliveryError
+Sender = Callable[[str, str, str, str], None]  # (url, title, body, delivery id); DeliveryError
+# Apprise's generic webhooks take extra payload fields as ":name=value" URL arguments.
+PAYLOAD_FIELD_SCHEMES = {"json", "jsons", "form", "forms", "xml", "xmls"}
+DELIVERY_ID_FIELD = "delivery_id"
 
 
 class DeliveryError(RuntimeError):
     """A channel refused or could not take a message."""
 
 
-def apprise_send(url: str, title: str, body: str) -> None:
-    """Send one message through Apprise; DeliveryError says why it did not go out."""
+def apprise_send(url: str, title: str, body: str, delivery_id: str) -> None:
+    """Send one message through Apprise, carrying its delivery id; DeliveryError says why it
+    did not go out."""
+    url, body = with_delivery_id(url, body, delivery_id)
     with warnings.catch_warnings():
         # Apprise's email plugin imports the deprecated imghdr module while loading plugins.
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -53,6 +62,16 @@ def apprise_send(url: str, title: str, body: str) -> None:
     if not delivered:
         reason = captured.getvalue().strip().splitlines()
         raise DeliveryError(reason[-1] if reason else "the channel did not accept the message")
+
+
+def with_delivery_id(url: str, body: str, delivery_id: str) -> tuple[str, str]:
+    """The URL and text of a message that carries `delivery_id`: as the last line of the text
+    on every channel, and as a `delivery_id` field of a webhook's payload."""
+    body = f"{body}\n\ndelivery id: {delivery_id}"
+    if url.split("://", 1)[0].lower() in PAYLOAD_FIELD_SCHEMES:
+        separator = "&" if "?" in url else "?"
+        url = f"{url}{separator}:{DELIVERY_ID_FIELD}={quote(delivery_id)}"
+    return url, body
 
 
 def backoff(attempts: int) -> timedelta | None:
@@ -88,6 +107,9 @@ class Dispatcher:
         self.engine = engine
         self.send = send
         self.budget_s = budget_s
+        # Held from a channel taking a message until it is marked sent: a process ending at
+        # its time limit waits for that, the shortest window it can leave (crawl.py).
+        self.recording = threading.Lock()
 
     def deliver_due(self, force: bool = False) -> DeliveryReport:
         """Send every due delivery; `force` also sends a digest before its period is up."""
@@ -111,8 +133,7 @@ class Dispatcher:
         for ids in by_item.values():
             if time.monotonic() > deadline:
                 break
-            rows = deliveries.claim(self.engine, ids)
-            if rows:
+            for rows in by_message(deliveries.claim(self.engine, ids)):
                 item = rows[0].item
                 keywords = [row.keyword for row in rows]
                 title = f"newsmon [{', '.join(keywords)}]: {item.title or item.url}"
@@ -125,17 +146,23 @@ class Dispatcher:
         last = deliveries.last_sent_at(self.engine, alert.name)
         if not force and last is not None and now - last < timedelta(seconds=alert.digest.every):
             return DeliveryReport()
-        rows = deliveries.claim(self.engine, [delivery_id for delivery_id, _ in self._due(alert)])
-        if not rows:
-            return DeliveryReport()
-        by_item: dict[int, list[AlertDelivery]] = {}
-        for row in rows:
-            by_item.setdefault(row.item_id, []).append(row)
-        parts = [
-            item_text(group[0].item, [row.keyword for row in group]) for group in by_item.values()
-        ]
-        title = f"newsmon digest ({alert.name}): {len(by_item)} flagged items"
-        return self._send(alert, rows, title, "\n\n".join(parts))
+        report = DeliveryReport()
+        # A digest that failed is retried as it was (same rows, same id); what came due since
+        # goes in a message of its own.
+        claimed = deliveries.claim(
+            self.engine, [delivery_id for delivery_id, _ in self._due(alert)]
+        )
+        for rows in by_message(claimed):
+            by_item: dict[int, list[AlertDelivery]] = {}
+            for row in rows:
+                by_item.setdefault(row.item_id, []).append(row)
+            parts = [
+                item_text(group[0].item, [row.keyword for row in group])
+                for group in by_item.values()
+            ]
+            title = f"newsmon digest ({alert.name}): {len(by_item)} flagged items"
+            report.add(self._send(alert, rows, title, "\n\n".join(parts)))
+        return report
 
     def _due(self, alert: Alert) -> list[tuple[int, int]]:
         ids = deliveries.due_ids(self.engine, alert.name)
@@ -153,8 +180,11 @@ class Dispatcher:
         self, alert: Alert, rows: Sequence[AlertDelivery], title: str, body: str
     ) -> DeliveryReport:
         ids = [row.id for row in rows]
+        delivery_id = rows[0].message_id or deliveries.message_id(ids)
         try:
-            self.send(alert.url, title, body)
+            with self.recording:
+                self.send(alert.url, title, body, delivery_id)
+                deliveries.mark_sent(self.engine, ids)  # at once: the window is this short
         except Exception as error:  # noqa: BLE001 - any channel failure is recorded and retried
             attempts = max(row.attempts for row in rows)
             wait = backoff(attempts)
@@ -169,8 +199,15 @@ class Dispatcher:
                 message,
             )
             return DeliveryReport(failed=len(ids))
-        deliveries.mark_sent(self.engine, ids)
         return DeliveryReport(sent=len(ids), messages=1)
+
+
+def by_message(rows: Sequence[AlertDelivery]) -> list[list[AlertDelivery]]:
+    """Claimed rows grouped into the messages that carry them (by message id)."""
+    groups: dict[str | None, list[AlertDelivery]] = {}
+    for row in rows:
+        groups.setdefault(row.message_id, []).append(row)
+    return list(groups.values())
 
 
 def item_text(item: Item, keywords: Sequence[str]) -> str:
@@ -211,6 +248,9 @@ def deliver_after_crawl(config: Config, engine: Engine) -> DeliveryReport | None
     limit = dispatcher.budget_s + HANG_GRACE_S
     worker.join(limit)
     if worker.is_alive():
+        # A message a channel already took is marked sent before this process goes on.
+        if dispatcher.recording.acquire(timeout=HANG_GRACE_S):
+            dispatcher.recording.release()
         log.warning("alert delivery is still running after %ss; left for the next run", limit)
         return None
     return outcome[0] if outcome else None

@@ -1,12 +1,16 @@
 """Alert delivery state: which (alert, item, rule) is owed, claimed, sent or failing.
 
-A row is created once per (alert, item, rule) (a unique key), so an alert goes out at most once
-however often an item is crawled, re-flagged or a process restarted. Rows are claimed before
-sending (their next attempt moved a lease ahead), so two processes never send one row twice.
+A row is created once per (alert, item, rule) (a unique key), so crawling, re-flagging or a
+restart never owes an alert twice. Rows are claimed before sending (their next attempt moved
+a lease ahead), so two processes never send one row at once. Delivery is at-least-once: a
+process killed between a channel accepting a message and the row being marked sent leaves
+the row to be sent again when its lease ends. So each message carries a stable id
+(`message_id`, fixed when its rows are first claimed) that a receiver can drop repeats by.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -132,8 +136,20 @@ def claim(engine: Engine, ids: Sequence[int], now: datetime | None = None) -> li
             .values(attempts=AlertDelivery.attempts + 1, next_attempt_at=now + CLAIM_LEASE)
             .returning(AlertDelivery.id)
         ).all()
-    if not claimed:
-        return []
+        if not claimed:
+            return []
+        # Rows claimed for the first time form one new message; a retried row keeps its own.
+        fresh = session.scalars(
+            select(AlertDelivery.id).where(
+                AlertDelivery.id.in_(claimed), AlertDelivery.message_id.is_(None)
+            )
+        ).all()
+        if fresh:
+            session.execute(
+                update(AlertDelivery)
+                .where(AlertDelivery.id.in_(fresh))
+                .values(message_id=message_id(fresh))
+            )
     with Session(engine, expire_on_commit=False) as session:
         statement = (
             select(AlertDelivery)
@@ -142,6 +158,12 @@ def claim(engine: Engine, ids: Sequence[int], now: datetime | None = None) -> li
             .order_by(AlertDelivery.id)
         )
         return list(session.scalars(statement))
+
+
+def message_id(row_ids: Sequence[int]) -> str:
+    """The id of the message carrying these rows: the same for the same rows, on any host."""
+    digest = hashlib.sha256(",".join(map(str, sorted(row_ids))).encode()).hexdigest()
+    return f"newsmon-{digest[:24]}"
 
 
 def mark_sent(engine: Engine, ids: Sequence[int], now: datetime | None = None) -> None:

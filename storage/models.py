@@ -105,6 +105,7 @@ class AlertDelivery(Base):
     item_id: Mapped[int]
     keyword: Mapped[str]
     story_key: Mapped[str | None]
+    message_id: Mapped[str | None]
     status: Mapped[str]
     attempts: Mapped[int]
     next_attempt_at: Mapped[datetime | None]

@@ -135,6 +135,9 @@ alert_deliveries = Table(
     Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
     Column("keyword", String(100), nullable=False),
     Column("story_key", String(64)),
+    # The id of the message that carries this row, fixed when first claimed: every retry of
+    # that message repeats it, so receivers can drop a repeat (delivery is at-least-once).
+    Column("message_id", String(64)),
     Column("status", String(16), nullable=False, default="pending"),  # pending|sent|failed
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime),

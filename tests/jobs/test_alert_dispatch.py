@@ -8,7 +8,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from crawler.config import Alert
-from jobs.alerts import MAX_ATTEMPTS, DeliveryError, Dispatcher, apprise_send, backoff
+from jobs.alerts import (
+    MAX_ATTEMPTS,
+    DeliveryError,
+    Dispatcher,
+    apprise_send,
+    backoff,
+    with_delivery_id,
+)
 from jobs.localsite import LocalSite, Response
 from storage.crawlstate import ensure_source
 from storage.db import make_engine, prepare_for_writing
@@ -29,9 +36,11 @@ class Channel:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, str]] = []
+        self.ids: list[str] = []  # the delivery id of every attempt
         self.failing = False
 
-    def __call__(self, url: str, title: str, body: str) -> None:
+    def __call__(self, url: str, title: str, body: str, delivery_id: str) -> None:
+        self.ids.append(delivery_id)
         if self.failing:
             raise DeliveryError("HTTP 500")
         self.sent.append((url, title, body))
@@ -127,8 +136,39 @@ def test_apprise_posts_json_to_a_local_webhook_and_reports_a_refusal():
         hook.route("/hook", receive)
         url = hook.base_url.replace("http://", "json://") + "/hook"
         with pytest.raises(DeliveryError, match="500"):
-            apprise_send(url, "a title", "a body")
-        apprise_send(url, "a title", "a body")
-    assert [(b["title"], b["message"]) for b in bodies] == [("a title", "a body")] * 2
+            apprise_send(url, "a title", "a body", "newsmon-1")
+        apprise_send(url, "a title", "a body", "newsmon-1")
+    sent = [(b["title"], b["message"], b["delivery_id"]) for b in bodies]
+    assert sent == [("a title", "a body\n\ndelivery id: newsmon-1", "newsmon-1")] * 2
     with pytest.raises(DeliveryError, match="nosuchscheme://"):
-        apprise_send("nosuchscheme://secret-token", "t", "b")
+        apprise_send("nosuchscheme://secret-token", "t", "b", "newsmon-1")
+
+
+def test_a_retried_message_repeats_its_delivery_id_and_new_rows_get_their_own(engine):
+    channel = Channel()
+    channel.failing = True
+    flag(engine, [1, 2], "pak-us", alerts=("daily",))
+    daily = Alert(name="daily", url="json://x/", mode="digest", digest={"every": "1h"})
+    dispatcher = Dispatcher([daily], engine, channel)
+    assert dispatcher.deliver_due().failed == 2
+    flag(engine, [3], "pak-us", alerts=("daily",))
+    channel.failing = False
+    with Session(engine) as session, session.begin():
+        session.execute(update(AlertDelivery).values(next_attempt_at=utcnow()))
+    report = dispatcher.deliver_due(force=True)
+    assert (report.messages, report.sent) == (2, 3)
+    first, retried, new = channel.ids
+    assert retried == first != new  # the failed digest again, as it was; item 3 apart
+    assert [title for _, title, _ in channel.sent] == [
+        "newsmon digest (daily): 2 flagged items",
+        "newsmon digest (daily): 1 flagged items",
+    ]
+
+
+def test_every_channel_gets_the_delivery_id_in_its_text_webhooks_also_as_a_field():
+    assert with_delivery_id("slack://T/B/C", "body", "newsmon-9") == (
+        "slack://T/B/C",
+        "body\n\ndelivery id: newsmon-9",
+    )
+    url, _ = with_delivery_id("jsons://hooks.example.org/x?+X-Token=abc", "body", "newsmon-9")
+    assert url == "jsons://hooks.example.org/x?+X-Token=abc&:delivery_id=newsmon-9"

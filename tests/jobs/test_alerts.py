@@ -215,3 +215,42 @@ def test_a_near_copy_of_an_alerted_story_is_bundled_not_sent_again(tmp_path, sit
     assert rows(db, "select count(*) from items where duplicate_of is not null") == [(1,)]
     assert len(desk.bodies) == 1  # one story, one alert
     assert sorted(rows(db, "select status from alert_deliveries")) == [("bundled",), ("sent",)]
+
+
+def test_a_crawl_killed_after_the_receiver_took_an_alert_resends_it_with_the_same_id(
+    tmp_path, site, hooks
+):
+    import os
+    import signal
+
+    from tests.faults.child import start_newsmon
+    from tests.processes import kill_session
+
+    desk = Receiver(hooks, "/desk")
+    crawl: list = []
+
+    def take_then_kill(request: RecordedRequest) -> Response:
+        reply = desk.receive(request)
+        if len(desk.bodies) == 1:  # the channel took it; the sender dies before recording it
+            os.killpg(crawl[0].pid, signal.SIGKILL)
+        return reply
+
+    hooks.route("/desk", take_then_kill)
+    extra = f"alerts:\n  - name: desk\n    url: {desk.url}\n    keywords: [Pakistan-US]\n"
+    config = write_config(tmp_path, site, SOURCES, extra)
+    db = tmp_path / "newsmon.db"
+    crawl.append(start_newsmon(config, "crawl"))
+    try:
+        crawl[0].communicate(timeout=120)
+    finally:
+        kill_session(crawl[0].pid)
+    assert crawl[0].returncode == -signal.SIGKILL
+    [first] = desk.bodies
+    assert rows(db, "select count(*) from alert_deliveries where status = 'sent'") == [(0,)]
+
+    retry = newsmon(config, "alerts", "--retry")  # or the claim's lease running out
+    assert retry.returncode == 0, retry.stderr
+    again = [body for body in desk.bodies[1:] if body["title"] == first["title"]]
+    assert [body["delivery_id"] for body in again] == [first["delivery_id"]]  # at-least-once
+    assert first["message"].endswith(f"delivery id: {first['delivery_id']}")
+    assert len({body["delivery_id"] for body in desk.bodies}) == len(PAK_US)

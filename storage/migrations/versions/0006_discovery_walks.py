@@ -1,4 +1,4 @@
-"""discovery walks: how far each walk got, and backfill progress
+"""discovery walks: how far each walk got, backfill progress, alert message ids
 
 Revision ID: 0006
 Revises: 0005
@@ -48,6 +48,11 @@ def upgrade() -> None:
     )
 
 
+    # A plain ADD COLUMN, as in 0005: no table rebuild.
+    op.add_column("alert_deliveries", sa.Column("message_id", sa.String(length=64), nullable=True))
+
+
 def downgrade() -> None:
+    op.drop_column("alert_deliveries", "message_id")
     op.drop_table("backfills")
     op.drop_table("discovery_walks")
