@@ -46,3 +46,23 @@ def test_a_foreign_database_is_refused(tmp_path):
 
 def test_the_schema_head_constant_is_alembics_head():
     assert head_revision() == SCHEMA_HEAD
+
+
+def test_a_schema_creation_cut_short_leaves_an_empty_database_not_a_stuck_one(database_url):
+    from sqlalchemy import event, inspect
+
+    engine = make_engine(database_url)
+
+    def crash_midway(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if "CREATE TABLE alert_deliveries" in statement:  # tables of 0001 exist by then
+            raise RuntimeError("killed while creating the schema")
+
+    event.listen(engine, "before_cursor_execute", crash_midway)
+    with pytest.raises(RuntimeError, match="killed"):
+        prepare_for_writing(engine)
+    event.remove(engine, "before_cursor_execute", crash_midway)
+    with engine.connect() as connection:
+        assert inspect(connection).get_table_names() == []  # nothing half-made
+    prepare_for_writing(engine)  # so the next process simply creates it
+    assert current_revision(engine) == SCHEMA_HEAD
+    engine.dispose()
