@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from typing import Any
 
 from scrapy import signals
@@ -24,6 +25,9 @@ log = logging.getLogger(__name__)
 
 EXTRACT_TIMEOUT_S = 120
 STORE_BATCH = 50
+# A batch is stored when full or when its first item has waited this long: on a slow site a
+# kill then loses (to the next run) seconds of work, not a half-full batch.
+STORE_MAX_WAIT_S = 2.0
 
 
 class Stage:
@@ -138,11 +142,15 @@ class StorePipeline(Stage):
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self.pending: list[ArticleRecord] = []
+        self.pending_since = 0.0
         crawler.signals.connect(self.flush, signal=signals.spider_idle)
 
     def process_item(self, article: ArticleRecord) -> ArticleRecord:
+        if not self.pending:
+            self.pending_since = time.monotonic()
         self.pending.append(article)
-        if len(self.pending) >= STORE_BATCH:
+        waited = time.monotonic() - self.pending_since
+        if len(self.pending) >= STORE_BATCH or waited >= STORE_MAX_WAIT_S:
             self.flush()
         return article
 
