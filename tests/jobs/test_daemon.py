@@ -327,3 +327,31 @@ def test_a_reload_replaces_the_childrens_config_copy_whole_never_rewrites_it(tmp
         assert sorted(p.name for p in snapshot.copy.parent.iterdir()) == ["config.yaml"]
     finally:
         snapshot.close()
+
+
+def test_a_run_cut_by_run_timeout_is_caught_up_by_the_next_run(tmp_path):
+    from tests.jobs.test_interrupted_crawls import assert_stored_once, stored_paths
+
+    with LocalSite() as site:
+        news = NewsSite(site, Layout(listing_pages=3, per_page=10))
+        # 0.5 s between requests: 33 of them take 16 s, past the 8 s run_timeout.
+        sources = news.sources(["listing"], extra="    politeness: {{delay: 0.5s}}\n")
+        config = write_config(
+            tmp_path, site, sources, "schedule: {every: 1s}\ndaemon: {run_timeout: 8s}\n"
+        )
+        db = tmp_path / "newsmon.db"
+        code, stderr = run_once(config)
+        assert code == 1, stderr  # the timed-out run failed
+        [cut] = finished(db, "press")
+        assert (cut["status"], json.loads(cut["error_kinds"])) == ("failed", {"timeout": 1})
+        assert 0 < len(stored_paths(db)) < 30
+
+        config.write_text(
+            config.read_text().replace("delay: 0.5s", "delay: 0s").replace("8s}", "2m}")
+        )
+        for expected_new in (True, False):  # the next run catches up; the one after has nothing
+            before = len(stored_paths(db))
+            code, stderr = run_once(config)
+            assert code == 0, stderr
+            assert (len(stored_paths(db)) > before) is expected_new
+        assert_stored_once(db, news, ["listing"])

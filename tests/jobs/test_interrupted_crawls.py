@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import sqlite3
 import time
@@ -21,7 +22,8 @@ import pytest
 from jobs.localsite import LocalSite
 from tests.faults.child import start_newsmon
 from tests.jobs.helpers import newsmon, write_config
-from tests.jobs.newssite import Layout, NewsSite, listing_path
+from tests.jobs.newssite import MODES, Layout, NewsSite, listing_path
+from tests.processes import kill_session
 
 
 @pytest.fixture
@@ -178,3 +180,75 @@ def test_an_item_lost_to_a_failing_pipeline_stage_makes_the_run_partial_and_is_r
 
     assert clean_runs_until_caught_up(config, db) == 1
     assert_stored_once(db, news, ["feed"])
+
+
+# --- kills at random points --------------------------------------------------------------------
+
+PROPERTY_LAYOUT = Layout(feed=40, sitemap_children=3, per_sitemap=15, listing_pages=5, per_page=10)
+SCENARIOS = [("feed",), ("sitemap",), ("listing",), MODES]
+
+
+def killed_first_crawls(config, db, rng: random.Random, kills: int) -> list[str]:  # type: ignore[no-untyped-def]
+    """Start first crawls and kill each at a random moment with SIGKILL or SIGTERM."""
+    seen = []
+    for _ in range(kills):
+        signum = rng.choice([signal.SIGKILL, signal.SIGTERM])
+        delay = rng.uniform(0.5, 4.0)  # start-up, discovery, fetching, storing
+        child = start_newsmon(config, "crawl")
+        try:
+            try:
+                child.wait(delay)
+            except Exception:  # noqa: BLE001 - still running: kill it now
+                os.killpg(child.pid, signum)
+            child.communicate(timeout=60)
+        finally:
+            kill_session(child.pid)
+        seen.append(f"{signal.Signals(signum).name}@{delay:.1f}s:{len(stored_paths(db))}")
+    return seen
+
+
+def check_kills(tmp_path, site, modes, seed: int, kills: int = 2) -> None:  # type: ignore[no-untyped-def]
+    rng = random.Random(seed)
+    news = NewsSite(site, PROPERTY_LAYOUT, seed=seed)
+    config = write_config(tmp_path, site, news.sources(modes))
+    db = tmp_path / "newsmon.db"
+    history = killed_first_crawls(config, db, rng, kills)
+    storing_runs = clean_runs_until_caught_up(config, db)
+    assert storing_runs <= 1, f"seed {seed}: {history}: caught up only after {storing_runs} runs"
+    assert_stored_once(db, news, modes)
+
+
+@pytest.mark.parametrize("modes", SCENARIOS, ids="+".join)
+def test_first_crawls_killed_at_random_points_lose_nothing(tmp_path, site, modes):
+    check_kills(tmp_path, site, modes, seed=13)
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize("seed", range(1, 7))
+@pytest.mark.parametrize("modes", SCENARIOS, ids="+".join)
+def test_first_crawls_killed_at_random_points_lose_nothing_over_many_seeds(
+    tmp_path, site, modes, seed
+):
+    check_kills(tmp_path, site, modes, seed, kills=3)
+
+
+def test_items_the_store_refused_on_a_middle_listing_page_are_stored_next_run(tmp_path, site):
+    news = NewsSite(site, Layout(listing_pages=4, per_page=5))
+    refused = [site.url(path) for path in news.sections["listing"][5:10]]  # all of page 2
+    config = write_config(tmp_path, site, news.sources(["listing"]))
+    db = tmp_path / "newsmon.db"
+    assert newsmon(config, "db", "upgrade").returncode == 0
+    with sqlite3.connect(db) as connection:
+        urls = ", ".join(f"'{url}'" for url in refused)
+        connection.execute(
+            f"CREATE TRIGGER refuse BEFORE INSERT ON items WHEN NEW.url IN ({urls})"
+            " BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    first = newsmon(config, "crawl")
+    assert first.returncode == 0, first.stderr
+    assert last_runs(db) == [("press", "partial", 15, 5)]
+    with sqlite3.connect(db) as connection:
+        connection.execute("DROP TRIGGER refuse")
+
+    assert clean_runs_until_caught_up(config, db) == 1
+    assert_stored_once(db, news, ["listing"])
