@@ -165,6 +165,10 @@ class StorePipeline(Stage):
         batch, self.pending = self.pending, []
         try:
             self.spider.save_progress()  # walks below which items are stored are walking first
+        except Exception as error:  # noqa: BLE001 - unsaved, storing could fake a finished walk
+            self.lost(batch, error, whole=True)
+            return
+        try:
             self.store(batch)
         except (OperationalError, InterfaceError) as error:
             self.lost(batch, error, whole=True)

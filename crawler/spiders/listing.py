@@ -59,7 +59,8 @@ class ListingSpider(SourceSpider):
             # Newest first: a page of only stored articles means the older pages are stored too,
             # when the last walk got to the configured depth.
             self.count("listing_stopped_at_known")
-        elif deeper and next_url:
+        elif deeper and next_url and not self.discovery_incomplete:
+            # (A page cut by max_articles ends the walk: the next run carries on from it.)
             request = self.discovery_request(next_url, response, page=page + 1)
             requests.extend([request] if request is not None else [])
         return requests
