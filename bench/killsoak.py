@@ -2,11 +2,14 @@
 
 A local site of 540 realistic article pages (bench/sitegen.py) in three sections, each behind
 one discovery mode: a feed (100 articles), a sitemap index of 4 child sitemaps (200) and a
-20-page listing (240). N rounds (default 10) start `newsmon crawl` on an empty database and
-SIGKILL it after a random delay: the whole process group, or, every other time at random,
-the crawl process alone (as the OOM killer does). After each kill the bench waits up to 5 s
-for every process of that crawl's session to be gone and counts the ones that are not. Then
-clean crawls run until one stores nothing new.
+20-page listing (240). First, one uninterrupted crawl into a scratch database shows what a
+crawl stores and how long it takes. Then N rounds (default 10) start `newsmon crawl` on the
+real database, never yet crawled to the end, and SIGKILL it at a random point: during
+start-up and discovery (a random moment in the first seconds), or once a random number of
+the articles still missing are stored. The kill goes to the whole process group or, at
+random, to the crawl process alone (as the OOM killer does). After each kill the bench waits
+up to 5 s for every process of that crawl's session to be gone and counts the ones that are
+not. Then clean crawls run until one stores nothing new.
 
 It prints stored/served, duplicates, the clean runs it took to catch up and the surviving
 processes. Targets: every article page stored, 0 duplicates, caught up within 2 clean runs
@@ -16,7 +19,7 @@ The bench makes itself a child subreaper (Linux), so a process a killed crawl le
 is reparented to it rather than to init: such survivors are counted, killed and reaped, and
 the CPU figure covers the whole process tree (crawls, fork servers, workers, and survivors).
 
-    python bench/killsoak.py [--rounds 10] [--seed 1] [--max-delay 20]
+    python bench/killsoak.py [--rounds 10] [--seed 1] [--early 3]
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ import random
 import resource
 import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -81,20 +83,38 @@ def stored(db: Path) -> tuple[int, int, set[str]]:
     return len(urls), keys, {"/" + url.split("/", 3)[3] for url in urls}
 
 
-def killed_round(config: Path, db: Path, rng: random.Random, max_delay: float) -> tuple[str, int]:
-    """One first crawl, SIGKILLed after a random delay; (what happened, survivors)."""
-    delay = rng.uniform(0.3, max_delay)
+def killed_round(
+    config: Path, db: Path, rng: random.Random, served: int, early: float, rounds_left: int
+) -> tuple[str, int]:
+    """One crawl, SIGKILLed at a random point; (what happened, survivors).
+
+    A kill after storing takes a random share of what is missing, about one in `rounds_left`
+    on average, so the last rounds still have a first crawl's work to interrupt.
+    """
     alone = rng.random() < 0.5
+    now = stored(db)[0]
+    missing = served - now
+    if rng.random() < 0.25 or missing < 2:
+        delay, target = rng.uniform(0.3, early), None  # start-up, discovery, first fetches
+    else:
+        share = max(1, 2 * missing // (rounds_left + 1))
+        delay, target = 3600.0, now + rng.randint(1, min(share, missing - 1))
+    started = time.monotonic()
     child = start_newsmon(config, "crawl")
-    try:
-        child.wait(delay)
-        what = f"finished before its kill at {delay:.1f}s (exit {child.returncode})"
-    except subprocess.TimeoutExpired:
+    while child.poll() is None and time.monotonic() - started < delay:
+        if target is not None and stored(db)[0] >= target:
+            break
+        time.sleep(0.05)
+    elapsed = time.monotonic() - started
+    if child.poll() is not None:
+        what = f"finished before its kill (exit {child.returncode}, {elapsed:.1f}s)"
+    else:
         if alone:
             os.kill(child.pid, signal.SIGKILL)
         else:
             os.killpg(child.pid, signal.SIGKILL)
-        what = f"SIGKILL to the {'crawl alone' if alone else 'process group'} at {delay:.1f}s"
+        point = f"at {elapsed:.1f}s" + (f", once {target} were stored" if target else "")
+        what = f"SIGKILL to the {'crawl alone' if alone else 'process group'} {point}"
     child.communicate(timeout=60)
     survivors = wait_until_gone(child.pid, SURVIVOR_WAIT_S)
     kill_session(child.pid)
@@ -106,7 +126,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--max-delay", type=float, default=20.0, help="latest kill, seconds")
+    parser.add_argument("--early", type=float, default=3.0, help="latest start-up kill, seconds")
     args = parser.parse_args()
     subreaper = become_subreaper()
     rng = random.Random(args.seed)
@@ -115,19 +135,30 @@ def main() -> None:
         news = NewsSite(site, LAYOUT, make_page=realistic_page, seed=args.seed)
         served = set(news.paths())
         # max_articles above the site's size: one uninterrupted crawl stores everything.
-        config = write_config(Path(tmp), site, news.sources(extra="    max_articles: 1000\n"))
-        db = Path(tmp) / "newsmon.db"
+        sources = news.sources(extra="    max_articles: 1000\n")
         print(
             f"site: {len(served)} article pages (feed {LAYOUT.feed}, sitemap index"
             f" {LAYOUT.sitemap_children}x{LAYOUT.per_sitemap}, listing"
             f" {LAYOUT.listing_pages}x{LAYOUT.per_page}); seed {args.seed}"
         )
+        scratch = Path(tmp) / "uninterrupted"
+        scratch.mkdir()
+        begun = time.monotonic()
+        baseline = newsmon(write_config(scratch, site, sources), "crawl", timeout=1800)
+        print(
+            f"uninterrupted crawl (scratch database): exit {baseline.returncode},"
+            f" {stored(scratch / 'newsmon.db')[0]} stored in {time.monotonic() - begun:.1f}s"
+        )
+        config = write_config(Path(tmp), site, sources)
+        db = Path(tmp) / "newsmon.db"
         survivors_total = 0
         for number in range(1, args.rounds + 1):
-            what, survivors = killed_round(config, db, rng, args.max_delay)
+            rounds_left = args.rounds - number + 1
+            what, survivors = killed_round(config, db, rng, len(served), args.early, rounds_left)
             survivors_total += survivors
             rows, _, _ = stored(db)
-            print(f"round {number:2}: {what}; {rows} stored so far; {survivors} processes survived")
+            print(f"round {number:2}: {what}; {rows} stored now; {survivors} processes survived")
+        missing_after_kills = len(served - stored(db)[2])
         caught_up_after = None
         for clean_runs in range(1, MAX_CLEAN_RUNS + 1):
             before = stored(db)[0]
@@ -147,6 +178,7 @@ def main() -> None:
     print()
     print(f"stored/served:        {len(paths & served)}/{len(served)}  (missing {len(missing)})")
     print(f"duplicates:           {rows - keys}")
+    print(f"missing after kills:  {missing_after_kills}  (what the clean runs had to catch up)")
     print(
         "clean runs to catch up: "
         + (
