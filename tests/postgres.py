@@ -61,3 +61,13 @@ def throwaway_schema(database_url: str) -> Iterator[str]:
         with engine.connect() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
+
+
+def query(url: str, sql: str) -> list[tuple]:
+    """Rows of `sql` on the database at `url` (either backend), through an engine of its own."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(sql))]
+    finally:
+        engine.dispose()

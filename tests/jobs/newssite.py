@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -79,7 +78,6 @@ class NewsSite:
         self.layout = layout
         self.failures: dict[str, int] = {}  # path -> 5xx answers still to give
         self.hanging: set[str] = set()  # paths that hang until released
-        self.delay = 0.0  # seconds every answer waits
         self.released = threading.Event()
         rng = random.Random(seed)
         number = 0
@@ -125,8 +123,6 @@ class NewsSite:
         raw = body.encode("utf-8")
 
         def respond(_request: RecordedRequest) -> Response:
-            if self.delay:
-                time.sleep(self.delay)
             if path in self.hanging:
                 self.released.wait(120)
             if self.failures.get(path, 0) > 0:

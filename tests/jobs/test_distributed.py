@@ -13,12 +13,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from jobs.localsite import LocalSite, RecordedRequest, Response
 from tests.conftest import FIXTURE_SITE_ROOT
 from tests.jobs.helpers import REPO, write_config
-from tests.postgres import throwaway_database, throwaway_schema
+from tests.postgres import query, throwaway_database, throwaway_schema
 
 REDIS_URL = os.environ.get("NEWSMON_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -105,15 +104,6 @@ def stop(*processes: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def query(url: str, sql: str) -> list[tuple]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(text(sql))]
-    finally:
-        engine.dispose()
 
 
 def wait_for(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]

@@ -141,45 +141,31 @@ def test_a_max_articles_cut_carries_on_next_run_until_caught_up(tmp_path, site, 
     assert_stored_once(db, news, [mode])
 
 
-def test_a_page_the_extractor_failed_on_is_fetched_again_next_run(tmp_path, site):
-    news = NewsSite(site, Layout(sitemap_children=2, per_sitemap=5))
-    failing = news.sections["sitemap"][3]
-    config = write_config(tmp_path, site, news.sources(["sitemap"]))
+@pytest.mark.parametrize(
+    ("variable", "mode", "source"),
+    [
+        ("NEWSMON_TEST_FAILING_PAGE", "sitemap", "archive"),
+        ("NEWSMON_TEST_FAILING_FLAG", "feed", "wire"),
+    ],
+    ids=["extraction", "keyword stage"],
+)
+def test_a_page_a_pipeline_stage_failed_on_is_fetched_again_next_run(
+    tmp_path, site, variable, mode, source
+):
+    news = NewsSite(site, Layout(feed=10, sitemap_children=2, per_sitemap=5))
+    failing = news.sections[mode][3]
+    config = write_config(tmp_path, site, news.sources([mode]))
     db = tmp_path / "newsmon.db"
     child = start_newsmon(
-        config,
-        "crawl",
-        env={"NEWSMON_TEST_FAILING_PAGE": failing},
-        hook="tests.jobs.pipeline_faults",
+        config, "crawl", env={variable: failing}, hook="tests.jobs.pipeline_faults"
     )
     _, stderr = child.communicate(timeout=120)
     assert child.returncode == 0, stderr
-    assert last_runs(db) == [("archive", "partial", 9, 1)]
+    assert last_runs(db) == [(source, "partial", 9, 1)]  # the run says it lost one
 
     assert clean_runs_until_caught_up(config, db) == 1
     assert site.hits(failing) == 2
-    assert_stored_once(db, news, ["sitemap"])
-
-
-def test_an_item_lost_to_a_failing_pipeline_stage_makes_the_run_partial_and_is_retried(
-    tmp_path, site
-):
-    news = NewsSite(site, Layout(feed=6))
-    failing = news.sections["feed"][2]
-    config = write_config(tmp_path, site, news.sources(["feed"]))
-    db = tmp_path / "newsmon.db"
-    child = start_newsmon(
-        config,
-        "crawl",
-        env={"NEWSMON_TEST_FAILING_FLAG": failing},
-        hook="tests.jobs.pipeline_faults",
-    )
-    _, stderr = child.communicate(timeout=120)
-    assert child.returncode == 0, stderr
-    assert last_runs(db) == [("wire", "partial", 5, 1)]
-
-    assert clean_runs_until_caught_up(config, db) == 1
-    assert_stored_once(db, news, ["feed"])
+    assert_stored_once(db, news, [mode])
 
 
 # --- kills at random points --------------------------------------------------------------------

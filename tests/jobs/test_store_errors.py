@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from jobs.localsite import LocalSite
 from tests.jobs.helpers import newsmon, write_config
 from tests.jobs.newssite import Layout, NewsSite
-from tests.postgres import throwaway_database, throwaway_schema
+from tests.postgres import query, throwaway_database, throwaway_schema
 
 
 @pytest.fixture(scope="module")
@@ -39,17 +39,8 @@ def site() -> Iterator[LocalSite]:
         yield site
 
 
-def fetch(url: str, sql: str) -> list[tuple]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(text(sql))]
-    finally:
-        engine.dispose()
-
-
 def last_run(url: str) -> tuple:
-    return fetch(
+    return query(
         url, "select status, new_items, errors, error_kinds from crawl_runs order by id desc"
     )[0]
 
@@ -88,7 +79,7 @@ def test_bad_text_in_feed_hints_is_stored_cleaned_and_the_run_is_ok(tmp_path, si
         result = newsmon(config, "crawl")
         assert result.returncode == 0, result.stderr
         assert last_run(database)[0] == "ok", result.stdout
-    authors = sorted(author for (author,) in fetch(database, "select author from items"))
+    authors = sorted(author for (author,) in query(database, "select author from items"))
     assert authors == sorted(
         ["\ufffd", "StaffReporter", "Desk[31m", "Tab\tand\nnewline", "Kamran Yousaf"]
     )
@@ -138,5 +129,5 @@ def test_an_item_the_database_refuses_fails_alone_and_is_stored_by_the_next_run(
     again = newsmon(config, "crawl")
     assert again.returncode == 0, again.stderr
     assert last_run(database)[:3] == ("ok", 1, 0)
-    stored = [url for (url,) in fetch(database, "select url from items")]
+    stored = [url for (url,) in query(database, "select url from items")]
     assert len(stored) == len(set(stored)) == 5

@@ -47,7 +47,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("source_id"),
     )
 
-
     # A plain ADD COLUMN, as in 0005: no table rebuild.
     op.add_column("alert_deliveries", sa.Column("message_id", sa.String(length=64), nullable=True))
 
