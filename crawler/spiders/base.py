@@ -225,8 +225,10 @@ class SourceSpider(IncrementalSpider, Spider):
         self.count("errors/pipeline")
 
     def request_dropped(self, request: Request) -> None:
-        """Scrapy dropped a request unsent (its scheduler refused it): the walk is not done."""
-        self.request_ended(request, ok=False)
+        """Scrapy's scheduler dropped a request as a duplicate of one this crawl already made
+        (two links redirecting to one page, say): that one settles the page, in this walk
+        tracker too, so this one is done."""
+        self.request_ended(request, ok=True)
 
     def discovery_unusable(self, response: Response, reason: str) -> None:
         """A discovery response arrived but could not be used (unparsable feed, not a sitemap)."""

@@ -431,3 +431,22 @@ def test_what_the_probe_cannot_settle_is_left_to_the_crawl(tmp_path, site):
     before = len(site.requests)
     newsmon(config, "crawl")
     assert [r.path for r in site.requests[before:]] == ["/robots.txt"]
+
+
+def test_two_links_redirecting_to_one_article_still_let_the_walk_catch_up(tmp_path, site):
+    pages = Pages(site, validators=False)
+    publish(pages, ["/news/moved.html"])
+    for old in ("/old/a.html", "/old/b.html"):
+        site.add(old, b"", status=301, headers={"Location": "/news/moved.html"})
+    pages.put(
+        "/feed.xml", rss(site.base_url, ["/old/a.html", "/old/b.html"]), "application/rss+xml"
+    )
+    config = write_config(tmp_path, site, "  - name: feed\n    feed: {base}/feed.xml\n")
+    assert newsmon(config, "crawl").returncode == 0
+    db = tmp_path / "newsmon.db"
+    assert rows(db, "select count(*) from items") == [(1,)]
+    # Scrapy dropped the second redirect as a duplicate: the feed's walk caught up all the same.
+    assert rows(db, "select caught_up from discovery_walks") == [(1,)]
+    before = len(site.requests)
+    assert newsmon(config, "crawl").returncode == 0
+    assert [r.path for r in site.requests[before:]] == ["/robots.txt", "/feed.xml"]
