@@ -115,9 +115,10 @@ def killed_round(
             os.killpg(child.pid, signal.SIGKILL)
         point = f"at {elapsed:.1f}s" + (f", once {target} were stored" if target else "")
         what = f"SIGKILL to the {'crawl alone' if alone else 'process group'} {point}"
-    child.communicate(timeout=60)
+    child.wait(timeout=60)  # the crawl itself; what it left may still hold its pipes
     survivors = wait_until_gone(child.pid, SURVIVOR_WAIT_S)
     kill_session(child.pid)
+    child.communicate(timeout=60)
     reap()
     return what, len(survivors)
 
@@ -179,15 +180,13 @@ def main() -> None:
     print(f"stored/served:        {len(paths & served)}/{len(served)}  (missing {len(missing)})")
     print(f"duplicates:           {rows - keys}")
     print(f"missing after kills:  {missing_after_kills}  (what the clean runs had to catch up)")
-    print(
-        "clean runs to catch up: "
-        + (
-            f"{caught_up_after} (the last stored nothing new)"
-            if caught_up_after
-            else "not caught up"
-        )
-        + "  (target <= 2)"
-    )
+    if caught_up_after is None:
+        clean = f"still storing after {MAX_CLEAN_RUNS}"
+    elif missing:
+        clean = f"{caught_up_after}, and still {len(missing)} missing: lost for good"
+    else:
+        clean = f"{caught_up_after} (the last stored nothing new)"
+    print(f"clean runs to catch up: {clean}  (target <= 2)")
     print(f"surviving processes:  {survivors_total}  (after {args.rounds} kills; target 0)")
     print(
         f"CPU, whole tree:      {children.ru_utime + children.ru_stime:.1f} s"
