@@ -49,7 +49,7 @@ def run_crawl(
     `prefetched` holds, by source name, the responses the probe already received by URL.
     """
     matcher = Matcher.from_rules(config.keywords)
-    process = CrawlerProcess(process_settings(config, log_level))
+    process = CrawlerProcess(process_settings(config, sources, log_level))
     # Scrapy leaves its loggers at DEBUG; records below our level would be built, then dropped.
     for name in ("scrapy", "twisted", "crawler"):
         logging.getLogger(name).setLevel(log_level)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from scrapy.settings import default_settings
 
+from crawler.addresses import allowed_private_hosts
 from crawler.config import Config, Source
+from crawler.resolver import PRIVATE_HOSTS_SETTING
 
 # Scrapy imports every component named in its *_BASE settings, even one set to None, so the
 # unused ones are left out of the base itself. RemoteControl (Scrapy 2.19) is an HTTP server that
@@ -24,8 +27,10 @@ def _without_unused(base: dict[str, int]) -> dict[str, int]:
     return {path: order for path, order in base.items() if path not in UNUSED_COMPONENTS}
 
 
-def process_settings(config: Config, log_level: str = "WARNING") -> dict[str, Any]:
-    """Settings shared by every source's crawler in one process."""
+def process_settings(
+    config: Config, sources: Sequence[Source] = (), log_level: str = "WARNING"
+) -> dict[str, Any]:
+    """Settings shared by the crawlers of `sources` in one process."""
     return {
         "BOT_NAME": "newsmon",
         "USER_AGENT": config.user_agent,
@@ -44,7 +49,10 @@ def process_settings(config: Config, log_level: str = "WARNING") -> dict[str, An
         "CONCURRENT_ITEMS": 16,
         "REDIRECT_MAX_TIMES": 5,
         "METAREFRESH_ENABLED": False,
-        "DNS_TIMEOUT": 15,
+        # Connections go only to the addresses PrivateAddressMiddleware checked (its lookups
+        # time out after crawler/addresses.py LOOKUP_TIMEOUT).
+        "TWISTED_DNS_RESOLVER": "crawler.resolver.GuardedResolver",
+        PRIVATE_HOSTS_SETTING: sorted(set().union(*map(allowed_private_hosts, sources))),
         "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],
         # newsmon logs each failed URL once, with its error kind; Scrapy's line would repeat it.
         "RETRY_GIVE_UP_LOG_LEVEL": "INFO",
@@ -89,3 +97,4 @@ def source_settings(config: Config, source: Source) -> dict[str, Any]:
         "DOWNLOAD_MAXSIZE": politeness.max_page_bytes,
         "DOWNLOAD_WARNSIZE": politeness.max_page_bytes // 2,
     }
+

@@ -20,11 +20,12 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from crawler.addresses import allowed_private_hosts
 from crawler.charset import decode_html
 from crawler.incremental import IncrementalSpider
 from crawler.items import FetchedPage, Hints
 from crawler.pool import start_extraction_pool
-from crawler.urls import InvalidURL, canonicalize, host_of, url_key
+from crawler.urls import InvalidURL, canonicalize, url_key
 
 if TYPE_CHECKING:
     from crawler.context import SourceContext
@@ -95,8 +96,7 @@ class SourceSpider(IncrementalSpider, Spider):
         self.source = context.source
         self.discovery_error: str | None = None
         self.requested: set[str] = set()
-        own_host = host_of(self.source.url)
-        self.allowed_private_hosts = {own_host, *self.source.allow_private_hosts}
+        self.allowed_private_hosts = allowed_private_hosts(self.source)
         self.init_incremental()
 
     async def start(self) -> AsyncIterator[Request]:

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from scrapy import Request, Spider
 from scrapy.core.downloader.middleware import DownloaderMiddlewareManager
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
@@ -190,3 +190,10 @@ def test_a_redirect_into_private_space_is_refused(redirecting_server):
     assert stats[BLOCKED_STAT] == 1
     assert stats["downloader/response_status_count/302"] == 1
     assert "item_scraped_count" not in stats
+
+
+def test_a_host_that_does_not_resolve_fails_as_a_dns_error_not_a_pass():
+    crawler = make_crawler(set())
+    with pytest.raises(CannotResolveHostError, match="nothing-here.invalid"):
+        process(crawler, "http://nothing-here.invalid/story")
+    assert crawler.stats.get_value(BLOCKED_STAT) is None
