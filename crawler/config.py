@@ -142,6 +142,8 @@ class Source(StrictModel):
     max_articles: int = Field(200, ge=1)
     politeness: PolitenessOverride = PolitenessOverride()
     allow_private_hosts: list[str] = []
+    # False only for a host the user knowingly trusts (an intranet one with a self-signed cert).
+    tls_verify: bool = True
     enabled: bool = True
     schedule: Schedule | None = None
     expect_new_within: Duration | None = None

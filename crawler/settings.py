@@ -96,5 +96,8 @@ def source_settings(config: Config, source: Source) -> dict[str, Any]:
         "RETRY_TIMES": politeness.retries,
         "DOWNLOAD_MAXSIZE": politeness.max_page_bytes,
         "DOWNLOAD_WARNSIZE": politeness.max_page_bytes // 2,
+        # Scrapy's default is not to verify: certificates are checked against the system's CAs
+        # (or the bundle SSL_CERT_FILE names) and the host name, unless the source opts out.
+        "DOWNLOAD_VERIFY_CERTIFICATES": source.tls_verify,
     }
 

@@ -144,6 +144,8 @@ def check(state: State) -> None:
     for source in config.sources:
         politeness = config.politeness_for(source)
         state_note = "" if source.enabled else "  [disabled]"
+        if not source.tls_verify:
+            state_note += "  [TLS NOT VERIFIED]"
         click.echo(
             f"  {source.name:<20} {source.mode:<8} {source.url}  "
             f"(delay {politeness.delay:g}s, robots {'on' if politeness.obey_robots else 'off'}){state_note}"

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
+from OpenSSL import SSL
 from scrapy import Request, Spider
 from scrapy.exceptions import (
     CannotResolveHostError,
@@ -18,6 +19,7 @@ from scrapy.exceptions import (
 )
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
+from service_identity import VerificationError
 from twisted.python.failure import Failure
 
 from crawler.addresses import allowed_private_hosts
@@ -51,17 +53,32 @@ IGNORED_ERRORS = (
 
 
 def error_kind(failure: Failure) -> str:
-    """A short, countable name for why a request failed: http_404, timeout, dns…"""
+    """A short, countable name for why a request failed: http_404, timeout, dns, tls…"""
     error = failure.value
     # HttpError is an IgnoreRequest: test it first, or every 404 would pass for a skip.
     if isinstance(error, HttpError):
         return f"http_{error.response.status}"
     if isinstance(error, IgnoreRequest):
         return ignored_kind(error)
+    if tls_problem(error):
+        return "tls"
     for error_type, kind in ERROR_KINDS:
         if isinstance(error, error_type):
             return kind
     return type(error).__name__.lower()
+
+
+def tls_problem(error: BaseException) -> str | None:
+    """Why the TLS handshake failed, when that is why the download did: an untrusted or
+    wrong-name certificate. Scrapy wraps Twisted's failures, which hold the OpenSSL error."""
+    reasons = getattr(error.__cause__, "reasons", ())
+    for reason in reasons:  # the chain first: a self-signed certificate matches no name either
+        if reason.check(SSL.Error):
+            found = [part[-1] for part in reason.value.args[0] if isinstance(part, tuple)]
+            return ", ".join(filter(None, found)) or "TLS handshake failed"
+    if any(reason.check(VerificationError) for reason in reasons):
+        return "certificate does not match the host name"
+    return None
 
 
 def ignored_kind(error: IgnoreRequest) -> str:
@@ -181,6 +198,8 @@ class SourceSpider(IncrementalSpider, Spider):
         reason = error_kind(failure).removeprefix("skipped/")
         if failure.check(IgnoreRequest) and not failure.check(HttpError):
             reason = f"{reason} ({failure.value})"
+        elif reason == "tls":
+            reason = f"tls ({tls_problem(failure.value)})"
         self.discovery_error = f"{failed_url(failure)}: {reason}"
 
     def discovery_unusable(self, response: Response, reason: str) -> None:

@@ -30,3 +30,43 @@ def test_unused_scrapy_components_are_never_loaded():
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True
     )
     assert result.stdout.split("\n")[:3] == ["[]", "[]", "True"]
+
+
+def test_certificates_are_verified_unless_a_source_opts_out():
+    from crawler.config import Config
+    from crawler.settings import source_settings
+
+    config = Config.model_validate(
+        {
+            "sources": [
+                {"name": "a", "feed": "https://a.example/feed"},
+                {"name": "b", "feed": "https://intranet.example/feed", "tls_verify": False},
+            ]
+        }
+    )
+    verify = [
+        source_settings(config, source)["DOWNLOAD_VERIFY_CERTIFICATES"] for source in config.sources
+    ]
+    assert verify == [True, False]
+
+
+def test_the_resolver_knows_every_host_the_run_may_fetch_privately():
+    from crawler.config import Config
+    from crawler.settings import process_settings
+
+    config = Config.model_validate(
+        {
+            "sources": [
+                {
+                    "name": "a",
+                    "feed": "http://127.0.0.1:8080/feed",
+                    "allow_private_hosts": ["x.lan"],
+                },
+                {"name": "b", "feed": "https://news.example/feed"},
+            ]
+        }
+    )
+    settings = process_settings(config, config.sources)
+    assert settings["TWISTED_DNS_RESOLVER"] == "crawler.resolver.GuardedResolver"
+    assert settings["NEWSMON_PRIVATE_HOSTS"] == ["127.0.0.1", "news.example", "x.lan"]
+    assert process_settings(config, config.sources[1:])["NEWSMON_PRIVATE_HOSTS"] == ["news.example"]
