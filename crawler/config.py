@@ -34,6 +34,7 @@ from crawler.config_file import (
     resolve_sqlite,
 )
 from crawler.units import parse_duration, parse_size
+from crawler.urls import split_credentials
 
 SOURCE_NAME = r"^[a-z0-9_-]+$"
 
@@ -183,7 +184,13 @@ class Source(StrictModel):
 
     @property
     def url(self) -> str:
-        return self.feed or self.sitemap or self.listing or ""
+        """The discovery URL newsmon requests: as configured, less any user:password@."""
+        return split_credentials(self.feed or self.sitemap or self.listing or "")[0]
+
+    @property
+    def credentials(self) -> tuple[str, str] | None:
+        """(user, password) from the configured URL's user:password@, sent as basic auth."""
+        return split_credentials(self.feed or self.sitemap or self.listing or "")[1]
 
     def effective_politeness(self, defaults: Politeness) -> Politeness:
         overrides = self.politeness.model_dump(exclude_none=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy.settings import default_settings
 
@@ -53,6 +54,8 @@ def process_settings(
         # time out after crawler/addresses.py LOOKUP_TIMEOUT).
         "TWISTED_DNS_RESOLVER": "crawler.resolver.GuardedResolver",
         PRIVATE_HOSTS_SETTING: sorted(set().union(*map(allowed_private_hosts, sources))),
+        # A feed URL may carry an api_key: no request tells another site where it came from.
+        "REFERRER_POLICY": "no-referrer",
         "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],
         # newsmon logs each failed URL once, with its error kind; Scrapy's line would repeat it.
         "RETRY_GIVE_UP_LOG_LEVEL": "INFO",
@@ -83,9 +86,11 @@ def process_settings(
 
 
 def source_settings(config: Config, source: Source) -> dict[str, Any]:
-    """The source's politeness (global defaults overlaid with its own overrides)."""
+    """The source's politeness (global defaults overlaid with its own overrides), and the
+    credentials of its URL, sent to its own host only."""
     politeness = config.politeness_for(source)
     return {
+        **_basic_auth(source),
         "ROBOTSTXT_OBEY": politeness.obey_robots,
         "DOWNLOAD_DELAY": politeness.delay,
         "CONCURRENT_REQUESTS_PER_DOMAIN": politeness.concurrency_per_host,
@@ -101,3 +106,14 @@ def source_settings(config: Config, source: Source) -> dict[str, Any]:
         "DOWNLOAD_VERIFY_CERTIFICATES": source.tls_verify,
     }
 
+
+def _basic_auth(source: Source) -> dict[str, Any]:
+    if source.credentials is None:
+        return {}
+    user, password = source.credentials
+    # HttpAuthMiddleware sends them to this host:port and its subdomains, nowhere else.
+    return {
+        "HTTPAUTH_USER": user,
+        "HTTPAUTH_PASS": password,
+        "HTTPAUTH_DOMAIN": urlsplit(source.url).netloc,
+    }

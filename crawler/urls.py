@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from urllib.parse import quote_plus, unquote_to_bytes, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote_plus, unquote, unquote_to_bytes, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
 
@@ -143,6 +143,20 @@ def url_key(url: str) -> str:
     netloc = parts.netloc.rpartition("@")[2].removeprefix("www.")
     path = parts.path.rstrip("/") or "/"
     return f"{netloc}{path}?{parts.query}" if parts.query else f"{netloc}{path}"
+
+
+def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """`url` without its user:password@, and the (user, password) it carried, percent-decoded.
+
+    Credentials go in an Authorization header, never in the request line or a log line.
+    """
+    parts = urlsplit(url)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if not at:
+        return url, None
+    user, _, password = userinfo.partition(":")
+    bare = urlunsplit(parts._replace(netloc=host))
+    return bare, (unquote(user), unquote(password))
 
 
 def host_of(url: str) -> str:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from crawler.config_file import ConfigError, database_url, find_config_path
+from crawler.redact import RedactingFilter, redact_url
 
 if TYPE_CHECKING:
     from crawler.config import Config
@@ -98,6 +99,7 @@ def main(ctx: click.Context, config_path: str | None, verbose: int) -> None:
     # On the handler, not only the root logger: Scrapy sets its own loggers to DEBUG.
     handler.setLevel(level)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())  # a URL's password or api_key never reaches a log
     logging.basicConfig(level=level, handlers=[handler])
     ctx.obj = State(config_path)
     ctx.meta["log_level"] = level
@@ -147,7 +149,7 @@ def check(state: State) -> None:
         if not source.tls_verify:
             state_note += "  [TLS NOT VERIFIED]"
         click.echo(
-            f"  {source.name:<20} {source.mode:<8} {source.url}  "
+            f"  {source.name:<20} {source.mode:<8} {redact_url(source.url)}  "
             f"(delay {politeness.delay:g}s, robots {'on' if politeness.obey_robots else 'off'}){state_note}"
         )
     click.echo(f"keywords ({len(config.keywords)}):")

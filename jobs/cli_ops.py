@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crawler.config_file import find_config_path
+from crawler.redact import redact_text
 
 if TYPE_CHECKING:
     from jobs.cli import State
@@ -120,6 +121,7 @@ def runs(state: State, source: str | None, limit: int, fmt: str) -> None:
 def _run_row(run: Any) -> dict[str, Any]:
     duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
     kinds = " ".join(f"{k}={v}" for k, v in sorted((run.error_kinds or {}).items()))
+    error_text = redact_text(run.error_text) if run.error_text else None  # rows from before 14
     return {
         "id": run.id,
         "source": run.source.name,
@@ -133,8 +135,8 @@ def _run_row(run: Any) -> dict[str, Any]:
         "skipped": run.skipped,
         "errors": run.errors,
         "error_kinds": run.error_kinds or {},
-        "error_text": run.error_text,
-        "detail": " ".join(filter(None, [kinds, run.error_text or ""]))[:80],
+        "error_text": error_text,
+        "detail": " ".join(filter(None, [kinds, error_text or ""]))[:80],
     }
 
 
@@ -192,7 +194,7 @@ def status(state: State, fmt: str) -> None:
                 "new_24h": facts.new_24h,
                 "new_7d": facts.new_7d,
                 "verdict": why,
-                "last_error": facts.last_error,
+                "last_error": redact_text(facts.last_error) if facts.last_error else None,
             }
         )
     if fmt == "json":

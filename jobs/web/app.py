@@ -21,6 +21,7 @@ from markupsafe import Markup
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
+from crawler.redact import redact_url
 from jobs.web.feeds import atom_feed
 from storage.search import (
     MARK_END,
@@ -131,7 +132,8 @@ def create_app(engine: Engine, token: str | None = None) -> FastAPI:
     @app.get("/api/sources", response_model=list[SourceOut], tags=["sources"])
     def api_sources() -> list[dict[str, Any]]:
         """Every source with its number of stored items."""
-        return list_sources(engine)
+        # Stored URLs are redacted since issue 14; older rows may still carry an api_key.
+        return [{**row, "url": redact_url(row["url"])} for row in list_sources(engine)]
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def search_page(request: Request) -> Response:

@@ -70,3 +70,18 @@ def test_the_resolver_knows_every_host_the_run_may_fetch_privately():
     assert settings["TWISTED_DNS_RESOLVER"] == "crawler.resolver.GuardedResolver"
     assert settings["NEWSMON_PRIVATE_HOSTS"] == ["127.0.0.1", "news.example", "x.lan"]
     assert process_settings(config, config.sources[1:])["NEWSMON_PRIVATE_HOSTS"] == ["news.example"]
+
+
+def test_url_credentials_become_basic_auth_for_the_sources_own_host_only():
+    from crawler.config import Config
+    from crawler.settings import process_settings, source_settings
+
+    config = Config.model_validate(
+        {"sources": [{"name": "a", "feed": "https://news:pa%40ss@feeds.example:8443/f?key=k"}]}
+    )
+    [source] = config.sources
+    settings = source_settings(config, source)
+    assert source.url == "https://feeds.example:8443/f?key=k"
+    assert (settings["HTTPAUTH_USER"], settings["HTTPAUTH_PASS"]) == ("news", "pa@ss")
+    assert settings["HTTPAUTH_DOMAIN"] == "feeds.example:8443"
+    assert process_settings(config, config.sources)["REFERRER_POLICY"] == "no-referrer"
