@@ -7,7 +7,6 @@ crawler/config_file.py instead.
 from __future__ import annotations
 
 import difflib
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
@@ -35,6 +34,7 @@ from crawler.config_file import (
 )
 from crawler.units import parse_duration, parse_size
 from crawler.urls import split_credentials
+from crawler.userregex import compile_pattern
 
 SOURCE_NAME = r"^[a-z0-9_-]+$"
 
@@ -171,9 +171,9 @@ class Source(StrictModel):
     def _follow_compiles(cls, pattern: str | None) -> str | None:
         if pattern is not None:
             try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"follow is not a valid regular expression: {exc}") from exc
+                compile_pattern(pattern)
+            except ValueError as exc:
+                raise ValueError(f"follow is not a valid regular expression: {exc}") from None
         return pattern
 
     @property
@@ -227,9 +227,9 @@ class KeywordRule(StrictModel):
     def _regex_compiles(cls, patterns: list[str]) -> list[str]:
         for pattern in patterns:
             try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"regex {pattern!r} is not valid: {exc}") from exc
+                compile_pattern(pattern)
+            except ValueError as exc:
+                raise ValueError(f"regex {pattern!r} is not valid: {exc}") from None
         return patterns
 
     @model_validator(mode="after")

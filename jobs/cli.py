@@ -155,6 +155,10 @@ def check(state: State) -> None:
     click.echo(f"keywords ({len(config.keywords)}):")
     for rule in config.keywords:
         click.echo(f"  {rule.name:<20} {', '.join(rule.terms + rule.regex)}")
+    from crawler.userregex import pattern_warnings
+
+    for warning in pattern_warnings(config):
+        click.echo(f"warning: {warning}")
     if config.alerts:
         click.echo(f"alerts ({len(config.alerts)}):")
     for alert in config.alerts:

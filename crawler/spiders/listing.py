@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -13,6 +14,9 @@ from scrapy.linkextractors import LinkExtractor
 
 from crawler.items import Hints
 from crawler.spiders.base import SourceSpider
+from crawler.userregex import TIME_LIMIT, compile_pattern, search
+
+log = logging.getLogger(__name__)
 
 NEXT_TEXT = re.compile(
     r"^\s*(next|older|more|next page|older posts|›|»|→)\b|^\s*(next|older)?\s*[›»→]\s*$", re.I
@@ -24,8 +28,9 @@ NAVIGATION = r"/(tag|tags|category|categories|author|authors|search|login|about|
 class ListingSpider(SourceSpider):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # `follow` is the user's regex: it runs with a time limit, outside LinkExtractor.
+        self.follow = compile_pattern(self.source.follow or default_follow(self.source.url))
         self.links = LinkExtractor(
-            allow=self.source.follow or default_follow(self.source.url),
             deny=(PAGINATION, NAVIGATION),
             # netloc, not hostname: Scrapy compares host:port, and fixture sites have ports.
             allow_domains=[urlsplit(self.source.url).netloc],
@@ -41,6 +46,7 @@ class ListingSpider(SourceSpider):
         links = [
             (link.url, Hints(title=link.text.strip() or None))
             for link in self.links.extract_links(response)
+            if self.follows(link.url)
         ]
         requests = self.article_requests(links, base=response.url)
         next_url = next_page(response)
@@ -50,6 +56,20 @@ class ListingSpider(SourceSpider):
         elif next_url and page < self.source.pages:
             requests.append(self.discovery_request(next_url, meta={"listing_page": page + 1}))
         return requests
+
+    def follows(self, url: str) -> bool:
+        try:
+            return search(self.follow, url)
+        except TimeoutError:
+            self.count("errors/regex_timeout")
+            log.warning(
+                "%s: follow %r ran past its %gs time limit on %s",
+                self.name,
+                self.follow.pattern,
+                TIME_LIMIT,
+                url[:200],
+            )
+            return False
 
 
 def default_follow(listing_url: str) -> str:

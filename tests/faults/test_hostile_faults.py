@@ -335,7 +335,8 @@ def test_runaway_keyword_regexes_are_cut_off_without_stalling_the_crawl(redos, o
     assert runs["redos-alternation"].error_kinds == {"regex_timeout": 1}
     titles = {title for (title,) in query(redos.db, "select title from items")}
     assert titles == {REDOS_TITLE, ALTERNATION_TITLE}
-    assert query(redos.db, "select count(*) from keyword_matches") == [(0,)]
+    runaway = "select count(*) from keyword_matches where keyword like 'runaway%'"
+    assert query(redos.db, runaway) == [(0,)]
     assert "runaway-alternation" in redos.stderr and "time limit" in redos.stderr
     code, check, _ = redos.newsmon("check")
     assert code == 0 and "nested quantifier" in check and "(\\w+\\s?)+" in check
