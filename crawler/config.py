@@ -150,6 +150,11 @@ class Source(StrictModel):
     expect_new_within: Duration | None = None
     recheck: Duration | None = None  # re-fetch articles first fetched this recently (off)
     max_age: Duration | None = None  # sitemap entries older than this are skipped
+    # Bounds on what one discovery page can make a run do (counted and logged when reached).
+    max_links_per_page: int = Field(50_000, ge=1)  # the sitemap protocol's own limit
+    max_sitemaps: int = Field(200, ge=1)  # child sitemaps fetched per run
+    max_sitemap_depth: int = Field(3, ge=0, le=10)  # levels of child sitemaps below the source's
+    sitemap_hosts: list[str] = []  # hosts besides the source's own site that serve its sitemaps
 
     @model_validator(mode="after")
     def _one_discovery_mode(self) -> Source:
@@ -162,8 +167,10 @@ class Source(StrictModel):
             )
         if (self.follow is not None or self.pages != 1) and not self.listing:
             raise ValueError("follow and pages only apply to a listing source")
-        if self.max_age is not None and not self.sitemap:
-            raise ValueError("max_age only applies to a sitemap source")
+        sitemap_only = {"max_age", "max_sitemaps", "max_sitemap_depth", "sitemap_hosts"}
+        given_here = sorted(sitemap_only & self.model_fields_set)
+        if given_here and not self.sitemap:
+            raise ValueError(f"{', '.join(given_here)} only apply to a sitemap source")
         return self
 
     @field_validator("follow")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from OpenSSL import SSL
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HTML_TYPES = (b"text/html", b"application/xhtml+xml")
+READ = "newsmon_read"  # meta key: what read_discovery found on the page
 ERROR_KINDS: tuple[tuple[type[BaseException], str], ...] = (
     (DownloadTimeoutError, "timeout"),
     (CannotResolveHostError, "dns"),
@@ -96,6 +99,30 @@ def ignored_kind(error: IgnoreRequest) -> str:
     return "skipped/blocked"
 
 
+@dataclass
+class Links:
+    """A discovery page's article links, canonical and keyed (url_key -> (url, hints))."""
+
+    found: dict[str, tuple[str, Hints]] = field(default_factory=dict)
+    listed: int = 0  # links on the page
+    invalid: int = 0  # not http(s) URLs with a host
+    capped: int = 0  # past max_links_per_page: not read
+
+
+def read_links(found: Sequence[tuple[str, Hints]], base: str, cap: int) -> Links:
+    """The first `cap` links of a page, canonicalised and keyed, once each. Pure (no spider
+    state), so it can run off the reactor thread: 50,000 links take seconds."""
+    links = Links(listed=len(found), capped=max(0, len(found) - cap))
+    for raw_url, hints in found[:cap]:
+        try:
+            url = canonicalize(raw_url, base=base)
+        except InvalidURL:
+            links.invalid += 1
+            continue
+        links.found.setdefault(url_key(url), (url, hints))
+    return links
+
+
 def failed_url(failure: Failure) -> str:
     # Scrapy attaches the request to the failure it hands an errback.
     request = getattr(failure, "request", None)
@@ -125,27 +152,43 @@ class SourceSpider(IncrementalSpider, Spider):
         """A feed, sitemap or listing page. Failing on the first one fails the source."""
         return Request(
             url,
-            callback=self.discovery_response,  # skips unchanged responses (conditional GET)
+            callback=self.discovery_arrived,
             errback=self.on_discovery_error if first else self.on_error,
             dont_filter=first,
             meta={"first_discovery": first, **(meta or {})},
         )
 
+    async def discovery_arrived(self, response: Response) -> list[Request]:
+        """The callback of every discovery request. A page's links are read (parsed,
+        canonicalised) in a worker thread, so a huge feed or sitemap never stalls the other
+        sources' crawls; the rest runs on the reactor (discovery_response, which skips an
+        unchanged response, then parse_discovery with what was read)."""
+        if not response.meta.get("unchanged"):
+            response.meta[READ] = await asyncio.to_thread(self.read_discovery, response)
+        return self.discovery_response(response)
+
+    def read_discovery(self, response: Response) -> Any:
+        """What parse_discovery needs from the page, worked out in a worker thread: it must not
+        touch the spider's state or stats. Nothing by default."""
+        return None
+
     def parse_discovery(self, response: Response) -> Iterable[Request]:
         raise NotImplementedError
 
-    def article_requests(self, found: Iterable[tuple[str, Hints]], base: str) -> list[Request]:
+    def article_requests(self, links: Links, page_url: str) -> list[Request]:
         """Requests for discovered article URLs that are new: not stored, not requested yet."""
-        candidates: dict[str, tuple[str, Hints]] = {}
-        for raw_url, hints in found:
-            try:
-                url = canonicalize(raw_url, base=base)
-            except InvalidURL:
-                self.count("skipped/invalid_url")
-                continue
-            key = url_key(url)
-            if key not in self.requested and key not in candidates:
-                candidates[key] = (url, hints)
+        self.count("skipped/invalid_url", links.invalid)
+        if links.capped:
+            self.count("skipped/link_cap", links.capped)
+            self.discovery_incomplete = True  # the next run must see this page again
+            log.warning(
+                "%s: %s lists %d links; only the first %d are read (max_links_per_page)",
+                self.name,
+                page_url,
+                links.listed,
+                self.source.max_links_per_page,
+            )
+        candidates = {k: found for k, found in links.found.items() if k not in self.requested}
         known = self.context.known_url_keys(candidates)
         self.all_known = bool(candidates) and len(known) == len(candidates)
         requests = self.recheck_requests(known, candidates)

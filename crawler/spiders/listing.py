@@ -13,7 +13,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 
 from crawler.items import Hints
-from crawler.spiders.base import SourceSpider
+from crawler.spiders.base import SourceSpider, read_links
 from crawler.userregex import TIME_LIMIT, compile_pattern, search
 
 log = logging.getLogger(__name__)
@@ -43,12 +43,13 @@ class ListingSpider(SourceSpider):
             return []
         page = response.meta.get("listing_page", 1)
         self.count("listing_pages")
-        links = [
+        found = [
             (link.url, Hints(title=link.text.strip() or None))
             for link in self.links.extract_links(response)
             if self.follows(link.url)
         ]
-        requests = self.article_requests(links, base=response.url)
+        links = read_links(found, response.url, self.source.max_links_per_page)
+        requests = self.article_requests(links, response.url)
         next_url = next_page(response)
         if next_url and page < self.source.pages and self.all_known:
             # Newest first: a page of only stored articles means the older pages are stored too.

@@ -1,48 +1,135 @@
-"""Discovery through a sitemap: urlsets, sitemap indexes, Google News sitemaps, .xml.gz."""
+"""Discovery through a sitemap: urlsets, sitemap indexes, Google News sitemaps, .xml.gz.
+
+A sitemap index can be hostile (one that lists itself under ever new names, or thousands of
+children), so child sitemaps are bounded: max_sitemap_depth levels below the configured one,
+max_sitemaps per run (the newest by <lastmod> first), and only on the source's own site or a
+host in sitemap_hosts. Each bound that bites is counted and logged.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from scrapy import Request
 from scrapy.http import Response
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 
-from crawler.sitemapdates import recent_entries
-from crawler.spiders.base import SourceSpider
+from crawler.sitemapdates import entry_date, recent_entries
+from crawler.spiders.base import READ, Links, SourceSpider, read_links
+from crawler.urls import host_of, normalise_host
+
+log = logging.getLogger(__name__)
 
 GZIP_MAGIC = b"\x1f\x8b"
+DEPTH = "sitemap_depth"  # meta key: levels below the configured sitemap
+
+
+@dataclass
+class SitemapPage:
+    """What a sitemap held, read off the reactor thread."""
+
+    problem: str | None = None  # why it is no usable sitemap
+    children: list[tuple[str, datetime | None]] = field(default_factory=list)  # (loc, lastmod)
+    links: Links | None = None  # a urlset's articles
+    too_old: int = 0
 
 
 class SitemapSpider(SourceSpider):
-    def parse_discovery(self, response: Response) -> Iterable[Request]:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sitemaps_requested = 0
+        own = normalise_host(host_of(self.source.url))
+        self.sitemap_hosts = {normalise_host(host) for host in self.source.sitemap_hosts}
+        # The source's site: its host, and that host's domain and subdomains without "www.".
+        self.site = own.removeprefix("www.")
+
+    def read_discovery(self, response: Response) -> SitemapPage:
         body = response.body
         if body[:2] == GZIP_MAGIC:
             try:
                 # Bounded: a gzip bomb stops at the page size limit instead of filling memory.
                 body = gunzip(body, max_size=self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
             except Exception as exc:  # noqa: BLE001 - any bad gzip is one unusable sitemap
-                self.discovery_unusable(response, f"bad gzip body ({type(exc).__name__})")
-                return []
+                return SitemapPage(f"bad gzip body ({type(exc).__name__})")
         try:
             sitemap = Sitemap(body)
             entries = list(sitemap)
         except Exception as exc:  # noqa: BLE001 - lxml raises several types on junk
-            self.discovery_unusable(response, f"not a sitemap ({type(exc).__name__})")
-            return []
+            return SitemapPage(f"not a sitemap ({type(exc).__name__})")
         now = datetime.now(UTC)
         if sitemap.type == "sitemapindex":
             # Child sitemaps are skipped by <lastmod> only when max_age is set explicitly.
-            children, too_old = recent_entries(entries, b"", self.source.max_age, now)
-            self.count("sitemaps", len(children))
-            self.count("skipped/too_old_sitemap", too_old)
-            return [self.discovery_request(loc) for loc, _ in children]
+            kept, too_old = recent_entries(entries, b"", self.source.max_age, now)
+            dates = {entry.get("loc"): entry_date(entry, None) for entry in entries}
+            return SitemapPage(children=[(loc, dates.get(loc)) for loc, _ in kept], too_old=too_old)
         if sitemap.type != "urlset":
-            self.discovery_unusable(response, f"not a sitemap (root element {sitemap.type!r})")
-            return []
+            return SitemapPage(f"not a sitemap (root element {sitemap.type!r})")
         found, too_old = recent_entries(entries, body, self.source.max_age, now)
-        self.count("skipped/too_old", too_old)
-        self.count("sitemap_entries", len(found))
-        return self.article_requests(found, base=response.url)
+        return SitemapPage(
+            links=read_links(found, response.url, self.source.max_links_per_page),
+            too_old=too_old,
+        )
+
+    def parse_discovery(self, response: Response) -> Iterable[Request]:
+        page: SitemapPage = response.meta.pop(READ)
+        if page.problem:
+            self.discovery_unusable(response, page.problem)
+            return []
+        if page.links is None:
+            self.count("sitemaps", len(page.children))
+            self.count("skipped/too_old_sitemap", page.too_old)
+            return self.child_requests(page.children, response)
+        self.count("skipped/too_old", page.too_old)
+        self.count("sitemap_entries", page.links.listed)
+        return self.article_requests(page.links, response.url)
+
+    def child_requests(
+        self, children: list[tuple[str, datetime | None]], response: Response
+    ) -> list[Request]:
+        """Requests for an index's child sitemaps, within depth, site and per-run bounds."""
+        source, depth = self.source, response.meta.get(DEPTH, 0) + 1
+        if depth > source.max_sitemap_depth:
+            self.skip_sitemaps(
+                "sitemap_depth",
+                len(children),
+                f"{response.url} lists %d child sitemaps {depth} levels below the source's;"
+                f" not read (max_sitemap_depth {source.max_sitemap_depth})",
+            )
+            return []
+        offsite = {loc for loc, _ in children if not self.on_site(loc)}
+        self.skip_sitemaps(
+            "offsite_sitemap",
+            len(offsite),
+            f"{response.url} lists %d child sitemaps on other sites; not read (list their hosts"
+            " in sitemap_hosts to read them)",
+        )
+        children = [(loc, when) for loc, when in children if loc not in offsite]
+        room = max(0, source.max_sitemaps - self.sitemaps_requested)
+        if len(children) > room:
+            # The newest first; those without a <lastmod> last.
+            children.sort(key=lambda child: child[1] or datetime.min.replace(tzinfo=UTC))
+            children.reverse()
+            self.skip_sitemaps(
+                "sitemap_cap",
+                len(children) - room,
+                f"{response.url}: %d child sitemaps not read: the run has read"
+                f" max_sitemaps ({source.max_sitemaps}), the newest first",
+            )
+            self.discovery_incomplete = True  # the next run must see this index again
+            children = children[:room]
+        self.sitemaps_requested += len(children)
+        return [self.discovery_request(loc, meta={DEPTH: depth}) for loc, _ in children]
+
+    def on_site(self, url: str) -> bool:
+        host = normalise_host(host_of(url))
+        return host in self.sitemap_hosts or host == self.site or host.endswith("." + self.site)
+
+    def skip_sitemaps(self, kind: str, count: int, message: str) -> None:
+        if count:
+            self.count(f"skipped/{kind}", count)
+            log.warning("%s: " + message, self.name, count)
