@@ -16,6 +16,7 @@ import click
 
 from crawler.config_file import find_config_path
 from crawler.redact import redact_text
+from jobs.output import printable
 
 if TYPE_CHECKING:
     from jobs.cli import State
@@ -223,7 +224,7 @@ def _table(
     rows: list[dict[str, Any]], columns: list[str], headers: dict[str, str] | None = None
 ) -> None:
     titles = [(headers or {}).get(column, column) for column in columns]
-    cells = [["-" if row[c] is None else str(row[c]) for c in columns] for row in rows]
+    cells = [["-" if row[c] is None else printable(str(row[c])) for c in columns] for row in rows]
     widths = [max([len(t)] + [len(r[i]) for r in cells]) for i, t in enumerate(titles)]
     for line in [titles, *cells]:
         click.echo(
