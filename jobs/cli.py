@@ -183,9 +183,12 @@ def _redact(url: str) -> str:
 def show(state: State, item_id: int, versions: bool) -> None:
     """Show one item in full, with each keyword match in context."""
     from jobs import output
-    from storage.search import get_item
+    from storage.search import QueryError, get_item
 
-    item = get_item(state.engine(), item_id)
+    try:
+        item = get_item(state.engine(), item_id)
+    except QueryError as error:
+        fail(str(error), EXIT_CONFIG)
     if item is None:
         fail(f"no item with id {item_id}")
     output.write_item(item, sys.stdout)
