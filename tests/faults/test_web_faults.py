@@ -52,14 +52,24 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def serve(config: Path, token: str | None = None) -> Iterator[int]:
+def serve(config: Path, token: str | None = None, *args: str) -> Iterator[int]:
     port = _free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("NEWSMON_")}
     env["PYTHONPATH"] = str(REPO)
     if token:
         env["NEWSMON_WEB_TOKEN"] = token
     server = subprocess.Popen(
-        [sys.executable, "-m", "jobs.cli", "--config", str(config), "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "jobs.cli",
+            "--config",
+            str(config),
+            "serve",
+            "--port",
+            str(port),
+            *args,
+        ],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -114,6 +124,13 @@ def test_the_web_view_refuses_a_foreign_host(open_view, observe):
     observe(f"foreign host: {foreign.status}; local names: {local}")
     assert foreign.status == 400 and b"Dar" not in foreign.body  # type: ignore[attr-defined]
     assert local == [200, 200]
+
+
+def test_a_named_host_is_served_when_allowed(database):
+    for port in serve(database, None, "--allowed-host", "news.internal"):
+        named = get(port, "/api/items", {"Host": f"news.internal:{port}"})
+        foreign = get(port, "/api/items", {"Host": "other.internal"})
+        assert (named.status, foreign.status) == (200, 400)
 
 
 @fault(
