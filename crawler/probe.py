@@ -106,7 +106,7 @@ def _guarded(connection_class: type[http.client.HTTPConnection], allowed: set[st
     def connection(host: str, **kwargs: Any) -> http.client.HTTPConnection:
         made = connection_class(host, **kwargs)
         # http.client's own hook for how the socket is made (an instance attribute).
-        made._create_connection = lambda address, timeout, *_: open_checked(  # type: ignore[method-assign]
+        made._create_connection = lambda address, timeout, *_: open_checked(  # type: ignore[attr-defined]
             address, timeout, allowed
         )
         return made

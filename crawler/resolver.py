@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IHostnameResolver, IHostResolution, IResolutionReceiver
+from twisted.internet.interfaces import IHostnameResolver, IHostResolution
 from zope.interface import implementer
 
 from crawler.addresses import connectable, pinned_resolver
@@ -56,12 +56,12 @@ class GuardedResolver:
 
     def resolveHostName(  # the names are Twisted's (IHostnameResolver)
         self,
-        resolutionReceiver: IResolutionReceiver,
+        resolutionReceiver: Any,  # an IResolutionReceiver (zope interfaces elude mypy)
         hostName: str,
         portNumber: int = 0,
         addressTypes: Sequence[type] | None = None,
         transportSemantics: str = "TCP",
-    ) -> IHostResolution:
+    ) -> Any:
         resolution = _Resolution(hostName)
         resolutionReceiver.resolutionBegan(resolution)
         lookup = Deferred.fromFuture(asyncio.ensure_future(pinned_resolver().addresses(hostName)))
@@ -75,10 +75,11 @@ class GuardedResolver:
                 kind = IPv6Address if isinstance(address, ipaddress.IPv6Address) else IPv4Address
                 if addressTypes is None or kind in addressTypes:
                     resolutionReceiver.addressResolved(kind("TCP", str(address), portNumber))
+            resolutionReceiver.resolutionComplete()
 
         def failed(failure: Any) -> None:
             log.debug("%s did not resolve: %s", hostName, failure.value)
+            resolutionReceiver.resolutionComplete()  # with no address: a DNS error
 
         lookup.addCallbacks(deliver, failed)
-        lookup.addBoth(lambda _: resolutionReceiver.resolutionComplete())
         return resolution
