@@ -25,8 +25,9 @@ def redact_url(url: str) -> str:
     """`url` with its password (or a bare username, often a token) and query values hidden."""
     try:
         parts = urlsplit(url)
-    except ValueError:
-        return url.split("?", 1)[0].rpartition("@")[2]
+    except ValueError:  # e.g. an unclosed [IPv6 bracket: keep only what cannot be secret
+        scheme, sep, rest = url.split("?", 1)[0].partition("://")
+        return scheme + sep + rest.rpartition("@")[2]
     netloc = parts.netloc
     userinfo, at, host = netloc.rpartition("@")
     if at:

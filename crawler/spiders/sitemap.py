@@ -97,16 +97,13 @@ class SitemapSpider(SourceSpider):
             self.skip_sitemaps(
                 "sitemap_depth",
                 len(children),
-                f"{response.url} lists %d child sitemaps {depth} levels below the source's;"
-                f" not read (max_sitemap_depth {source.max_sitemap_depth})",
+                response,
+                f"{depth} levels below the source's (max_sitemap_depth {source.max_sitemap_depth})",
             )
             return []
         offsite = {loc for loc, _ in children if not self.on_site(loc)}
         self.skip_sitemaps(
-            "offsite_sitemap",
-            len(offsite),
-            f"{response.url} lists %d child sitemaps on other sites; not read (list their hosts"
-            " in sitemap_hosts to read them)",
+            "offsite_sitemap", len(offsite), response, "on other sites (see sitemap_hosts)"
         )
         children = [(loc, when) for loc, when in children if loc not in offsite]
         room = max(0, source.max_sitemaps - self.sitemaps_requested)
@@ -117,8 +114,8 @@ class SitemapSpider(SourceSpider):
             self.skip_sitemaps(
                 "sitemap_cap",
                 len(children) - room,
-                f"{response.url}: %d child sitemaps not read: the run has read"
-                f" max_sitemaps ({source.max_sitemaps}), the newest first",
+                response,
+                f"past the run's max_sitemaps ({source.max_sitemaps}; the newest are read)",
             )
             self.discovery_incomplete = True  # the next run must see this index again
             children = children[:room]
@@ -129,7 +126,9 @@ class SitemapSpider(SourceSpider):
         host = normalise_host(host_of(url))
         return host in self.sitemap_hosts or host == self.site or host.endswith("." + self.site)
 
-    def skip_sitemaps(self, kind: str, count: int, message: str) -> None:
+    def skip_sitemaps(self, kind: str, count: int, response: Response, why: str) -> None:
         if count:
             self.count(f"skipped/{kind}", count)
-            log.warning("%s: " + message, self.name, count)
+            log.warning(
+                "%s: %s lists %d child sitemaps %s: not read", self.name, response.url, count, why
+            )

@@ -18,7 +18,7 @@ from crawler.urls import split_credentials
         ("https://TOKEN@api.example/feed", "https://***@api.example/feed"),
         ("https://news.example/feed?flag", "https://news.example/feed?flag"),
         ("https://news.example/feed", "https://news.example/feed"),
-        ("http://[::1", "http://[::1"),  # unparsable: shown without query or userinfo
+        ("http://u:pw@[::1/f?k=v", "http://[::1/f"),  # unparsable: no query, no userinfo
     ],
 )
 def test_redact_url_hides_passwords_and_query_values(url, shown):
