@@ -141,7 +141,7 @@ def check(state: State) -> None:
     """Validate the config and print the sources and keywords it defines."""
     config = state.config
     click.echo(f"config: {find_config_path(state.config_path)}")
-    click.echo(f"database: {_redact(config.database)}")
+    click.echo(f"database: {redact_url(config.database)}")
     click.echo(f"sources ({len(config.sources)}):")
     for source in config.sources:
         politeness = config.politeness_for(source)
@@ -166,12 +166,6 @@ def check(state: State) -> None:
         mode = f"digest every {alert.digest.every:g}s" if alert.digest else "each"
         keywords = ", ".join(alert.keywords) or "all keywords"
         click.echo(f"  {alert.name:<20} {alert.url.split('://')[0]}://…  {mode}; {keywords}")
-
-
-def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 @main.command(epilog="Example:\n\n\b\n  newsmon show 42\n  newsmon show 42 --versions")
@@ -269,7 +263,7 @@ def migrate_from(state: State, source_url: str) -> None:
         fail(f"no SQLite database at {parsed.database}")
     source = make_engine(source_url)
     if current_revision(source) is None:
-        fail(f"no newsmon database at {_redact(source_url)}")
+        fail(f"no newsmon database at {redact_url(source_url)}")
     target = state.engine(for_writing=True)
 
     def progress(table: str, done: int, total: int) -> None:
