@@ -1,9 +1,5 @@
 import asyncio
-import json
 import logging
-import subprocess
-import sys
-import textwrap
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +12,7 @@ from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
 from crawler.middlewares import BLOCKED_STAT, PrivateAddressMiddleware
+from tests.crawler.scrapy_child import crawl_once
 
 
 class StubSpider(Spider):
@@ -145,47 +142,12 @@ def redirecting_server() -> Iterator[tuple[int, list[str]]]:
     server.server_close()
 
 
-CRAWL_SCRIPT = textwrap.dedent(
-    """
-    import json, sys
-    from scrapy import Spider
-    from scrapy.crawler import CrawlerProcess
-
-    class Probe(Spider):
-        name = "probe"
-        allowed_private_hosts = {"127.0.0.1"}
-        start_urls = [sys.argv[1]]
-
-        def parse(self, response):
-            yield {"url": response.url}
-
-    process = CrawlerProcess({
-        "LOG_LEVEL": "ERROR",
-        "ROBOTSTXT_OBEY": False,
-        "TELNETCONSOLE_ENABLED": False,
-        "DOWNLOADER_MIDDLEWARES": {"crawler.middlewares.PrivateAddressMiddleware": 50},
-    })
-    crawler = process.create_crawler(Probe)
-    process.crawl(crawler)
-    process.start()
-    print(json.dumps({k: v for k, v in crawler.stats.get_stats().items() if isinstance(v, int)}))
-    """
-)
-
-
 def test_a_redirect_into_private_space_is_refused(redirecting_server):
     # A real crawl (in its own process, for its own reactor): Scrapy schedules the redirect
     # as a new request, which passes through the middleware again.
     port, seen = redirecting_server
-    result = subprocess.run(
-        [sys.executable, "-W", "error", "-c", CRAWL_SCRIPT, f"http://127.0.0.1:{port}/start"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    stats = json.loads(result.stdout.strip().splitlines()[-1])
+    middleware = {"DOWNLOADER_MIDDLEWARES": {"crawler.middlewares.PrivateAddressMiddleware": 50}}
+    stats = crawl_once(f"http://127.0.0.1:{port}/start", middleware, ["127.0.0.1"])
     assert seen == [f"127.0.0.1:{port}/start"]
     assert stats[BLOCKED_STAT] == 1
     assert stats["downloader/response_status_count/302"] == 1

@@ -6,19 +6,14 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from storage.db import make_engine, prepare_for_writing
-from tests.jobs.helpers import REPO, newsmon
+from tests.jobs.helpers import newsmon, serving
 from tests.storage.seed import seed
 
 fault = pytest.mark.fault
@@ -46,60 +41,16 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory / "config.yaml"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def serve(config: Path, token: str | None = None, *args: str) -> Iterator[int]:
-    port = _free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("NEWSMON_")}
-    env["PYTHONPATH"] = str(REPO)
-    if token:
-        env["NEWSMON_WEB_TOKEN"] = token
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jobs.cli",
-            "--config",
-            str(config),
-            "serve",
-            "--port",
-            str(port),
-            *args,
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("newsmon serve did not start")
-                time.sleep(0.1)
-        yield port
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def open_view(database: Path) -> Iterator[int]:
-    yield from serve(database)
+    with serving(database) as port:
+        yield port
 
 
 @pytest.fixture(scope="module")
 def token_view(database: Path) -> Iterator[int]:
-    yield from serve(database, TOKEN)
+    with serving(database, env={"NEWSMON_WEB_TOKEN": TOKEN}) as port:
+        yield port
 
 
 def get(port: int, path: str, headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
@@ -127,7 +78,7 @@ def test_the_web_view_refuses_a_foreign_host(open_view, observe):
 
 
 def test_a_named_host_is_served_when_allowed(database):
-    for port in serve(database, None, "--allowed-host", "news.internal"):
+    with serving(database, "--allowed-host", "news.internal") as port:
         named = get(port, "/api/items", {"Host": f"news.internal:{port}"})
         foreign = get(port, "/api/items", {"Host": "other.internal"})
         assert (named.status, foreign.status) == (200, 400)
