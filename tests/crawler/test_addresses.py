@@ -71,7 +71,17 @@ def test_allowing_one_host_does_not_allow_another():
     assert check(AddressGuard(["127.0.0.1"]), "http://10.0.0.1/") is not None
 
 
-def test_a_name_that_does_not_resolve_fails_rather_than_passes():
+@pytest.fixture
+def no_such_names(monkeypatch):
+    """Every name lookup fails, as for a name that does not exist (and no query leaves)."""
+
+    def getaddrinfo(host, *args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def test_a_name_that_does_not_resolve_fails_rather_than_passes(no_such_names):
     with pytest.raises(LookupFailed, match="nothing-here.invalid"):
         check(AddressGuard(), "http://nothing-here.invalid/")
 
@@ -203,5 +213,8 @@ def test_open_checked_connects_only_to_an_accepted_address():
             open_checked(("127.0.0.1", port), 5, allowed=[])
         with open_checked(("127.0.0.1", port), 5, allowed=["127.0.0.1"]) as sock:
             assert sock.getpeername() == ("127.0.0.1", port)
+
+
+def test_open_checked_fails_a_failed_lookup(no_such_names):
     with pytest.raises(LookupFailed):
         open_checked(("nothing-here.invalid", 80), 5, allowed=["nothing-here.invalid"])

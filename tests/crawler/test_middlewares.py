@@ -1,5 +1,6 @@
 import asyncio
 import logging
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -154,7 +155,11 @@ def test_a_redirect_into_private_space_is_refused(redirecting_server):
     assert "item_scraped_count" not in stats
 
 
-def test_a_host_that_does_not_resolve_fails_as_a_dns_error_not_a_pass():
+def test_a_host_that_does_not_resolve_fails_as_a_dns_error_not_a_pass(monkeypatch):
+    def getaddrinfo(host, *args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)  # no query leaves the machine
     crawler = make_crawler(set())
     with pytest.raises(CannotResolveHostError, match="nothing-here.invalid"):
         process(crawler, "http://nothing-here.invalid/story")
