@@ -77,11 +77,13 @@ def test_the_web_view_refuses_a_foreign_host(open_view, observe):
     assert local == [200, 200]
 
 
-def test_a_named_host_is_served_when_allowed(database):
+@fault("web view: --allowed-host", "a name the operator allows is served, any other is not")
+def test_a_named_host_is_served_when_allowed(database, observe):
     with serving(database, "--allowed-host", "news.internal") as port:
         named = get(port, "/api/items", {"Host": f"news.internal:{port}"})
         foreign = get(port, "/api/items", {"Host": "other.internal"})
-        assert (named.status, foreign.status) == (200, 400)
+    observe(f"news.internal: {named.status}; other.internal: {foreign.status}")
+    assert (named.status, foreign.status) == (200, 400)
 
 
 @fault(
