@@ -16,6 +16,7 @@ import asyncio
 import ipaddress
 import logging
 import socket
+import urllib.request
 import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -38,6 +39,16 @@ class LookupFailed(OSError):
 def allowed_private_hosts(source: Source) -> set[str]:
     """The hosts a source may fetch at private addresses: its own and allow_private_hosts."""
     return {host_of(source.url), *source.allow_private_hosts}
+
+
+def proxy_hosts() -> set[str]:
+    """The hosts of the HTTP(S) proxies set in the environment, which Scrapy connects to on
+    purpose: a proxy at a private address (a corporate one) must stay reachable."""
+    found = set()
+    for scheme, url in urllib.request.getproxies().items():
+        if scheme in DEFAULT_PORTS:
+            found.add(host_of(url if "://" in url else f"http://{url}"))
+    return found - {""}
 
 
 def connectable(

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from scrapy.settings import default_settings
 
-from crawler.addresses import allowed_private_hosts
+from crawler.addresses import allowed_private_hosts, proxy_hosts
 from crawler.config import Config, Source
 from crawler.resolver import PRIVATE_HOSTS_SETTING
 
@@ -53,7 +53,7 @@ def process_settings(
         # Connections go only to the addresses PrivateAddressMiddleware checked (its lookups
         # time out after crawler/addresses.py LOOKUP_TIMEOUT).
         "TWISTED_DNS_RESOLVER": "crawler.resolver.GuardedResolver",
-        PRIVATE_HOSTS_SETTING: sorted(set().union(*map(allowed_private_hosts, sources))),
+        PRIVATE_HOSTS_SETTING: sorted(proxy_hosts().union(*map(allowed_private_hosts, sources))),
         # A feed URL may carry an api_key: no request tells another site where it came from.
         "REFERRER_POLICY": "no-referrer",
         "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],

@@ -50,7 +50,9 @@ def test_certificates_are_verified_unless_a_source_opts_out():
     assert verify == [True, False]
 
 
-def test_the_resolver_knows_every_host_the_run_may_fetch_privately():
+def test_the_resolver_knows_every_host_the_run_may_fetch_privately(monkeypatch):
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
     from crawler.config import Config
     from crawler.settings import process_settings
 
@@ -85,3 +87,14 @@ def test_url_credentials_become_basic_auth_for_the_sources_own_host_only():
     assert (settings["HTTPAUTH_USER"], settings["HTTPAUTH_PASS"]) == ("news", "pa@ss")
     assert settings["HTTPAUTH_DOMAIN"] == "feeds.example:8443"
     assert process_settings(config, config.sources)["REFERRER_POLICY"] == "no-referrer"
+
+
+def test_a_proxy_from_the_environment_stays_reachable(monkeypatch):
+    from crawler.config import Config
+    from crawler.settings import process_settings
+
+    monkeypatch.setenv("https_proxy", "proxy.corp.lan:3128")  # Scrapy connects to it on purpose
+    monkeypatch.setenv("http_proxy", "http://10.0.0.8:3128")
+    config = Config.model_validate({"sources": [{"name": "b", "feed": "https://news.example/f"}]})
+    hosts = process_settings(config, config.sources)["NEWSMON_PRIVATE_HOSTS"]
+    assert hosts == ["10.0.0.8", "news.example", "proxy.corp.lan"]
