@@ -283,7 +283,7 @@ class _Rule:
     fields: tuple[str, ...]
     sources: frozenset[str] | None
     terms: tuple[int, ...]
-    regexes: tuple[Pattern[str], ...]
+    regexes: tuple[Pattern, ...]
     all: tuple[int, ...]
     none: tuple[int, ...]
     near: tuple[int, ...]

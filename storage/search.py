@@ -275,9 +275,10 @@ def list_keywords(engine: Engine) -> list[str]:
 
 def validate_query(query: ItemQuery) -> None:
     for name, when in (("since", query.since), ("until", query.until)):
+        if when is None:
+            continue
         try:
-            if when is not None:
-                _in_utc(when)
+            _in_utc(when)
         except OverflowError:
             raise QueryError(
                 f"{name}: {when.isoformat()} is outside the years 1 to 9999 in UTC"
