@@ -8,11 +8,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     NEWSMON_CONFIG=/etc/newsmon/config.yaml
 
 WORKDIR /app
+# Every package pinned by version and hash; then newsmon alone, built with the pinned setuptools.
+COPY requirements/runtime.txt ./requirements/
+RUN pip install --require-hashes -r requirements/runtime.txt
 COPY pyproject.toml README.md ./
 COPY crawler ./crawler
 COPY jobs ./jobs
 COPY storage ./storage
-RUN pip install . \
+RUN pip install --no-deps --no-build-isolation . \
     && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin newsmon \
     && mkdir -p /data /etc/newsmon \
     && chown newsmon:newsmon /data

@@ -7,7 +7,6 @@ crawler/config_file.py instead.
 from __future__ import annotations
 
 import difflib
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
@@ -34,6 +33,8 @@ from crawler.config_file import (
     resolve_sqlite,
 )
 from crawler.units import parse_duration, parse_size
+from crawler.urls import split_credentials
+from crawler.userregex import compile_pattern
 
 SOURCE_NAME = r"^[a-z0-9_-]+$"
 
@@ -142,11 +143,18 @@ class Source(StrictModel):
     max_articles: int = Field(200, ge=1)
     politeness: PolitenessOverride = PolitenessOverride()
     allow_private_hosts: list[str] = []
+    # False only for a host the user knowingly trusts (an intranet one with a self-signed cert).
+    tls_verify: bool = True
     enabled: bool = True
     schedule: Schedule | None = None
     expect_new_within: Duration | None = None
     recheck: Duration | None = None  # re-fetch articles first fetched this recently (off)
     max_age: Duration | None = None  # sitemap entries older than this are skipped
+    # Bounds on what one discovery page can make a run do (counted and logged when reached).
+    max_links_per_page: int = Field(50_000, ge=1)  # the sitemap protocol's own limit
+    max_sitemaps: int = Field(200, ge=1)  # child sitemaps fetched per run
+    max_sitemap_depth: int = Field(3, ge=0, le=10)  # levels of child sitemaps below the source's
+    sitemap_hosts: list[str] = []  # hosts besides the source's own site that serve its sitemaps
 
     @model_validator(mode="after")
     def _one_discovery_mode(self) -> Source:
@@ -159,8 +167,10 @@ class Source(StrictModel):
             )
         if (self.follow is not None or self.pages != 1) and not self.listing:
             raise ValueError("follow and pages only apply to a listing source")
-        if self.max_age is not None and not self.sitemap:
-            raise ValueError("max_age only applies to a sitemap source")
+        sitemap_only = {"max_age", "max_sitemaps", "max_sitemap_depth", "sitemap_hosts"}
+        given_here = sorted(sitemap_only & self.model_fields_set)
+        if given_here and not self.sitemap:
+            raise ValueError(f"{', '.join(given_here)} only apply to a sitemap source")
         return self
 
     @field_validator("follow")
@@ -168,9 +178,9 @@ class Source(StrictModel):
     def _follow_compiles(cls, pattern: str | None) -> str | None:
         if pattern is not None:
             try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"follow is not a valid regular expression: {exc}") from exc
+                compile_pattern(pattern)
+            except ValueError as exc:
+                raise ValueError(f"follow is not a valid regular expression: {exc}") from None
         return pattern
 
     @property
@@ -181,7 +191,13 @@ class Source(StrictModel):
 
     @property
     def url(self) -> str:
-        return self.feed or self.sitemap or self.listing or ""
+        """The discovery URL newsmon requests: as configured, less any user:password@."""
+        return split_credentials(self.feed or self.sitemap or self.listing or "")[0]
+
+    @property
+    def credentials(self) -> tuple[str, str] | None:
+        """(user, password) from the configured URL's user:password@, sent as basic auth."""
+        return split_credentials(self.feed or self.sitemap or self.listing or "")[1]
 
     def effective_politeness(self, defaults: Politeness) -> Politeness:
         overrides = self.politeness.model_dump(exclude_none=True)
@@ -218,9 +234,9 @@ class KeywordRule(StrictModel):
     def _regex_compiles(cls, patterns: list[str]) -> list[str]:
         for pattern in patterns:
             try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"regex {pattern!r} is not valid: {exc}") from exc
+                compile_pattern(pattern)
+            except ValueError as exc:
+                raise ValueError(f"regex {pattern!r} is not valid: {exc}") from None
         return patterns
 
     @model_validator(mode="after")

@@ -12,12 +12,13 @@ import logging
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import ahocorasick
 
 from crawler.config import KeywordRule
+from crawler.userregex import TIME_LIMIT, Pattern, compile_pattern
 
 logger = logging.getLogger(__name__)
 
@@ -282,7 +283,7 @@ class _Rule:
     fields: tuple[str, ...]
     sources: frozenset[str] | None
     terms: tuple[int, ...]
-    regexes: tuple[re.Pattern[str], ...]
+    regexes: tuple[Pattern, ...]
     all: tuple[int, ...]
     none: tuple[int, ...]
     near: tuple[int, ...]
@@ -337,11 +338,21 @@ class Matcher:
         logger.debug("compiled %s keyword rules, %s distinct terms", len(compiled), len(term_ids))
         return cls(compiled, list(term_ids))
 
-    def match(self, title: str, text: str, source: str | None = None) -> list[Match]:
-        """Every qualifying hit, title first, each with original offsets and a snippet."""
+    def match(
+        self,
+        title: str,
+        text: str,
+        source: str | None = None,
+        on_timeout: Callable[[str], None] | None = None,
+    ) -> list[Match]:
+        """Every qualifying hit, title first, each with original offsets and a snippet.
+
+        A regex that runs past its time limit is logged, reported to `on_timeout` with its
+        rule's name, and yields no hits in that field.
+        """
         originals = {"title": title, "text": text}
         longest: dict[tuple[str, str, int], Match] = {}
-        for rule, field_name, scan, start, end in self._hits(title, text, source):
+        for rule, field_name, scan, start, end in self._hits(title, text, source, on_timeout):
             first, last = scan.folded.start(start), scan.folded.end(end)
             key = (rule.name, field_name, first)  # two terms may hit at one place: keep one
             if key not in longest or longest[key].end < last:
@@ -352,10 +363,14 @@ class Matcher:
 
     def matched_keywords(self, title: str, text: str, source: str | None = None) -> list[str]:
         """The sorted names of the rules that match."""
-        return sorted({rule.name for rule, *_ in self._hits(title, text, source)})
+        return sorted({rule.name for rule, *_ in self._hits(title, text, source, None)})
 
     def _hits(
-        self, title: str, text: str, source: str | None
+        self,
+        title: str,
+        text: str,
+        source: str | None,
+        on_timeout: Callable[[str], None] | None,
     ) -> list[tuple[_Rule, str, _Scan, int, int]]:
         if not self._rules:
             return []
@@ -375,7 +390,7 @@ class Matcher:
             if not all(any(term_id in scan.hits for scan in fields) for term_id in rule.all):
                 continue
             for field_name in rule.fields:
-                for start, end in _rule_hits(rule, scans[field_name]):
+                for start, end in _rule_hits(rule, field_name, scans[field_name], on_timeout):
                     found.append((rule, field_name, scans[field_name], start, end))
         return found
 
@@ -404,11 +419,28 @@ class Matcher:
         return scan
 
 
-def _rule_hits(rule: _Rule, scan: _Scan) -> list[tuple[int, int]]:
+def _rule_hits(
+    rule: _Rule, field_name: str, scan: _Scan, on_timeout: Callable[[str], None] | None
+) -> list[tuple[int, int]]:
     """The rule's term and regex hits in one field that satisfy `near`."""
     spans = [span for term_id in rule.terms for span in scan.hits.get(term_id, ())]
     for pattern in rule.regexes:
-        spans.extend(m.span() for m in pattern.finditer(scan.folded.text) if m.end() > m.start())
+        try:
+            found = list(pattern.finditer(scan.folded.text, timeout=TIME_LIMIT))
+        except TimeoutError:
+            logger.warning(
+                "keyword %s: regex %r ran past its %gs time limit on a %d-character %s;"
+                " it finds nothing there",
+                rule.name,
+                pattern.pattern,
+                TIME_LIMIT,
+                len(scan.folded.text),
+                field_name,
+            )
+            if on_timeout is not None:
+                on_timeout(rule.name)
+            continue
+        spans.extend(m.span() for m in found if m.end() > m.start())
     if rule.near and spans:
         near = [span for term_id in rule.near for span in scan.hits.get(term_id, ())]
         spans = [span for span in spans if _is_near(span, near, rule.within, scan)]
@@ -474,8 +506,8 @@ def _compile_rule(rule: KeywordRule, term_ids: dict[_Term, int]) -> _Rule:
     for pattern in rule.regex:
         try:
             # Regexes run over the folded text, so Arabic-script variants are folded in them too.
-            regexes.append(re.compile(pattern.translate(_TABLE), re.IGNORECASE))
-        except re.error as exc:
+            regexes.append(compile_pattern(pattern.translate(_TABLE), ignore_case=True))
+        except ValueError as exc:
             raise RuleError(rule.name, f"regex {pattern!r} does not compile: {exc}") from None
     if not terms and not regexes:
         raise RuleError(rule.name, "needs at least one term or regex")

@@ -6,12 +6,12 @@ import logging
 from typing import TYPE_CHECKING, Self
 
 from scrapy import Request
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
 from scrapy.http import Headers, Response
 from scrapy.responsetypes import responsetypes
 from scrapy.utils.httpobj import urlparse_cached
 
-from crawler.urls import AddressGuard
+from crawler.addresses import AddressGuard, LookupFailed
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -23,7 +23,11 @@ BLOCKED_STAT = "newsmon/blocked/private_address"
 
 class PrivateAddressMiddleware:
     """Ignores requests whose host resolves to a non-public address (loopback, LAN, cloud
-    metadata…) unless the spider's ``allowed_private_hosts`` names the host.
+    metadata…) unless the spider's ``allowed_private_hosts`` names the host. A host that does
+    not resolve fails the request as a DNS error (retried like one), never passes.
+
+    The answer it judges is the one the connection uses (crawler/addresses.py pins it, and
+    crawler/resolver.py connects only to it).
 
     A redirect comes back as a new Request that the engine schedules and downloads like any
     other (ExecutionEngine._handle_downloader_output -> crawl), so it passes through here
@@ -49,7 +53,10 @@ class PrivateAddressMiddleware:
         return self._guard
 
     async def process_request(self, request: Request) -> None:
-        reason = await self.guard.check(request.url)
+        try:
+            reason = await self.guard.check(request.url)
+        except LookupFailed as error:
+            raise CannotResolveHostError(str(error)) from None
         if reason is None:
             return
         host = urlparse_cached(request).hostname or ""

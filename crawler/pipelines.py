@@ -118,11 +118,15 @@ def content_hash(text: str) -> str:
 
 
 class FlagPipeline(Stage):
-    """Attaches the keyword matches of the source's rules."""
+    """Attaches the keyword matches of the source's rules; a regex that runs past its time
+    limit (crawler/userregex.py) is counted as an error of the run."""
 
     def process_item(self, article: ArticleRecord) -> ArticleRecord:
         matches = self.spider.context.matcher.match(
-            article.title or "", article.text, source=self.spider.source.name
+            article.title or "",
+            article.text,
+            source=self.spider.source.name,
+            on_timeout=lambda _rule: self.count("errors/regex_timeout"),
         )
         article.matches = [
             MatchRecord(m.keyword, m.field, m.start, m.end, m.snippet) for m in matches

@@ -12,13 +12,17 @@ The probe decides nothing it is unsure of; a redirect, an error or an oversized 
 to the crawl's retries, redirect checks and error counts.
 
 Only the configured URL and its host's robots.txt are requested, never a URL a page points
-to, so the private-address rule has nothing to refuse here. This module imports no Scrapy.
+to. Connections still go through the private-address guard (crawler/addresses.py) with the
+source's allow-list, certificates are verified unless the source says tls_verify: false, and
+the URL's user:password goes in an Authorization header. This module imports no Scrapy.
 """
 
 from __future__ import annotations
 
+import base64
 import http.client
 import logging
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -26,10 +30,12 @@ import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 
+from crawler.addresses import allowed_private_hosts, open_checked
 from crawler.config import Config, Politeness, Source
 from crawler.walks import crawl_target
 from storage import walks
@@ -96,6 +102,57 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
+def _guarded(connection_class: type[http.client.HTTPConnection], allowed: set[str]) -> Any:
+    """`connection_class`, connecting only to an address the guard accepts for `allowed`."""
+
+    def connection(host: str, **kwargs: Any) -> http.client.HTTPConnection:
+        made = connection_class(host, **kwargs)
+        # http.client's own hook for how the socket is made (an instance attribute).
+        made._create_connection = lambda address, timeout, *_: open_checked(  # type: ignore[attr-defined]
+            address, timeout, allowed
+        )
+        return made
+
+    return connection
+
+
+class _GuardedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, allowed: set[str]) -> None:
+        super().__init__()
+        self.allowed = allowed
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_guarded(http.client.HTTPConnection, self.allowed), req)
+
+
+class _GuardedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, allowed: set[str], tls: ssl.SSLContext) -> None:
+        super().__init__(context=tls)
+        self.allowed, self.tls = allowed, tls
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        connection = _guarded(http.client.HTTPSConnection, self.allowed)
+        return self.do_open(connection, req, context=self.tls)
+
+
+def opener_for(source: Source) -> urllib.request.OpenerDirector:
+    """urllib as the crawl would fetch for `source`: no redirects, the guard, its TLS rule."""
+    tls = ssl.create_default_context()
+    if not source.tls_verify:
+        tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+    allowed = allowed_private_hosts(source)
+    return urllib.request.build_opener(
+        _NoRedirects, _GuardedHTTPHandler(allowed), _GuardedHTTPSHandler(allowed, tls)
+    )
+
+
+def auth_headers(source: Source) -> dict[str, str]:
+    if source.credentials is None:
+        return {}
+    token = base64.b64encode(":".join(source.credentials).encode()).decode("ascii")
+    return {"Authorization": f"Basic {token}"}
+
+
 def probe_sources(config: Config, sources: Sequence[Source], engine: Engine) -> dict[str, Probe]:
     """Probe the sources whose last walk caught up (validators describe everything stored
     below their discovery URL); those of one host in turn."""
@@ -132,7 +189,7 @@ class HostProbe:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.opener = urllib.request.build_opener(_NoRedirects)
+        self.openers: dict[str, urllib.request.OpenerDirector] = {}  # by source name
         self.last_request_at: float | None = None
         self.robots: Fetched | ProbeError | None = None
 
@@ -143,7 +200,7 @@ class HostProbe:
         politeness = self.config.politeness_for(source)
         probe = Probe()
         if politeness.obey_robots:
-            robots = self.robots_txt(source.url, politeness)
+            robots = self.robots_txt(source, politeness)
             if isinstance(robots, ProbeError):
                 probe.why = f"robots.txt: {robots}"
                 return probe
@@ -153,7 +210,7 @@ class HostProbe:
                 probe.why = refusal
                 return probe
         try:
-            response = self.get(source.url, politeness, conditional_headers(validators))
+            response = self.get(source, source.url, politeness, conditional_headers(validators))
         except ProbeError as error:
             probe.why = str(error)
             return probe
@@ -169,11 +226,12 @@ class HostProbe:
         probe.unchanged, probe.why = same, "" if same else "changed"
         return probe
 
-    def robots_txt(self, url: str, politeness: Politeness) -> Fetched | ProbeError:
+    def robots_txt(self, source: Source, politeness: Politeness) -> Fetched | ProbeError:
         if self.robots is None:
-            parts = urlsplit(url)
+            parts = urlsplit(source.url)
             try:
-                self.robots = self.get(f"{parts.scheme}://{parts.netloc}/robots.txt", politeness)
+                robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
+                self.robots = self.get(source, robots_url, politeness)
             except ProbeError as error:
                 self.robots = error
         return self.robots
@@ -196,8 +254,14 @@ class HostProbe:
         return None if rules.can_fetch(url, self.config.user_agent) else "robots.txt disallows it"
 
     def get(
-        self, url: str, politeness: Politeness, headers: dict[str, str] | None = None
+        self,
+        source: Source,
+        url: str,
+        politeness: Politeness,
+        headers: dict[str, str] | None = None,
     ) -> Fetched:
+        """One request for `source` (its URL or its host's robots.txt, on the same host:port,
+        so its credentials go too)."""
         if self.last_request_at is not None:
             time.sleep(max(0.0, self.last_request_at + politeness.delay - time.monotonic()))
         self.last_request_at = time.monotonic()
@@ -209,12 +273,15 @@ class HostProbe:
                 "Accept": ACCEPT,
                 "Accept-Language": "en",
                 "Accept-Encoding": "gzip, deflate",
+                **auth_headers(source),
                 **(headers or {}),
             },
         )
         try:
             try:
-                response = self.opener.open(request, timeout=timeout)
+                if source.name not in self.openers:  # a TLS context loads the CA store: once
+                    self.openers[source.name] = opener_for(source)
+                response = self.openers[source.name].open(request, timeout=timeout)
             except urllib.error.HTTPError as error:  # a 304, 3xx, 4xx or 5xx is an answer too
                 response = error
             with response:

@@ -22,6 +22,7 @@ from crawler.context import SourceContext
 from crawler.keywords import Matcher
 from crawler.pool import shutdown_pool
 from crawler.probe import Fetched
+from crawler.redact import redact_text, redact_url
 from crawler.settings import process_settings, source_settings
 from crawler.spiders.base import SourceSpider
 from crawler.spiders.feed import FeedSpider
@@ -52,7 +53,7 @@ def run_crawl(
     `backfill`, for a single source, makes this a backfill (`newsmon backfill`).
     """
     matcher = Matcher.from_rules(config.keywords)
-    process = CrawlerProcess(process_settings(config, log_level))
+    process = CrawlerProcess(process_settings(config, sources, log_level))
     # Scrapy leaves its loggers at DEBUG; records below our level would be built, then dropped.
     for name in ("scrapy", "twisted", "crawler"):
         logging.getLogger(name).setLevel(log_level)
@@ -62,7 +63,9 @@ def run_crawl(
         logging.getLogger("scrapy.downloadermiddlewares.robotstxt").setLevel("CRITICAL")
     started: list[tuple[Crawler, SourceContext]] = []
     for source in sources:
-        source_id = crawlstate.ensure_source(engine, source.name, source.mode, source.url)
+        source_id = crawlstate.ensure_source(
+            engine, source.name, source.mode, redact_url(source.url)
+        )
         run_id = crawlstate.start_run(engine, source_id, pid=os.getpid())
         context = SourceContext(
             config, source, engine, matcher, source_id, run_id, backfill=backfill
@@ -126,5 +129,5 @@ def outcome_of(crawler: Crawler) -> RunOutcome:
         skipped=sum(value for key, value in counts.items() if key.startswith("skipped/")),
         errors=errors,
         error_kinds=error_kinds,
-        error_text=failure,
+        error_text=redact_text(failure) if failure else None,
     )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy.settings import default_settings
 
+from crawler.addresses import allowed_private_hosts, proxy_hosts
 from crawler.config import Config, Source
+from crawler.resolver import PRIVATE_HOSTS_SETTING
 
 # Scrapy imports every component named in its *_BASE settings, even one set to None, so the
 # unused ones are left out of the base itself. RemoteControl (Scrapy 2.19) is an HTTP server that
@@ -24,8 +28,10 @@ def _without_unused(base: dict[str, int]) -> dict[str, int]:
     return {path: order for path, order in base.items() if path not in UNUSED_COMPONENTS}
 
 
-def process_settings(config: Config, log_level: str = "WARNING") -> dict[str, Any]:
-    """Settings shared by every source's crawler in one process."""
+def process_settings(
+    config: Config, sources: Sequence[Source] = (), log_level: str = "WARNING"
+) -> dict[str, Any]:
+    """Settings shared by the crawlers of `sources` in one process."""
     return {
         "BOT_NAME": "newsmon",
         "USER_AGENT": config.user_agent,
@@ -44,7 +50,12 @@ def process_settings(config: Config, log_level: str = "WARNING") -> dict[str, An
         "CONCURRENT_ITEMS": 16,
         "REDIRECT_MAX_TIMES": 5,
         "METAREFRESH_ENABLED": False,
-        "DNS_TIMEOUT": 15,
+        # Connections go only to the addresses PrivateAddressMiddleware checked (its lookups
+        # time out after crawler/addresses.py LOOKUP_TIMEOUT).
+        "TWISTED_DNS_RESOLVER": "crawler.resolver.GuardedResolver",
+        PRIVATE_HOSTS_SETTING: sorted(proxy_hosts().union(*map(allowed_private_hosts, sources))),
+        # A feed URL may carry an api_key: no request tells another site where it came from.
+        "REFERRER_POLICY": "no-referrer",
         "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],
         # newsmon logs each failed URL once, with its error kind; Scrapy's line would repeat it.
         "RETRY_GIVE_UP_LOG_LEVEL": "INFO",
@@ -75,9 +86,11 @@ def process_settings(config: Config, log_level: str = "WARNING") -> dict[str, An
 
 
 def source_settings(config: Config, source: Source) -> dict[str, Any]:
-    """The source's politeness (global defaults overlaid with its own overrides)."""
+    """The source's politeness (global defaults overlaid with its own overrides), and the
+    credentials of its URL, sent to its own host only."""
     politeness = config.politeness_for(source)
     return {
+        **_basic_auth(source),
         "ROBOTSTXT_OBEY": politeness.obey_robots,
         "DOWNLOAD_DELAY": politeness.delay,
         "CONCURRENT_REQUESTS_PER_DOMAIN": politeness.concurrency_per_host,
@@ -88,4 +101,19 @@ def source_settings(config: Config, source: Source) -> dict[str, Any]:
         "RETRY_TIMES": politeness.retries,
         "DOWNLOAD_MAXSIZE": politeness.max_page_bytes,
         "DOWNLOAD_WARNSIZE": politeness.max_page_bytes // 2,
+        # Scrapy's default is not to verify: certificates are checked against the system's CAs
+        # (or the bundle SSL_CERT_FILE names) and the host name, unless the source opts out.
+        "DOWNLOAD_VERIFY_CERTIFICATES": source.tls_verify,
+    }
+
+
+def _basic_auth(source: Source) -> dict[str, Any]:
+    if source.credentials is None:
+        return {}
+    user, password = source.credentials
+    # HttpAuthMiddleware sends them to this host:port and its subdomains, nowhere else.
+    return {
+        "HTTPAUTH_USER": user,
+        "HTTPAUTH_PASS": password,
+        "HTTPAUTH_DOMAIN": urlsplit(source.url).netloc,
     }

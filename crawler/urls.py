@@ -1,23 +1,17 @@
-"""URL identity (canonical form, dedup key) and the guard against fetching private addresses.
+"""URL identity (canonical form, dedup key), and what a host name or address denotes.
 
-No Scrapy here: the spiders, the pipelines and read-only commands all use it.
+No Scrapy here: the spiders, the pipelines and read-only commands all use it. The guard
+against private addresses that builds on it is crawler/addresses.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import ipaddress
-import logging
 import re
-import socket
-import time
-from collections.abc import Iterable
-from urllib.parse import quote_plus, unquote_to_bytes, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote_plus, unquote, unquote_to_bytes, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
-
-log = logging.getLogger(__name__)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -97,8 +91,8 @@ def _canonicalize(url: str, base: str | None) -> str:
     # w3lib does the path, the host's case and IDNA; the query is done here because
     # w3lib sorts by key *and* value, which would merge ?id=2&id=1 with ?id=1&id=2.
     core = urlsplit(canonicalize_url(urlunsplit(parts._replace(query="", fragment=""))))
-    host = _normalise_host(core.hostname or "")
-    is_ipv6 = ":" in host and "%" not in host and _ip_literal(host) is not None
+    host = normalise_host(core.hostname or "")
+    is_ipv6 = ":" in host and "%" not in host and ip_literal(host) is not None
     if not (is_ipv6 or HOST_NAME.fullmatch(host)):
         raise InvalidURL(f"not a valid host: {host!r} in {url!r}")
     netloc = f"[{host}]" if ":" in host else host
@@ -151,6 +145,20 @@ def url_key(url: str) -> str:
     return f"{netloc}{path}?{parts.query}" if parts.query else f"{netloc}{path}"
 
 
+def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """`url` without its user:password@, and the (user, password) it carried, percent-decoded.
+
+    Credentials go in an Authorization header, never in the request line or a log line.
+    """
+    parts = urlsplit(url)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if not at:
+        return url, None
+    user, _, password = userinfo.partition(":")
+    bare = urlunsplit(parts._replace(netloc=host))
+    return bare, (unquote(user), unquote(password))
+
+
 def host_of(url: str) -> str:
     """The URL's host as the guard compares it: IDNA, lowercase, no port or brackets.
 
@@ -162,9 +170,9 @@ def host_of(url: str) -> str:
         return ""
 
 
-def _normalise_host(host: str) -> str:
+def normalise_host(host: str) -> str:
     host = host.strip().lower().removeprefix("[").removesuffix("]").rstrip(".")
-    ip = _ip_literal(host)
+    ip = ip_literal(host)
     if ip is not None:
         return str(ip)
     try:
@@ -173,7 +181,7 @@ def _normalise_host(host: str) -> str:
         return host
 
 
-def _ip_literal(host: str) -> IPAddress | None:
+def ip_literal(host: str) -> IPAddress | None:
     """The address a host name denotes by itself, the way getaddrinfo reads it, or None."""
     if ":" in host:
         try:
@@ -222,62 +230,3 @@ def is_public_ip(ip: IPAddress) -> bool:
         or ip.is_reserved
         or ip.is_unspecified
     )
-
-
-class AddressGuard:
-    """Decides whether a URL may be fetched: its host must resolve only to public addresses,
-    unless the host is explicitly allowed.
-
-    It resolves on its own, before Scrapy does, so a DNS answer that changes between the two
-    lookups (rebinding) is not caught; the short cache keeps that window small.
-    """
-
-    ttl = 60.0
-    resolve_timeout = 15.0
-
-    def __init__(self, allowed_hosts: Iterable[str] = ()) -> None:
-        self.allowed_hosts = {_normalise_host(host) for host in allowed_hosts if host.strip()}
-        self._verdicts: dict[str, tuple[float, asyncio.Task[str | None]]] = {}
-
-    async def check(self, url: str) -> str | None:
-        """None if the URL may be fetched, else a reason such as "private address 10.0.0.5"."""
-        try:
-            parts = urlsplit(url)
-            scheme, host = parts.scheme.lower(), parts.hostname
-        except ValueError:
-            return "unparsable URL"
-        if scheme not in DEFAULT_PORTS:
-            return f"scheme {scheme!r} not allowed"
-        if not host:
-            return "no host"
-        host = _normalise_host(host)
-        if host in self.allowed_hosts:
-            return None
-        ip = _ip_literal(host)
-        if ip is not None:
-            return None if is_public_ip(ip) else f"private address {ip}"
-        now = time.monotonic()
-        cached = self._verdicts.get(host)
-        if cached is None or cached[0] <= now:
-            cached = (now + self.ttl, asyncio.ensure_future(self._resolve(host)))
-            self._verdicts[host] = cached
-        # shield: one cancelled request must not cancel the lookup other requests await.
-        return await asyncio.shield(cached[1])
-
-    async def _resolve(self, host: str) -> str | None:
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await asyncio.wait_for(
-                loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), self.resolve_timeout
-            )
-        except (OSError, UnicodeError, TimeoutError) as exc:
-            # Not a refusal: the download fails on its own and is counted there. Not cached
-            # either, so a later answer is judged afresh.
-            log.debug("guard could not resolve %s: %s", host, exc)
-            self._verdicts.pop(host, None)
-            return None
-        for info in infos:
-            address = ipaddress.ip_address(str(info[4][0]).partition("%")[0])
-            if not is_public_ip(address):
-                return f"private address {address} ({host})"
-        return None

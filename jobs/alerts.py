@@ -23,6 +23,7 @@ from urllib.parse import quote
 from sqlalchemy import Engine, select
 
 from crawler.config import Alert, Config
+from crawler.redact import hide_parts_of
 from storage import deliveries
 from storage.models import AlertDelivery, Item, utcnow
 
@@ -189,7 +190,8 @@ class Dispatcher:
             attempts = max(row.attempts for row in rows)
             wait = backoff(attempts)
             retry_at: datetime | None = utcnow() + wait if wait is not None else None
-            message = f"{error.__class__.__name__}: {error}"
+            # The channel's error may quote its URL, and an Apprise URL is a secret.
+            message = hide_parts_of(alert.url, f"{error.__class__.__name__}: {error}")
             deliveries.mark_failed(self.engine, ids, message, retry_at)
             log.warning(
                 "alert %s: delivery failed (attempt %s, %s): %s",

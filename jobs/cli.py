@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from crawler.config_file import ConfigError, database_url, find_config_path
+from crawler.redact import RedactingFilter, redact_url
 
 if TYPE_CHECKING:
     from crawler.config import Config
@@ -98,6 +99,7 @@ def main(ctx: click.Context, config_path: str | None, verbose: int) -> None:
     # On the handler, not only the root logger: Scrapy sets its own loggers to DEBUG.
     handler.setLevel(level)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())  # a URL's password or api_key never reaches a log
     logging.basicConfig(level=level, handlers=[handler])
     ctx.obj = State(config_path)
     ctx.meta["log_level"] = level
@@ -142,18 +144,24 @@ def check(state: State) -> None:
     """Validate the config and print the sources and keywords it defines."""
     config = state.config
     click.echo(f"config: {find_config_path(state.config_path)}")
-    click.echo(f"database: {_redact(config.database)}")
+    click.echo(f"database: {redact_url(config.database)}")
     click.echo(f"sources ({len(config.sources)}):")
     for source in config.sources:
         politeness = config.politeness_for(source)
         state_note = "" if source.enabled else "  [disabled]"
+        if not source.tls_verify:
+            state_note += "  [TLS NOT VERIFIED]"
         click.echo(
-            f"  {source.name:<20} {source.mode:<8} {source.url}  "
+            f"  {source.name:<20} {source.mode:<8} {redact_url(source.url)}  "
             f"(delay {politeness.delay:g}s, robots {'on' if politeness.obey_robots else 'off'}){state_note}"
         )
     click.echo(f"keywords ({len(config.keywords)}):")
     for rule in config.keywords:
         click.echo(f"  {rule.name:<20} {', '.join(rule.terms + rule.regex)}")
+    from crawler.userregex import pattern_warnings
+
+    for warning in pattern_warnings(config):
+        click.echo(f"warning: {warning}")
     if config.alerts:
         click.echo(f"alerts ({len(config.alerts)}):")
     for alert in config.alerts:
@@ -161,12 +169,6 @@ def check(state: State) -> None:
         mode = f"digest every {alert.digest.every:g}s" if alert.digest else "each"
         keywords = ", ".join(alert.keywords) or "all keywords"
         click.echo(f"  {alert.name:<20} {alert.url.split('://')[0]}://…  {mode}; {keywords}")
-
-
-def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 @main.command(epilog="Example:\n\n\b\n  newsmon show 42\n  newsmon show 42 --versions")
@@ -178,9 +180,12 @@ def _redact(url: str) -> str:
 def show(state: State, item_id: int, versions: bool) -> None:
     """Show one item in full, with each keyword match in context."""
     from jobs import output
-    from storage.search import get_item
+    from storage.search import QueryError, get_item
 
-    item = get_item(state.engine(), item_id)
+    try:
+        item = get_item(state.engine(), item_id)
+    except QueryError as error:
+        fail(str(error), EXIT_CONFIG)
     if item is None:
         fail(f"no item with id {item_id}")
     output.write_item(item, sys.stdout)
@@ -261,7 +266,7 @@ def migrate_from(state: State, source_url: str) -> None:
         fail(f"no SQLite database at {parsed.database}")
     source = make_engine(source_url)
     if current_revision(source) is None:
-        fail(f"no newsmon database at {_redact(source_url)}")
+        fail(f"no newsmon database at {redact_url(source_url)}")
     target = state.engine(for_writing=True)
 
     def progress(table: str, done: int, total: int) -> None:

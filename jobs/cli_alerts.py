@@ -90,6 +90,8 @@ def alerts(state: Any, send: bool, retry: bool, limit: int) -> None:
         if report.failed:
             sys.exit(EXIT_FAILED)
         return
+    from jobs.output import printable
+
     engine = state.engine()
     counts = deliveries.delivery_counts(engine)
     click.echo(
@@ -103,5 +105,6 @@ def alerts(state: Any, send: bool, retry: bool, limit: int) -> None:
         error = f"  {row.last_error}" if row.last_error else ""
         click.echo(
             f"{row.id:>6}  {row.alert:<12} {row.status:<8} tries={row.attempts} next={due}  "
-            f"item {row.item_id} [{row.keyword}] {row.item.title or row.item.url}{error}{note}"
+            f"item {row.item_id} [{row.keyword}] {printable(row.item.title or row.item.url)}"
+            f"{error}{note}"
         )

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crawler.config_file import find_config_path
+from crawler.redact import redact_text
+from jobs.output import printable
 from jobs.when import parse_when
 
 if TYPE_CHECKING:
@@ -174,6 +176,7 @@ def runs(state: State, source: str | None, limit: int, fmt: str) -> None:
 def _run_row(run: Any) -> dict[str, Any]:
     duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
     kinds = " ".join(f"{k}={v}" for k, v in sorted((run.error_kinds or {}).items()))
+    error_text = redact_text(run.error_text) if run.error_text else None  # rows from before 14
     return {
         "id": run.id,
         "source": run.source.name,
@@ -187,8 +190,8 @@ def _run_row(run: Any) -> dict[str, Any]:
         "skipped": run.skipped,
         "errors": run.errors,
         "error_kinds": run.error_kinds or {},
-        "error_text": run.error_text,
-        "detail": " ".join(filter(None, [kinds, run.error_text or ""]))[:80],
+        "error_text": error_text,
+        "detail": " ".join(filter(None, [kinds, error_text or ""]))[:80],
     }
 
 
@@ -257,7 +260,7 @@ def status(state: State, fmt: str) -> None:
                 "catching_up_since": _iso(behind.since) if behind else None,
                 "backfill_steps_done": backfill.steps_done if backfill else None,
                 "verdict": why,
-                "last_error": facts.last_error,
+                "last_error": redact_text(facts.last_error) if facts.last_error else None,
             }
         )
     if fmt == "json":
@@ -300,7 +303,7 @@ def _table(
     rows: list[dict[str, Any]], columns: list[str], headers: dict[str, str] | None = None
 ) -> None:
     titles = [(headers or {}).get(column, column) for column in columns]
-    cells = [["-" if row[c] is None else str(row[c]) for c in columns] for row in rows]
+    cells = [["-" if row[c] is None else printable(str(row[c])) for c in columns] for row in rows]
     widths = [max([len(t)] + [len(r[i]) for r in cells]) for i, t in enumerate(titles)]
     for line in [titles, *cells]:
         click.echo(

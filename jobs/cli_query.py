@@ -16,6 +16,7 @@ import click
 EXIT_USAGE = 2
 FORMATS = ["table", "json", "jsonl", "csv"]
 WEB_TOKEN_ENV = "NEWSMON_WEB_TOKEN"
+WEB_HOSTS_ENV = "NEWSMON_WEB_ALLOWED_HOSTS"
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -213,32 +214,53 @@ def stats(state: Any, days: int, fmt: str, **options: Any) -> None:
 
 @click.command(
     epilog="Example:\n\n\b\n  newsmon serve            # http://127.0.0.1:8080/\n"
-    f"  {WEB_TOKEN_ENV}=s3cret newsmon serve --host 0.0.0.0 --port 8080"
+    f"  {WEB_TOKEN_ENV}=s3cret newsmon serve --host 0.0.0.0 --allowed-host news.example.org"
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    envvar=WEB_HOSTS_ENV,
+    help="A host name clients reach the view by, besides localhost (repeatable;"
+    f" *.example.org for subdomains; or {WEB_HOSTS_ENV}, space-separated).",
+)
 @click.pass_obj
-def serve(state: Any, host: str, port: int) -> None:
+def serve(state: Any, host: str, port: int, allowed_hosts: tuple[str, ...]) -> None:
     """Serve a read-only web view: search page, JSON API (/docs) and Atom feeds.
 
-    Set NEWSMON_WEB_TOKEN to require `Authorization: Bearer TOKEN` or ?token=TOKEN.
+    Set NEWSMON_WEB_TOKEN to require `Authorization: Bearer TOKEN` or ?token=TOKEN. Only
+    requests whose Host header names localhost, the --host address or an --allowed-host are
+    served, so a web page cannot read the view by rebinding its own name to this address.
     """
     import os
 
     try:
         import uvicorn
 
-        from jobs.web.app import create_app
+        from jobs.web.app import LOCAL_HOSTS, create_app
     except ImportError as error:
         _fail(f"serve needs the web extra ({error.name}): pip install 'newsmon[web]'", 1)
     token = os.environ.get(WEB_TOKEN_ENV) or None
-    if token is None and host not in ("127.0.0.1", "localhost", "::1"):
+    local = host in ("127.0.0.1", "localhost", "::1")
+    if token is None and not local:
         click.echo(
             f"newsmon: warning: listening on {host} without {WEB_TOKEN_ENV}: anyone who can"
             " reach it can read every item",
             err=True,
         )
-    app = create_app(state.engine(), token=token)
+    names = [*LOCAL_HOSTS, *allowed_hosts]
+    if host not in ("0.0.0.0", "::"):
+        names.append(f"[{host}]" if ":" in host else host)
+    elif not allowed_hosts:
+        click.echo(
+            f"newsmon: note: only requests naming {', '.join(LOCAL_HOSTS)} are served; add"
+            " --allowed-host NAME for each name or address clients use",
+            err=True,
+        )
+    app = create_app(state.engine(), token=token, allowed_hosts=names)
     click.echo(f"newsmon: serving http://{host}:{port}/ (Ctrl-C stops)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from jobs.output import ROW_FIELDS, item_row
+from jobs.output import ROW_FIELDS, csv_cell, item_row, printable
 from storage.search import Hit, plain_snippet
 
 # Every field a row can carry, in output order; --fields picks from these.
@@ -79,7 +79,7 @@ def write_rows(rows: Iterable[dict[str, Any]], fmt: str, out: TextIO, fields: Se
         writer = csv.DictWriter(out, fieldnames=list(fields), extrasaction="ignore")
         writer.writeheader()
         for row in rows:
-            writer.writerow(_flat(row))
+            writer.writerow({key: csv_cell(value) for key, value in _flat(row).items()})
             count += 1
     elif fmt == "jsonl":
         for row in rows:
@@ -100,7 +100,7 @@ def write_rows(rows: Iterable[dict[str, Any]], fmt: str, out: TextIO, fields: Se
 def write_table(rows: Iterable[dict[str, Any]], out: TextIO, fields: Sequence[str]) -> int:
     """An aligned table of the chosen fields for one page (the default table is jobs/output.py)."""
     cells = [
-        [" ".join(str(_flat(row)[name] or "").split())[:TABLE_CELL] for name in fields]
+        [" ".join(printable(str(_flat(row)[name] or "")).split())[:TABLE_CELL] for name in fields]
         for row in rows
     ]
     header = [name.upper() for name in fields]

@@ -1,9 +1,15 @@
-"""Rendering stored items for the terminal and for scripts (table, json, jsonl, csv)."""
+"""Rendering stored items for the terminal and for scripts (table, json, jsonl, csv).
+
+Scraped text is untrusted here too: what goes to a terminal loses its control characters (an
+author of "\x1b]0;…\x07\x1b[2J" would retitle and clear the screen), and a CSV cell that a
+spreadsheet would run as a formula is quoted with a leading '.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
@@ -23,6 +29,22 @@ ROW_FIELDS = [
     "keywords",
 ]
 CONTEXT_CHARS = 80
+# C0 controls but tab and newline, DEL, and C1 controls (0x9b is CSI to many terminals).
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t")
+
+
+def printable(text: str) -> str:
+    """`text` without control characters, for a terminal."""
+    return CONTROL_CHARACTERS.sub("", text)
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: printable, and never taken for a formula by a spreadsheet."""
+    if not isinstance(value, str):
+        return value
+    value = printable(value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def item_row(item: StoredItem, *, with_text: bool) -> dict[str, Any]:
@@ -60,7 +82,7 @@ def write_items(items: Sequence[StoredItem], fmt: str, out: TextIO) -> None:
         for item in items:
             row = item_row(item, with_text=False)
             row["keywords"] = ";".join(row["keywords"])
-            writer.writerow(row)
+            writer.writerow({key: csv_cell(value) for key, value in row.items()})
     else:
         write_table(items, out)
 
@@ -77,10 +99,9 @@ def write_table(items: Sequence[StoredItem], out: TextIO) -> None:
         title = _one_line(item.title or item.url)
         if len(title) > title_width:
             title = title[: title_width - 1] + "…"
-        keywords = ",".join(item.keywords)
-        out.write(
-            f"{item.id:>6}  {when:<10}  {item.source_name[:14]:<14}  {title:<{title_width}}  {keywords}\n"
-        )
+        keywords = printable(",".join(item.keywords))
+        source = printable(item.source_name)[:14]
+        out.write(f"{item.id:>6}  {when:<10}  {source:<14}  {title:<{title_width}}  {keywords}\n")
 
 
 def write_item(item: StoredItem, out: TextIO) -> None:
@@ -98,15 +119,14 @@ def write_item(item: StoredItem, out: TextIO) -> None:
         "canonical_url",
     ):
         if row[field]:
-            out.write(f"{field + ':':<14} {row[field]}\n")
+            out.write(f"{field + ':':<14} {printable(str(row[field]))}\n")
     out.write(f"{'id:':<14} {item.id}\n")
     if item.matches:
         out.write(f"\nkeywords ({len(item.matches)} matches):\n")
         for match in item.matches:
             field_text = (item.title or "") if match.field == "title" else item.text
-            out.write(
-                f"  {match.keyword} [{match.field}]: {in_context(field_text, match.start, match.end)}\n"
-            )
+            context = in_context(field_text, match.start, match.end)
+            out.write(f"  {printable(match.keyword)} [{match.field}]: {context}\n")
     else:
         out.write("\nkeywords: none\n")
     spans = [(m.start, m.end) for m in item.matches if m.field == "text"]
@@ -123,10 +143,10 @@ def highlight(text: str, spans: Sequence[tuple[int, int]], *, ansi: bool = False
         else:
             merged.append([start, end])
     pieces, last = [], 0
-    for start, end in merged:
-        pieces += [text[last:start], opening, text[start:end], closing]
+    for start, end in merged:  # sliced by the stored offsets first, then made printable
+        pieces += [printable(text[last:start]), opening, printable(text[start:end]), closing]
         last = end
-    return "".join(pieces) + text[last:]
+    return "".join(pieces) + printable(text[last:])
 
 
 def in_context(text: str, start: int, end: int, around: int = CONTEXT_CHARS) -> str:
@@ -140,7 +160,7 @@ def in_context(text: str, start: int, end: int, around: int = CONTEXT_CHARS) -> 
 
 def _one_line(text: str) -> str:
     # Keep edge spaces so the marked match stays separated from its neighbours.
-    collapsed = " ".join(text.split())
+    collapsed = " ".join(printable(text).split())
     if text[:1].isspace():
         collapsed = " " + collapsed
     if text[-1:].isspace() and collapsed.strip():

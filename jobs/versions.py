@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import TextIO
 
+from jobs.output import printable
 from storage.models import ItemVersion
 
 SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
@@ -45,9 +46,9 @@ def write_versions(versions: Sequence[ItemVersion], out: TextIO) -> None:
     for version in versions:
         out.write(
             f"  version {version.version}  fetched {version.fetched_at:%Y-%m-%d %H:%M} UTC"
-            f"  {len(version.text)} chars  {version.title or ''}\n"
+            f"  {len(version.text)} chars  {printable(version.title or '')}\n"
         )
     for old, new in zip(versions, versions[1:], strict=False):
         out.write(f"\n--- changes in version {new.version} ---\n")
         for line in version_diff(old, new):
-            out.write(line + "\n")
+            out.write(printable(line) + "\n")

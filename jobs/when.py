@@ -14,9 +14,14 @@ def parse_when(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime.now(UTC) - timedelta(seconds=parse_duration(value))
+        ago = parse_duration(value)
     except ValueError:
         pass
+    else:
+        try:
+            return datetime.now(UTC) - timedelta(seconds=ago)
+        except OverflowError:
+            raise click.BadParameter(f"{value!r} reaches back before the year 1") from None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:

@@ -15,9 +15,10 @@ import base64
 import binascii
 import html
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -52,6 +53,7 @@ TITLE_WEIGHT, TEXT_WEIGHT = 5.0, 1.0
 DATE_FIELDS = ("item", "published", "fetched")
 SORTS = ("newest", "relevance")
 MAX_PAGE = 1000
+MAX_ITEM_ID = 2**31 - 1  # items.id is a 32-bit INTEGER on PostgreSQL
 
 
 class QueryError(ValueError):
@@ -177,7 +179,9 @@ def search_items(engine: Engine, query: ItemQuery) -> Page:
 
 
 def get_item(engine: Engine, item_id: int) -> StoredItem | None:
-    """One item by id, or None."""
+    """One item by id, or None; QueryError for an id no database could hold."""
+    if not 1 <= item_id <= MAX_ITEM_ID:
+        raise QueryError(f"an item id is a whole number from 1 to {MAX_ITEM_ID}")
     with engine.connect() as connection:
         return _load_items(connection, [item_id]).get(item_id)
 
@@ -210,19 +214,24 @@ def decode_cursor(cursor: str, expected_kind: str) -> tuple[Any, int]:
         if kind != expected_kind or not isinstance(item_id, int):
             raise ValueError
         if kind == "newest":
-            key = datetime.fromisoformat(key)
+            key = _in_utc(datetime.fromisoformat(key))
         elif kind == "title":
             title_rank, date = key
             if title_rank not in (0, 1):
                 raise ValueError
-            key = (title_rank, datetime.fromisoformat(date))
-        elif not isinstance(key, int | float):
+            key = (title_rank, _in_utc(datetime.fromisoformat(date)))
+        elif not isinstance(key, int | float) or not math.isfinite(key):
             raise ValueError
-    except (ValueError, TypeError, binascii.Error):
+    except (ValueError, TypeError, OverflowError, binascii.Error):
         raise QueryError(
             "invalid cursor: pass the next cursor of the same query unchanged"
         ) from None
     return key, item_id
+
+
+def _in_utc(when: datetime) -> datetime:
+    """`when` in UTC; OverflowError when that falls outside the years 1 to 9999."""
+    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def plain_snippet(snippet: str | None, start: str = "»", end: str = "«") -> str | None:
@@ -265,6 +274,15 @@ def list_keywords(engine: Engine) -> list[str]:
 
 
 def validate_query(query: ItemQuery) -> None:
+    for name, when in (("since", query.since), ("until", query.until)):
+        if when is None:
+            continue
+        try:
+            _in_utc(when)
+        except OverflowError:
+            raise QueryError(
+                f"{name}: {when.isoformat()} is outside the years 1 to 9999 in UTC"
+            ) from None
     if query.date_field not in DATE_FIELDS:
         raise QueryError(f"date field must be one of {', '.join(DATE_FIELDS)}")
     if query.effective_sort not in SORTS:

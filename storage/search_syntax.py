@@ -18,6 +18,10 @@ import re
 from dataclasses import dataclass
 
 OPERATORS = {"AND", "OR", "NOT"}
+# Bounds on what one search may ask: the parser recurses per parenthesis and renders per term.
+MAX_TERMS = 100
+MAX_DEPTH = 20
+MAX_CHARS = 2000
 _WORD = re.compile(r"[^\W_]+")
 _TOKEN = re.compile(r'\s*(?:(?P<quote>"[^"]*"?\*?)|(?P<paren>[()])|(?P<word>[^\s()"]+))')
 
@@ -50,9 +54,14 @@ Node = Term | Binary
 
 def parse(query: str) -> Node:
     """The syntax tree of `query`, or SearchSyntaxError."""
+    if len(query) > MAX_CHARS:
+        raise SearchSyntaxError(f"the search is {len(query)} characters long; at most {MAX_CHARS}")
     tokens = _tokenize(query)
     if not tokens:
         raise SearchSyntaxError('empty search: type a word, a "phrase" or a prefix*')
+    terms = sum(1 for kind, _ in tokens if kind in ("word", "phrase"))
+    if terms > MAX_TERMS:
+        raise SearchSyntaxError(f"the search has {terms} terms; at most {MAX_TERMS}")
     parser = _Parser(tokens)
     node = parser.or_expr()
     if parser.position < len(tokens):
@@ -95,6 +104,7 @@ class _Parser:
     def __init__(self, tokens: list[tuple[str, str]]) -> None:
         self.tokens = tokens
         self.position = 0
+        self.depth = 0  # parentheses open here
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.position] if self.position < len(self.tokens) else None
@@ -143,11 +153,15 @@ class _Parser:
         if kind == "paren":
             if value == ")":
                 raise SearchSyntaxError("unexpected ')': nothing to close, or an empty '()'")
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise SearchSyntaxError(f"parentheses nest more than {MAX_DEPTH} deep")
             self.position += 1
             node = self.or_expr()
             if self.peek() != ("paren", ")"):
                 raise SearchSyntaxError("unbalanced parenthesis: a '(' is not closed")
             self.position += 1
+            self.depth -= 1
             return node
         self.position += 1
         return _term(kind, value)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
+from OpenSSL import SSL
 from scrapy import Request, Spider, signals
 from scrapy.exceptions import (
     CannotResolveHostError,
@@ -18,13 +21,15 @@ from scrapy.exceptions import (
 )
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
+from service_identity import VerificationError
 from twisted.python.failure import Failure
 
+from crawler.addresses import allowed_private_hosts
 from crawler.charset import decode_html
 from crawler.incremental import IncrementalSpider
 from crawler.items import FetchedPage, Hints
 from crawler.pool import start_extraction_pool
-from crawler.urls import InvalidURL, canonicalize, host_of, url_key
+from crawler.urls import InvalidURL, canonicalize, url_key
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -34,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HTML_TYPES = (b"text/html", b"application/xhtml+xml")
+READ = "newsmon_read"  # meta key: what read_discovery found on the page
 ERROR_KINDS: tuple[tuple[type[BaseException], str], ...] = (
     (DownloadTimeoutError, "timeout"),
     (CannotResolveHostError, "dns"),
@@ -52,17 +58,32 @@ IGNORED_ERRORS = (
 
 
 def error_kind(failure: Failure) -> str:
-    """A short, countable name for why a request failed: http_404, timeout, dns…"""
+    """A short, countable name for why a request failed: http_404, timeout, dns, tls…"""
     error = failure.value
     # HttpError is an IgnoreRequest: test it first, or every 404 would pass for a skip.
     if isinstance(error, HttpError):
         return f"http_{error.response.status}"
     if isinstance(error, IgnoreRequest):
         return ignored_kind(error)
+    if tls_problem(error):
+        return "tls"
     for error_type, kind in ERROR_KINDS:
         if isinstance(error, error_type):
             return kind
     return type(error).__name__.lower()
+
+
+def tls_problem(error: BaseException) -> str | None:
+    """Why the TLS handshake failed, when that is why the download did: an untrusted or
+    wrong-name certificate. Scrapy wraps Twisted's failures, which hold the OpenSSL error."""
+    reasons = getattr(error.__cause__, "reasons", ())
+    for reason in reasons:  # the chain first: a self-signed certificate matches no name either
+        if reason.check(SSL.Error):
+            found = [part[-1] for part in reason.value.args[0] if isinstance(part, tuple)]
+            return ", ".join(filter(None, found)) or "TLS handshake failed"
+    if any(reason.check(VerificationError) for reason in reasons):
+        return "certificate does not match the host name"
+    return None
 
 
 def ignored_kind(error: IgnoreRequest) -> str:
@@ -78,6 +99,30 @@ def ignored_kind(error: IgnoreRequest) -> str:
         if fragment in message:
             return kind
     return "skipped/blocked"
+
+
+@dataclass
+class Links:
+    """A discovery page's article links, canonical and keyed (url_key -> (url, hints))."""
+
+    found: dict[str, tuple[str, Hints]] = field(default_factory=dict)
+    listed: int = 0  # links on the page
+    invalid: int = 0  # not http(s) URLs with a host
+    capped: int = 0  # past max_links_per_page: not read
+
+
+def read_links(found: Sequence[tuple[str, Hints]], base: str, cap: int) -> Links:
+    """The first `cap` links of a page, canonicalised and keyed, once each. Pure (no spider
+    state), so it can run off the reactor thread: 50,000 links take seconds."""
+    links = Links(listed=len(found), capped=max(0, len(found) - cap))
+    for raw_url, hints in found[:cap]:
+        try:
+            url = canonicalize(raw_url, base=base)
+        except InvalidURL:
+            links.invalid += 1
+            continue
+        links.found.setdefault(url_key(url), (url, hints))
+    return links
 
 
 def failed_url(failure: Failure) -> str:
@@ -98,8 +143,7 @@ class SourceSpider(IncrementalSpider, Spider):
         self.discovery_error: str | None = None
         self.requested: set[str] = set()
         self.known_keys: set[str] = set()  # of the last article_requests call
-        own_host = host_of(self.source.url)
-        self.allowed_private_hosts = {own_host, *self.source.allow_private_hosts}
+        self.allowed_private_hosts = allowed_private_hosts(self.source)
         self.init_incremental()
 
     @classmethod
@@ -135,27 +179,43 @@ class SourceSpider(IncrementalSpider, Spider):
         first = below is None if first is None else first
         return Request(
             url,
-            callback=self.discovery_response,  # skips unchanged responses (conditional GET)
+            callback=self.discovery_arrived,
             errback=self.on_discovery_error if first else self.on_error,
             dont_filter=first,
             meta={"first_discovery": first, "walk": walk, **(meta or {})},
         )
 
+    async def discovery_arrived(self, response: Response) -> list[Request]:
+        """The callback of every discovery request. A page's links are read (parsed,
+        canonicalised) in a worker thread, so a huge feed or sitemap never stalls the other
+        sources' crawls; the rest runs on the reactor (discovery_response, which skips an
+        unchanged response, then parse_discovery with what was read)."""
+        if not response.meta.get("unchanged"):
+            response.meta[READ] = await asyncio.to_thread(self.read_discovery, response)
+        return self.discovery_response(response)
+
+    def read_discovery(self, response: Response) -> Any:
+        """What parse_discovery needs from the page, worked out in a worker thread: it must not
+        touch the spider's state or stats. Nothing by default."""
+        return None
+
     def parse_discovery(self, response: Response) -> Iterable[Request]:
         raise NotImplementedError
 
-    def article_requests(self, found: Iterable[tuple[str, Hints]], base: str) -> list[Request]:
+    def article_requests(self, links: Links, page_url: str) -> list[Request]:
         """Requests for discovered article URLs that are new: not stored, not requested yet."""
-        candidates: dict[str, tuple[str, Hints]] = {}
-        for raw_url, hints in found:
-            try:
-                url = canonicalize(raw_url, base=base)
-            except InvalidURL:
-                self.count("skipped/invalid_url")
-                continue
-            key = url_key(url)
-            if key not in self.requested and key not in candidates:
-                candidates[key] = (url, hints)
+        self.count("skipped/invalid_url", links.invalid)
+        if links.capped:
+            self.count("skipped/link_cap", links.capped)
+            self.discovery_incomplete = True  # the next run must see this page again
+            log.warning(
+                "%s: %s lists %d links; only the first %d are read (max_links_per_page)",
+                self.name,
+                page_url,
+                links.listed,
+                self.source.max_links_per_page,
+            )
+        candidates = {k: found for k, found in links.found.items() if k not in self.requested}
         known = self.context.known_url_keys(candidates)
         self.known_keys = known
         self.all_known = bool(candidates) and len(known) == len(candidates)
@@ -217,6 +277,8 @@ class SourceSpider(IncrementalSpider, Spider):
         reason = error_kind(failure).removeprefix("skipped/")
         if failure.check(IgnoreRequest) and not failure.check(HttpError):
             reason = f"{reason} ({failure.value})"
+        elif reason == "tls":
+            reason = f"tls ({tls_problem(failure.value)})"
         self.discovery_error = f"{failed_url(failure)}: {reason}"
 
     def item_error(self, item: Any, failure: Failure) -> None:

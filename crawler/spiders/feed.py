@@ -14,19 +14,24 @@ from scrapy.http import Response
 
 from crawler.extract import parse_date
 from crawler.items import Hints
-from crawler.spiders.base import SourceSpider
+from crawler.spiders.base import READ, Links, SourceSpider, read_links
 
 
 class FeedSpider(SourceSpider):
-    def parse_discovery(self, response: Response) -> Iterable[Request]:
-        entries = parse_feed(
-            response.body, (response.headers.get(b"Content-Type") or b"").decode("latin-1")
-        )
+    def read_discovery(self, response: Response) -> Links | None:
+        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
+        entries = parse_feed(response.body, content_type)
         if entries is None:
+            return None
+        return read_links(entries, response.url, self.source.max_links_per_page)
+
+    def parse_discovery(self, response: Response) -> Iterable[Request]:
+        links = response.meta.pop(READ)
+        if links is None:
             self.discovery_unusable(response, "not a readable RSS, Atom or JSON feed")
             return []
-        self.count("feed_entries", len(entries))
-        return self.article_requests(entries, base=response.url)
+        self.count("feed_entries", links.listed)
+        return self.article_requests(links, response.url)
 
 
 def parse_feed(body: bytes, content_type: str = "") -> list[tuple[str, Hints]] | None:
@@ -71,7 +76,7 @@ def _parse_json_feed(body: bytes) -> list[tuple[str, Hints]] | None:
     # feedparser 6 does not read JSON Feed (jsonfeed.org), so this small mapping does.
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # [[[[… 100,000 deep is no feed
         return None
     if not isinstance(document, dict) or not isinstance(document.get("items"), list):
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -12,9 +13,12 @@ from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 
 from crawler.items import Hints
-from crawler.spiders.base import SourceSpider
+from crawler.spiders.base import SourceSpider, read_links
+from crawler.userregex import TIME_LIMIT, compile_pattern, search
 from crawler.walks import Walk
 from storage.queries import newest_published
+
+log = logging.getLogger(__name__)
 
 NEXT_TEXT = re.compile(
     r"^\s*(next|older|more|next page|older posts|›|»|→)\b|^\s*(next|older)?\s*[›»→]\s*$", re.I
@@ -27,8 +31,9 @@ class ListingSpider(SourceSpider):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.held: tuple[str, int] | None = None  # a backfill's first failed page
+        # `follow` is the user's regex: it runs with a time limit, outside LinkExtractor.
+        self.follow = compile_pattern(self.source.follow or default_follow(self.source.url))
         self.links = LinkExtractor(
-            allow=self.source.follow or default_follow(self.source.url),
             deny=(PAGINATION, NAVIGATION),
             # netloc, not hostname: Scrapy compares host:port, and fixture sites have ports.
             allow_domains=[urlsplit(self.source.url).netloc],
@@ -42,11 +47,13 @@ class ListingSpider(SourceSpider):
         walk: Walk = response.meta["walk"]
         page = walk.page or 1
         self.count("listing_pages")
-        links = [
+        found = [
             (link.url, Hints(title=link.text.strip() or None))
             for link in self.links.extract_links(response)
+            if self.follows(link.url)
         ]
-        requests = self.article_requests(links, base=response.url)
+        links = read_links(found, response.url, self.source.max_links_per_page)
+        requests = self.article_requests(links, response.url)
         next_url = next_page(response)
         if self.context.backfill is not None:
             # One page at a time: the next one is asked for once this one's articles settled.
@@ -87,6 +94,20 @@ class ListingSpider(SourceSpider):
             request = self.discovery_request(more, page=page + 1, first=False)
             if request is not None:
                 self.crawler.engine.crawl(request)
+
+    def follows(self, url: str) -> bool:
+        try:
+            return search(self.follow, url)
+        except TimeoutError:
+            self.count("errors/regex_timeout")
+            log.warning(
+                "%s: follow %r ran past its %gs time limit on %s",
+                self.name,
+                self.follow.pattern,
+                TIME_LIMIT,
+                url[:200],
+            )
+            return False
 
 
 def default_follow(listing_url: str) -> str:

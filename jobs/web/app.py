@@ -2,12 +2,19 @@
 
 Scraped text is untrusted: templates autoescape, snippets are escaped before <mark> goes in,
 feeds are built by ElementTree, and HTML pages carry a CSP that allows no script at all.
+
+The view itself is defended too. Only requests naming an allowed host are served (localhost
+names by default), so a DNS-rebinding page cannot read it through the browser of someone who
+runs it. With a token, a page opened with ?token= is redirected to itself without it, the token
+moving into an HttpOnly cookie, so no link, form or feed carries it; authenticated responses are
+never cached, and no response may be sniffed into another type.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,12 +22,14 @@ from urllib.parse import urlencode
 
 import jinja2
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from pydantic import BaseModel
 from sqlalchemy import Engine
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from crawler.redact import redact_url
 from jobs.web.feeds import atom_feed
 from storage.search import (
     MARK_END,
@@ -42,11 +51,12 @@ log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).with_name("templates")
 FEED_ENTRIES = 50
 CONTEXT_CHARS = 90
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+TOKEN_COOKIE = "newsmon_token"
 HTML_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
 }
+EVERY_RESPONSE = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
 
 class MatchOut(BaseModel):
@@ -85,8 +95,11 @@ class SourceOut(BaseModel):
     items: int
 
 
-def create_app(engine: Engine, token: str | None = None) -> FastAPI:
-    """The ASGI app; with `token`, every request needs it (Bearer header or ?token=)."""
+def create_app(
+    engine: Engine, token: str | None = None, allowed_hosts: Sequence[str] = LOCAL_HOSTS
+) -> FastAPI:
+    """The ASGI app. Requests must name one of `allowed_hosts` in their Host header; with
+    `token`, every request needs it too (Bearer header, the cookie, or ?token=)."""
     app = FastAPI(
         title="newsmon",
         summary="Read-only access to the items newsmon collected.",
@@ -107,7 +120,23 @@ def create_app(engine: Engine, token: str | None = None) -> FastAPI:
                     status_code=401,
                     headers={"WWW-Authenticate": "Bearer"},
                 )
+            if "token" in request.query_params and _is_page(request):
+                # Out of the URL (history, logs, links, Referer) and into a cookie.
+                response: Response = RedirectResponse(_without_token(request), status_code=303)
+                response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict", path="/")
+                return response
             return await call_next(request)
+
+    @app.middleware("http")
+    async def hardening_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.update(EVERY_RESPONSE)
+        if token:
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    # Added last, so it runs first: a request for another host gets nothing else.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
 
     @app.exception_handler(QueryError)
     async def bad_query(_request: Request, error: QueryError) -> JSONResponse:
@@ -131,7 +160,8 @@ def create_app(engine: Engine, token: str | None = None) -> FastAPI:
     @app.get("/api/sources", response_model=list[SourceOut], tags=["sources"])
     def api_sources() -> list[dict[str, Any]]:
         """Every source with its number of stored items."""
-        return list_sources(engine)
+        # Stored URLs are redacted since issue 14; older rows may still carry an api_key.
+        return [{**row, "url": redact_url(row["url"])} for row in list_sources(engine)]
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def search_page(request: Request) -> Response:
@@ -143,7 +173,6 @@ def create_app(engine: Engine, token: str | None = None) -> FastAPI:
             "results": [],
             "error": None,
             "next_url": None,
-            "token_query": _token_query(request),
         }
         try:
             query = item_query(
@@ -165,7 +194,7 @@ def create_app(engine: Engine, token: str | None = None) -> FastAPI:
             status = 200
             context["results"] = [_result(hit.item, hit.snippet) for hit in page.hits]
             if page.next_cursor:
-                kept = {k: v for k, v in params.items() if k != "cursor" and v}
+                kept = {k: v for k, v in params.items() if k not in ("cursor", "token") and v}
                 context["next_url"] = "/?" + urlencode({**kept, "cursor": page.next_cursor})
         return templates.TemplateResponse(
             request, "search.html", context, status_code=status, headers=HTML_HEADERS
@@ -174,7 +203,7 @@ def create_app(engine: Engine, token: str | None = None) -> FastAPI:
     @app.get("/items/{item_id}", response_class=HTMLResponse, include_in_schema=False)
     def item_page(request: Request, item_id: int) -> Response:
         item = _item_or_404(engine, item_id)
-        context = {"item": _result(item, None), "token_query": _token_query(request)}
+        context = {"item": _result(item, None)}
         return templates.TemplateResponse(request, "item.html", context, headers=HTML_HEADERS)
 
     @app.get("/feeds/keyword/{name}.atom", tags=["feeds"])
@@ -242,15 +271,21 @@ def _token_ok(request: Request, token: str) -> bool:
     offered = (
         header[7:]
         if header.lower().startswith("bearer ")
-        else request.query_params.get("token", "")
+        else request.query_params.get("token") or request.cookies.get(TOKEN_COOKIE, "")
     )
     return hmac.compare_digest(offered.encode(), token.encode())
 
 
-def _token_query(request: Request) -> str:
-    """`token=…` to carry in links when the page itself was opened with ?token=."""
-    token = request.query_params.get("token")
-    return urlencode({"token": token}) if token else ""
+def _is_page(request: Request) -> bool:
+    """An HTML page a browser shows (the API and feeds are read by programs, which keep
+    sending ?token= and follow no cookie)."""
+    return request.method == "GET" and not request.url.path.startswith(("/api/", "/feeds/"))
+
+
+def _without_token(request: Request) -> str:
+    """The request's path and query, less ?token=."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+    return request.url.path + ("?" + urlencode(kept) if kept else "")
 
 
 def _item_or_404(engine: Engine, item_id: int) -> StoredItem:
@@ -326,7 +361,7 @@ def _feed(request: Request, engine: Engine, query: ItemQuery, kind: str, name: s
     body = atom_feed(
         feed_id=f"urn:newsmon:{kind}:{name}",
         title=f"newsmon: {kind} {name}",
-        self_url=str(request.url),
+        self_url=str(request.base_url).rstrip("/") + _without_token(request),
         alternate_url=alternate,
         items=page.items,
     )

@@ -300,6 +300,17 @@ BAD_CASES = {
         4,
         "keywords[0].regex: regex 'Pak(istan' is not valid",
     ),
+    "sitemap bounds on a feed": (
+        """\
+        sources:
+          - name: a
+            feed: http://a.test/feed
+            max_sitemaps: 5
+            sitemap_hosts: [cdn.a.test]
+        """,
+        2,
+        "sources[0]: max_sitemaps, sitemap_hosts only apply to a sitemap source",
+    ),
     "top level is a list": ("- sources\n", 1, "the top level must be a mapping"),
     "malformed env reference": (
         """\

@@ -191,6 +191,15 @@ def test_regex_terms(pattern: str, text: str, matched: list[str]) -> None:
     assert spans(found, text) == matched
 
 
+def test_a_regex_past_its_time_limit_finds_nothing_and_is_reported(caplog) -> None:
+    slow = matcher(rule("slow", terms=[], regex=["(a|aa)+b"]), rule("us", terms=["Pakistan-US"]))
+    timed_out: list[str] = []
+    found = slow.match("a" * 60, "Pakistan-US talks", on_timeout=timed_out.append)
+    assert [m.keyword for m in found] == ["us"]
+    assert timed_out == ["slow"]
+    assert "ran past its" in caplog.text
+
+
 def test_regex_terms_obey_conditions() -> None:
     rx = rule("rx", terms=[], regex=[r"pak-us"], none=["cricket"])
     assert matcher(rx).matched_keywords("", "Pak-US talks") == ["rx"]

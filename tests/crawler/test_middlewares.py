@@ -1,9 +1,6 @@
 import asyncio
-import json
 import logging
-import subprocess
-import sys
-import textwrap
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,11 +8,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from scrapy import Request, Spider
 from scrapy.core.downloader.middleware import DownloaderMiddlewareManager
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
 from crawler.middlewares import BLOCKED_STAT, PrivateAddressMiddleware
+from tests.crawler.scrapy_child import crawl_once
 
 
 class StubSpider(Spider):
@@ -145,48 +143,24 @@ def redirecting_server() -> Iterator[tuple[int, list[str]]]:
     server.server_close()
 
 
-CRAWL_SCRIPT = textwrap.dedent(
-    """
-    import json, sys
-    from scrapy import Spider
-    from scrapy.crawler import CrawlerProcess
-
-    class Probe(Spider):
-        name = "probe"
-        allowed_private_hosts = {"127.0.0.1"}
-        start_urls = [sys.argv[1]]
-
-        def parse(self, response):
-            yield {"url": response.url}
-
-    process = CrawlerProcess({
-        "LOG_LEVEL": "ERROR",
-        "ROBOTSTXT_OBEY": False,
-        "TELNETCONSOLE_ENABLED": False,
-        "DOWNLOADER_MIDDLEWARES": {"crawler.middlewares.PrivateAddressMiddleware": 50},
-    })
-    crawler = process.create_crawler(Probe)
-    process.crawl(crawler)
-    process.start()
-    print(json.dumps({k: v for k, v in crawler.stats.get_stats().items() if isinstance(v, int)}))
-    """
-)
-
-
 def test_a_redirect_into_private_space_is_refused(redirecting_server):
     # A real crawl (in its own process, for its own reactor): Scrapy schedules the redirect
     # as a new request, which passes through the middleware again.
     port, seen = redirecting_server
-    result = subprocess.run(
-        [sys.executable, "-W", "error", "-c", CRAWL_SCRIPT, f"http://127.0.0.1:{port}/start"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    stats = json.loads(result.stdout.strip().splitlines()[-1])
+    middleware = {"DOWNLOADER_MIDDLEWARES": {"crawler.middlewares.PrivateAddressMiddleware": 50}}
+    stats = crawl_once(f"http://127.0.0.1:{port}/start", middleware, ["127.0.0.1"])
     assert seen == [f"127.0.0.1:{port}/start"]
     assert stats[BLOCKED_STAT] == 1
     assert stats["downloader/response_status_count/302"] == 1
     assert "item_scraped_count" not in stats
+
+
+def test_a_host_that_does_not_resolve_fails_as_a_dns_error_not_a_pass(monkeypatch):
+    def getaddrinfo(host, *args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)  # no query leaves the machine
+    crawler = make_crawler(set())
+    with pytest.raises(CannotResolveHostError, match="nothing-here.invalid"):
+        process(crawler, "http://nothing-here.invalid/story")
+    assert crawler.stats.get_value(BLOCKED_STAT) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import time
@@ -12,12 +13,14 @@ import pytest
 from crawler.config import load_config
 from crawler.probe import Fetched, HostProbe, ProbeError, probe_sources
 from crawler.walks import crawl_target
-from jobs.localsite import LocalSite, Response
+from jobs.localsite import LocalSite, RecordedRequest, Response
 from storage import walks
 from storage.crawlstate import ensure_source
 from storage.db import make_engine, prepare_for_writing
 from storage.incremental import save_validators
 from storage.walks import Progress
+from tests.faults.server import FaultSite
+from tests.faults.tls import self_signed
 from tests.jobs.helpers import write_config
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
@@ -193,7 +196,7 @@ def test_an_oversized_body_is_not_read_past_the_limit(tmp_path, site):
     config, engine = setup(tmp_path, site, "  - name: feed\n    feed: {base}/feed.xml\n")
     politeness = config.politeness.model_copy(update={"max_page_bytes": 100_000})
     with pytest.raises(ProbeError, match="larger than 100000 bytes"):
-        HostProbe(config).get(site.url("/feed.xml"), politeness)
+        HostProbe(config).get(config.sources[0], site.url("/feed.xml"), politeness)
 
 
 def test_requests_to_one_host_keep_the_delay(tmp_path, site):
@@ -202,6 +205,51 @@ def test_requests_to_one_host_keep_the_delay(tmp_path, site):
     politeness = config.politeness.model_copy(update={"delay": 0.3})
     probe = HostProbe(config)
     started = time.monotonic()
-    probe.get(site.url("/robots.txt"), politeness)
-    probe.get(site.url("/feed.xml"), politeness)
+    probe.get(config.sources[0], site.url("/robots.txt"), politeness)
+    probe.get(config.sources[0], site.url("/feed.xml"), politeness)
     assert time.monotonic() - started >= 0.3
+
+
+def test_url_credentials_go_as_basic_auth_and_never_in_the_request_line(tmp_path, site):
+    expected = "Basic " + base64.b64encode(b"news:pa@ss").decode()
+
+    def feed(request: RecordedRequest) -> Response:
+        if request.headers.get("Authorization") != expected:
+            return Response(b"", 401)
+        return Response(FEED, headers={"Content-Type": "application/rss+xml"})
+
+    site.route("/feed.xml", feed)
+    url = site.url("/feed.xml").replace("://", "://news:pa%40ss@")
+    config, engine = setup(tmp_path, site, f"  - name: feed\n    feed: {url}\n")
+    remember(config, engine, site.url("/feed.xml"))  # validators are kept by the URL as requested
+    assert probe_sources(config, config.sources, engine)["feed"].unchanged
+    assert [r.headers.get("Authorization") for r in site.requests] == [expected, expected]
+    assert all("pa" not in r.path for r in site.requests)
+
+
+@pytest.mark.parametrize("tls_verify", [True, False])
+def test_certificates_are_verified_unless_the_source_opts_out(tmp_path, tls_verify):
+    with FaultSite(tls=self_signed(["127.0.0.1"]).server_context(tmp_path, "self")) as site:
+        site.add("/feed.xml", FEED, content_type="application/rss+xml")
+        extra = "" if tls_verify else "    tls_verify: false\n"
+        config, engine = setup(
+            tmp_path, site, "  - name: feed\n    feed: {base}/feed.xml\n" + extra
+        )
+        remember(config, engine, site.url("/feed.xml"))
+        probe = probe_sources(config, config.sources, engine)["feed"]
+    if tls_verify:
+        assert not probe.unchanged and "CERTIFICATE_VERIFY_FAILED" in probe.why
+    else:
+        assert probe.unchanged
+
+
+def test_the_probe_connects_only_where_the_guard_allows(tmp_path, site, monkeypatch):
+    # A source's own host is always allowed; were the probe ever to reach another, the rule of
+    # the crawl applies: here the allow-list is made empty, so 127.0.0.1 is refused.
+    site.add("/feed.xml", FEED, content_type="application/rss+xml")
+    config, engine = setup(tmp_path, site, "  - name: feed\n    feed: {base}/feed.xml\n")
+    remember(config, engine, site.url("/feed.xml"))
+    monkeypatch.setattr("crawler.probe.allowed_private_hosts", lambda source: set())
+    probe = probe_sources(config, config.sources, engine)["feed"]
+    assert not probe.unchanged and "private" in probe.why
+    assert site.requests == []

@@ -30,3 +30,71 @@ def test_unused_scrapy_components_are_never_loaded():
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True
     )
     assert result.stdout.split("\n")[:3] == ["[]", "[]", "True"]
+
+
+def test_certificates_are_verified_unless_a_source_opts_out():
+    from crawler.config import Config
+    from crawler.settings import source_settings
+
+    config = Config.model_validate(
+        {
+            "sources": [
+                {"name": "a", "feed": "https://a.example/feed"},
+                {"name": "b", "feed": "https://intranet.example/feed", "tls_verify": False},
+            ]
+        }
+    )
+    verify = [
+        source_settings(config, source)["DOWNLOAD_VERIFY_CERTIFICATES"] for source in config.sources
+    ]
+    assert verify == [True, False]
+
+
+def test_the_resolver_knows_every_host_the_run_may_fetch_privately(monkeypatch):
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    from crawler.config import Config
+    from crawler.settings import process_settings
+
+    config = Config.model_validate(
+        {
+            "sources": [
+                {
+                    "name": "a",
+                    "feed": "http://127.0.0.1:8080/feed",
+                    "allow_private_hosts": ["x.lan"],
+                },
+                {"name": "b", "feed": "https://news.example/feed"},
+            ]
+        }
+    )
+    settings = process_settings(config, config.sources)
+    assert settings["TWISTED_DNS_RESOLVER"] == "crawler.resolver.GuardedResolver"
+    assert settings["NEWSMON_PRIVATE_HOSTS"] == ["127.0.0.1", "news.example", "x.lan"]
+    assert process_settings(config, config.sources[1:])["NEWSMON_PRIVATE_HOSTS"] == ["news.example"]
+
+
+def test_url_credentials_become_basic_auth_for_the_sources_own_host_only():
+    from crawler.config import Config
+    from crawler.settings import process_settings, source_settings
+
+    config = Config.model_validate(
+        {"sources": [{"name": "a", "feed": "https://news:pa%40ss@feeds.example:8443/f?key=k"}]}
+    )
+    [source] = config.sources
+    settings = source_settings(config, source)
+    assert source.url == "https://feeds.example:8443/f?key=k"
+    assert (settings["HTTPAUTH_USER"], settings["HTTPAUTH_PASS"]) == ("news", "pa@ss")
+    assert settings["HTTPAUTH_DOMAIN"] == "feeds.example:8443"
+    assert process_settings(config, config.sources)["REFERRER_POLICY"] == "no-referrer"
+
+
+def test_a_proxy_from_the_environment_stays_reachable(monkeypatch):
+    from crawler.config import Config
+    from crawler.settings import process_settings
+
+    monkeypatch.setenv("https_proxy", "proxy.corp.lan:3128")  # Scrapy connects to it on purpose
+    monkeypatch.setenv("http_proxy", "http://10.0.0.8:3128")
+    config = Config.model_validate({"sources": [{"name": "b", "feed": "https://news.example/f"}]})
+    hosts = process_settings(config, config.sources)["NEWSMON_PRIVATE_HOSTS"]
+    assert hosts == ["10.0.0.8", "news.example", "proxy.corp.lan"]

@@ -7,6 +7,7 @@ through, and can import a hook module in the child first (a failing disk, say).
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -37,3 +38,23 @@ def start_newsmon(
         text=True,
         start_new_session=True,
     )
+
+
+def run_newsmon(
+    config: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    hook: str = "",
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """`start_newsmon` to the end; a child still running after `timeout` is killed, group and all."""
+    child = start_newsmon(config, *args, env=env, hook=hook)
+    try:
+        out, err = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        out, err = child.communicate()
+        raise AssertionError(
+            f"newsmon {' '.join(args)} ran over {timeout:g}s:\n{err[-3000:]}"
+        ) from None
+    return subprocess.CompletedProcess(child.args, child.returncode, out, err)

@@ -9,6 +9,7 @@ bytes they managed to send before the client went away.
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -52,15 +53,26 @@ class RawConnection:
 
 
 class QuietServer(ThreadingHTTPServer):
+    tls: ssl.SSLContext | None = None
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        connection, address = super().get_request()
+        if self.tls is not None:  # the handshake runs in the request's own thread
+            connection = self.tls.wrap_socket(
+                connection, server_side=True, do_handshake_on_connect=False
+            )
+        return connection, address
+
     def handle_error(self, request: object, client_address: object) -> None:
-        pass  # clients that hang up or reset mid-response are the point of this server
+        pass  # clients that hang up, reset or refuse the certificate are the point of this server
 
 
 class FaultSite(LocalSite):
     """A LocalSite whose routes may also be raw socket handlers; records every request."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
         super().__init__(None, host=host)
+        self.tls = tls  # serve HTTPS with this context
         self.raw_routes: dict[str, RawHandler] = {}
         self.arrivals: list[tuple[float, str]] = []  # (monotonic time, path) per request
         self.bytes_sent: dict[str, int] = {}  # raw routes: body bytes sent before the end
@@ -103,6 +115,7 @@ class FaultSite(LocalSite):
                 raw(RawConnection(request, self.connection, site.stopping))
 
         self._server = QuietServer((self.host, 0), Handler)
+        self._server.tls = self.tls
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self._thread = threading.Thread(
@@ -114,6 +127,11 @@ class FaultSite(LocalSite):
     def stop(self) -> None:
         self.stopping.set()
         super().stop()
+
+    @property
+    def base_url(self) -> str:
+        url = super().base_url
+        return url.replace("http://", "https://", 1) if self.tls else url
 
     @property
     def port(self) -> int:

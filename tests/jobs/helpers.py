@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from jobs.localsite import LocalSite
@@ -51,3 +55,43 @@ def newsmon(
     return subprocess.run(
         [*command, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env
     )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serving(config: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[int]:
+    """`newsmon serve ARGS` in a child process on a free port; yields the port once it listens."""
+    port = free_port()
+    child_env = {key: value for key, value in os.environ.items() if not key.startswith("NEWSMON_")}
+    child_env.update(env or {}, PYTHONPATH=str(REPO))
+    command = [sys.executable, "-m", "jobs.cli", "--config", str(config), "serve"]
+    server = subprocess.Popen(
+        [*command, "--port", str(port), *args],
+        cwd=REPO,
+        env=child_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    server.kill()
+                    output = server.communicate()[0]
+                    raise RuntimeError(f"newsmon serve did not start: {output}") from None
+                time.sleep(0.1)
+        yield port
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)

@@ -1,7 +1,7 @@
 """The query API on a real SQLite file and on the real PostgreSQL: every filter, FTS, cursors."""
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import delete, update
@@ -14,6 +14,7 @@ from storage.search import (
     ItemQuery,
     QueryError,
     encode_cursor,
+    get_item,
     html_snippet,
     iter_items,
     list_keywords,
@@ -204,9 +205,24 @@ def test_foreign_or_mangled_cursors_are_refused(seeded):
     newest = search_items(engine, ItemQuery(limit=1)).next_cursor
     with pytest.raises(QueryError, match="invalid cursor"):
         search_items(engine, ItemQuery(search="relationship", cursor=newest))  # relevance sort
-    for bad in ["garbage!", encode_cursor("newest", "not a date", 1), "W10"]:
+    far = encode_cursor("newest", "9999-12-31T23:59:59-05:00", 1)  # past year 9999 in UTC
+    for bad in ["garbage!", encode_cursor("newest", "not a date", 1), "W10", far]:
         with pytest.raises(QueryError, match="invalid cursor"):
             search_items(engine, ItemQuery(cursor=bad))
+    with pytest.raises(QueryError, match="invalid cursor"):
+        search_items(
+            engine, ItemQuery(search="rubio", cursor=encode_cursor("relevance", float("inf"), 1))
+        )
+
+
+def test_hostile_ids_and_dates_are_query_errors(seeded):
+    engine, _ = seeded
+    with pytest.raises(QueryError, match="from 1 to 2147483647"):
+        get_item(engine, 2**64)
+    assert get_item(engine, 2**31 - 1) is None
+    far = datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5)))
+    with pytest.raises(QueryError, match="since: 9999-12-31T23:00:00-05:00 is outside"):
+        search_items(engine, ItemQuery(since=far))
 
 
 def test_bad_sort_limit_and_date_field_are_query_errors(seeded):

@@ -32,3 +32,14 @@ def test_lower_case_operators_are_words_and_not_terms_are_not_highlighted():
 def test_malformed(query):
     with pytest.raises(SearchSyntaxError):
         parse(query)
+
+
+def test_a_search_is_bounded_in_terms_depth_and_length():
+    parse(" ".join(f"w{n}" for n in range(100)))
+    parse("(" * 20 + "rubio" + ")" * 20)
+    with pytest.raises(SearchSyntaxError, match="101 terms; at most 100"):
+        parse(" ".join(f"w{n}" for n in range(101)))
+    with pytest.raises(SearchSyntaxError, match="nest more than 20 deep"):
+        parse("(" * 21 + "rubio" + ")" * 21)
+    with pytest.raises(SearchSyntaxError, match="at most 2000"):
+        parse("x" * 2001)

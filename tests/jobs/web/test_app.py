@@ -23,7 +23,7 @@ def seeded(tmp_path_factory):
 def fetch(app, path: str, **kwargs) -> httpx.Response:
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://newsmon.test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             return await client.get(path, **kwargs)
 
     return asyncio.run(go())
@@ -126,6 +126,34 @@ def test_a_token_guards_every_route(seeded):
         assert fetch(app, path).status_code == 401
     assert fetch(app, "/api/items", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert fetch(app, "/api/items", headers={"Authorization": "Bearer s3cret"}).status_code == 200
-    page = fetch(app, "/", params={"token": "s3cret"})
-    assert page.status_code == 200
-    assert 'name="token" value="s3cret"' in page.text  # the search form keeps it
+    page = fetch(app, "/", params={"token": "s3cret", "q": "rubio"})
+    assert page.status_code == 303 and page.headers["location"] == "/?q=rubio"
+    cookie = page.headers["set-cookie"]
+    assert cookie.startswith("newsmon_token=s3cret;") and "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
+    again = fetch(app, "/?q=rubio", headers={"Cookie": "newsmon_token=s3cret"})
+    assert again.status_code == 200 and "s3cret" not in again.text
+    assert fetch(app, "/", headers={"Cookie": "newsmon_token=wrong"}).status_code == 401
+    # Programs keep ?token=: the API and feeds answer it directly, and never echo it.
+    feed = fetch(app, "/feeds/source/dawn.atom", params={"token": "s3cret"})
+    assert feed.status_code == 200 and b"s3cret" not in feed.content
+    assert feed.headers["cache-control"] == "no-store"
+
+
+def test_only_requests_for_an_allowed_host_are_served(seeded):
+    default = create_app(seeded[0])
+    assert (
+        fetch(default, "/api/items", headers={"Host": "rebound.attacker.example"}).status_code
+        == 400
+    )
+    assert fetch(default, "/api/items", headers={"Host": "[::1]:8080"}).status_code == 200
+    named = create_app(seeded[0], allowed_hosts=["news.internal"])
+    assert fetch(named, "/api/items", headers={"Host": "news.internal:8080"}).status_code == 200
+    assert fetch(named, "/api/items").status_code == 400  # localhost was not listed
+
+
+def test_no_response_may_be_sniffed_and_an_open_view_may_be_cached(app):
+    for path in ["/", "/api/items", "/feeds/source/dawn.atom"]:
+        response = fetch(app, path)
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert "cache-control" not in response.headers

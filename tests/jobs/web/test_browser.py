@@ -5,16 +5,12 @@ Skipped with the reason when no browser is installed, except under CI=true, wher
 """
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from storage.db import make_engine, prepare_for_writing
-from tests.jobs.helpers import REPO
+from tests.jobs.helpers import serving
 from tests.storage.seed import seed
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -43,12 +39,6 @@ def _require_browser() -> None:
         pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def served(tmp_path):
     """`newsmon serve` on a seeded database, in a child process; yields its base URL."""
@@ -60,34 +50,8 @@ def served(tmp_path):
     config.write_text(
         "database: sqlite:///newsmon.db\nsources:\n  - name: dawn\n    feed: https://dawn.example/feed\n"
     )
-    port = _free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("NEWSMON_")}
-    env["PYTHONPATH"] = str(REPO)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jobs.cli", "--config", str(config), "serve", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    server.kill()
-                    pytest.fail(f"newsmon serve did not start: {server.communicate()[0]}")
-                time.sleep(0.1)
+    with serving(config) as port:
         yield f"http://127.0.0.1:{port}", ids
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        if server.stdout:
-            server.stdout.close()
 
 
 def test_typing_a_search_highlights_the_flagged_article(served):

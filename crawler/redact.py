@@ -1,0 +1,73 @@
+"""Hiding the secrets a URL may carry (a password, an api_key in the query) wherever newsmon
+shows, logs, stores or serves one.
+
+    http://newsmon:s3cret@host/feed.xml?api_key=k3y&page=2
+    -> http://newsmon:***@host/feed.xml?api_key=***&page=***
+
+Every query value is hidden, not only those with a telling name: newsmon cannot know which
+parameter of a site's API is the key. Light on purpose (no w3lib): the CLI's log handler and
+read-only commands use it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+HIDDEN = "***"
+# A URL inside free text: up to whitespace, a quote or an angle bracket (Scrapy logs <GET url>),
+# less the punctuation that ends a sentence or precedes a reason ("URL: http_500").
+URL_IN_TEXT = re.compile(r"""\b[a-z][a-z0-9+.-]*://[^\s'"<>]*[^\s'"<>:,.;!?)\]]""", re.IGNORECASE)
+
+
+def redact_url(url: str) -> str:
+    """`url` with its password (or a bare username, often a token) and query values hidden."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed [IPv6 bracket: keep only what cannot be secret
+        scheme, sep, rest = url.split("?", 1)[0].partition("://")
+        return scheme + sep + rest.rpartition("@")[2]
+    netloc = parts.netloc
+    userinfo, at, host = netloc.rpartition("@")
+    if at:
+        user, colon, _password = userinfo.partition(":")
+        netloc = f"{user}:{HIDDEN}@{host}" if colon else f"{HIDDEN}@{host}"
+    query = "&".join(
+        field.partition("=")[0] + ("=" + HIDDEN if "=" in field else "")
+        for field in parts.query.split("&")
+        if field
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def redact_text(text: str) -> str:
+    """`text` with every URL in it redacted."""
+    if "://" not in text:
+        return text
+    return URL_IN_TEXT.sub(lambda found: redact_url(found.group()), text)
+
+
+def hide_parts_of(secret_url: str, text: str) -> str:
+    """`text` without any piece of `secret_url` that may be a credential: an Apprise URL keeps
+    its tokens where redact_url does not look, even in the host (slack://T00/B00/XXXX). Pieces
+    are runs of 6 or more characters between URL separators."""
+    pieces = {p for p in re.split(r"[/:@?&=#]+", secret_url.partition("://")[2]) if len(p) >= 6}
+    for piece in sorted(pieces, key=len, reverse=True):
+        text = text.replace(piece, HIDDEN)
+    return redact_text(text)
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts the URLs in every record a handler emits, its traceback included."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        return True

@@ -1,0 +1,69 @@
+"""What reaches a terminal or a spreadsheet from scraped text: no control characters, no
+formulas."""
+
+import csv
+import io
+from datetime import UTC, datetime
+
+from jobs import export, output
+from storage.search import Hit, Match, StoredItem
+
+ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x9b31m"
+
+
+def hostile_item() -> StoredItem:
+    text = f"Before {ESCAPES} the Pakistan-US talks\r\nended."
+    start = text.index("Pakistan-US")
+    return StoredItem(
+        id=7,
+        source_name="dawn",
+        url="https://news.example/a",
+        title='=HYPERLINK("http://attacker.example/","Click")',
+        author=f"Staff{ESCAPES} Reporter",
+        published_at=datetime(2025, 7, 25, tzinfo=UTC),
+        date_source="page",
+        fetched_at=datetime(2025, 7, 25, tzinfo=UTC),
+        language="en",
+        site_name=f"Dawn{ESCAPES}",
+        canonical_url=None,
+        text=text,
+        matches=(Match("us", "text", start, start + len("Pakistan-US"), "…"),),
+    )
+
+
+def control_characters(text: str) -> list[str]:
+    return [c for c in text if (ord(c) < 32 and c not in "\n\t") or 127 <= ord(c) < 160]
+
+
+def test_printable_keeps_text_and_drops_controls():
+    assert output.printable(f"a{ESCAPES}b\tc\nd\re") == "a]0;pwned[2J31mb\tc\nde"
+
+
+def test_show_and_the_tables_print_no_control_characters():
+    shown, table, fields = io.StringIO(), io.StringIO(), io.StringIO()
+    output.write_item(hostile_item(), shown)
+    output.write_table([hostile_item()], table)
+    export.write_table(
+        export.rows([Hit(hostile_item())], ["title", "author", "text"]),
+        fields,
+        ["title", "author", "text"],
+    )
+    for written in (shown, table, fields):
+        assert control_characters(written.getvalue()) == []
+    assert "»Pakistan-US«" in shown.getvalue()  # the match is still marked where it was
+
+
+def test_csv_cells_never_start_a_formula():
+    out = io.StringIO()
+    export.write_rows(
+        export.rows([Hit(hostile_item())], ["id", "title", "author"]),
+        "csv",
+        out,
+        ["id", "title", "author"],
+    )
+    [row] = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert row["title"] == '\'=HYPERLINK("http://attacker.example/","Click")'
+    assert row["id"] == "7" and control_characters(row["author"]) == []
+    for start in "=+-@\t":
+        assert output.csv_cell(start + "1+1").startswith("'")
+    assert output.csv_cell(-5) == -5 and output.csv_cell("Pakistan-US") == "Pakistan-US"
