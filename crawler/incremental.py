@@ -68,12 +68,12 @@ class IncrementalSpider:
         return self.walks.caught_up(url)
 
     def discovery_response(self, response: Response) -> list[Request]:
-        """The callback of every discovery request: skip it when unchanged, else parse it."""
+        """Every discovery response, once read (SourceSpider.discovery_arrived, which also
+        marks its walk walking): skip it when unchanged, else parse it."""
         walk: Walk = response.meta["walk"]
         if response.meta.get("unchanged"):
             self.walks.unchanged(walk)
             return []
-        self.walks.walking(walk)
         self.discovery_incomplete = False
         requests = list(self.parse_discovery(response))
         for request in requests:

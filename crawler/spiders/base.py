@@ -191,6 +191,9 @@ class SourceSpider(IncrementalSpider, Spider):
         sources' crawls; the rest runs on the reactor (discovery_response, which skips an
         unchanged response, then parse_discovery with what was read)."""
         if not response.meta.get("unchanged"):
+            # Walking from before the page is read: were reading it to raise, the walk stays
+            # unfinished in the database too, and no later shortcut trusts its old state.
+            self.walks.walking(response.meta["walk"])
             response.meta[READ] = await asyncio.to_thread(self.read_discovery, response)
         return self.discovery_response(response)
 

@@ -1,5 +1,8 @@
 """For a child `newsmon` (tests/faults/child.py hook): pipeline stages that fail on some pages.
 
+- $NEWSMON_TEST_FAILING_READ: reading a feed (in its worker thread) raises for URLs containing
+  it, as a parser bug would;
+
 - $NEWSMON_TEST_FAILING_PAGE: extraction raises for URLs containing it, as on a page that
   breaks trafilatura;
 - $NEWSMON_TEST_FAILING_FLAG: the keyword stage raises for URLs containing it, as a bug would;
@@ -13,6 +16,7 @@ import os
 import time
 
 from crawler import extract, pipelines
+from crawler.spiders.feed import FeedSpider
 
 
 def extract_article(html: str, url: str) -> extract.Extracted:
@@ -40,3 +44,12 @@ def install() -> None:
         return flag(self, article)
 
     pipelines.FlagPipeline.process_item = failing_flag  # type: ignore[method-assign]
+    read = FeedSpider.read_discovery
+
+    def failing_read(self, response):  # type: ignore[no-untyped-def]
+        marker = os.environ.get("NEWSMON_TEST_FAILING_READ")
+        if marker and marker in response.url:
+            raise RuntimeError("a bug in the feed reader")
+        return read(self, response)
+
+    FeedSpider.read_discovery = failing_read  # type: ignore[method-assign]
