@@ -142,6 +142,7 @@ class SourceSpider(IncrementalSpider, Spider):
         self.source = context.source
         self.discovery_error: str | None = None
         self.requested: set[str] = set()
+        self.out_of_articles = False  # max_articles reached: this run requests no more
         self.known_keys: set[str] = set()  # of the last article_requests call
         self.allowed_private_hosts = allowed_private_hosts(self.source)
         self.init_incremental()
@@ -232,6 +233,7 @@ class SourceSpider(IncrementalSpider, Spider):
             if limit is not None and len(self.requested) >= limit:
                 self.count("skipped/max_articles")
                 self.discovery_incomplete = True  # the next run must see this page again
+                self.out_of_articles = True
                 continue
             self.requested.add(key)
             requests.append(

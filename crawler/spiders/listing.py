@@ -66,8 +66,10 @@ class ListingSpider(SourceSpider):
             # Newest first: a page of only stored articles means the older pages are stored too,
             # when the last walk got to the configured depth.
             self.count("listing_stopped_at_known")
-        elif deeper and next_url and not self.discovery_incomplete:
-            # (A page cut by max_articles ends the walk: the next run carries on from it.)
+        elif deeper and next_url and not self.out_of_articles:
+            # A page cut by max_articles ends the walk: the next run carries on from it. One
+            # cut for good (past max_links_per_page, a `follow` that timed out) does not: the
+            # walk goes on deeper, and stays unfinished.
             request = self.discovery_request(next_url, response, page=page + 1)
             requests.extend([request] if request is not None else [])
         return requests
@@ -99,7 +101,9 @@ class ListingSpider(SourceSpider):
         try:
             return search(self.follow, url)
         except TimeoutError:
+            # Whether it is an article is not known: the walk of this page did not finish.
             self.count("errors/regex_timeout")
+            self.discovery_incomplete = True
             log.warning(
                 "%s: follow %r ran past its %gs time limit on %s",
                 self.name,

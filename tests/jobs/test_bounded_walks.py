@@ -15,6 +15,8 @@ import pytest
 
 from jobs.localsite import LocalSite
 from tests.faults.child import start_newsmon
+from tests.faults.server import FaultSite
+from tests.faults.tls import self_signed
 from tests.jobs.helpers import newsmon, write_config
 from tests.jobs.newssite import Layout, NewsSite
 
@@ -53,3 +55,112 @@ def test_a_discovery_page_its_reader_breaks_on_leaves_its_walk_unfinished(tmp_pa
     assert "a bug in the feed reader" in stderr
     # Walking, not still caught up from the run before: no later shortcut trusts that walk.
     assert query(db, "select caught_up from discovery_walks") == [(0,)]
+
+
+def walks(db: Path) -> dict[str, bool]:
+    """Path of each crawl walk's URL -> whether it caught up."""
+    rows = query(db, "select url, caught_up from discovery_walks where kind = 'crawl'")
+    return {url.split("/", 3)[-1]: bool(caught_up) for url, caught_up in rows}
+
+
+def stored(db: Path) -> int:
+    return query(db, "select count(*) from items")[0][0]
+
+
+def crawl(config: Path) -> str:
+    result = newsmon(config, "crawl")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+def test_a_listing_page_past_the_link_cap_is_walked_past_and_not_caught_up(tmp_path, site):
+    news = NewsSite(site, Layout(listing_pages=3, per_page=5))
+    extra = "    max_links_per_page: 3\n"
+    config = write_config(tmp_path, site, news.sources(["listing"], extra=extra))
+    db = tmp_path / "newsmon.db"
+    assert "max_links_per_page" in crawl(config)
+    # Every page was walked (the cap is the page's, not the run's), 3 links of each read.
+    assert [site.hits(f"/press/page/{n}/") for n in (2, 3)] == [1, 1]
+    assert stored(db) == 9
+    assert walks(db) == {"press/": False, "press/page/2/": False, "press/page/3/": False}
+    crawl(config)  # no shortcut where the walk did not finish: all pages read again
+    assert [site.hits(f"/press/page/{n}/") for n in (2, 3)] == [2, 2]
+
+
+def test_a_feed_past_the_link_cap_is_not_caught_up(tmp_path, site):
+    news = NewsSite(site, Layout(feed=5))
+    config = write_config(tmp_path, site, news.sources(["feed"], "    max_links_per_page: 3\n"))
+    db = tmp_path / "newsmon.db"
+    crawl(config)
+    assert (stored(db), walks(db)) == (3, {"wire/feed.xml": False})
+
+
+def test_a_follow_regex_that_times_out_leaves_the_walk_unfinished(tmp_path, site):
+    news = NewsSite(site, Layout(listing_pages=2, per_page=3))
+    trap = "/press/" + "a" * 40 + ".html"
+    links = "".join(
+        f'<li><a href="{p}">{p}</a></li>' for p in [*news.sections["listing"][:3], trap]
+    )
+    news.serve(
+        "/press/",
+        f'<html><body><ul>{links}</ul><a rel="next" href="/press/page/2/">Next</a></body></html>',
+        "text/html",
+    )
+    sources = news.sources(["listing"]).replace('"/press/story-"', '"/press/story-|(a|aa)+b"')
+    config = write_config(tmp_path, site, sources)
+    db = tmp_path / "newsmon.db"
+    output = crawl(config)
+    assert "time limit" in output
+    [(status, kinds)] = query(db, "select status, error_kinds from crawl_runs")
+    assert status == "partial" and "regex_timeout" in kinds
+    # Both pages walked and their articles stored; whether the trap is an article is unknown.
+    assert stored(db) == 6
+    assert walks(db) == {"press/": False, "press/page/2/": True}
+
+
+def test_child_sitemaps_past_max_sitemaps_leave_the_index_unfinished(tmp_path, site):
+    news = NewsSite(site, Layout(sitemap_children=3, per_sitemap=2))
+    config = write_config(tmp_path, site, news.sources(["sitemap"], "    max_sitemaps: 2\n"))
+    db = tmp_path / "newsmon.db"
+    crawl(config)
+    assert stored(db) == 4
+    state = walks(db)
+    assert state.pop("archive/sitemap.xml") is False
+    assert list(state.values()) == [True, True]  # the two children read caught up
+
+
+def test_a_link_the_guard_refuses_settles_its_walk_and_a_tls_failure_does_not(tmp_path, site):
+    news = NewsSite(site, Layout(feed=2))
+    refused = site.base_url.replace("127.0.0.1", "localhost") + news.sections["feed"][0]
+    entry = "<item><title>{0}</title><link>{0}</link></item>"
+    with FaultSite(tls=self_signed(["127.0.0.1"]).server_context(tmp_path, "self")) as tls:
+        tls.add("/story.html", b"<html><body><p>never read</p></body></html>")
+        news.serve_text(
+            "/wire/private.xml",
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>p</title>'
+            f"{entry.format(refused)}</channel></rss>",
+            "application/rss+xml",
+        )
+        news.serve_text(
+            "/wire/tls.xml",
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            f"{entry.format(tls.url('/story.html'))}</channel></rss>",
+            "application/rss+xml",
+        )
+        sources = (
+            "  - name: private\n    feed: {base}/wire/private.xml\n"
+            "  - name: tls\n    feed: {base}/wire/tls.xml\n"
+        )
+        config = write_config(tmp_path, site, sources)
+        db = tmp_path / "newsmon.db"
+        crawl(config)
+        assert tls.requests == []  # the handshake failed: no request was made
+    runs = dict(
+        query(
+            db,
+            "select s.name, r.error_kinds from crawl_runs r join sources s on s.id = r.source_id",
+        )
+    )
+    assert "tls" in runs["tls"] and runs["private"] == "{}"
+    # Refused on purpose (a private address): settled. The TLS failure: not caught up.
+    assert walks(db) == {"wire/private.xml": True, "wire/tls.xml": False}
