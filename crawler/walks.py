@@ -3,15 +3,18 @@
 A walk is one discovery URL (a feed, a sitemap or child sitemap, a listing page) and everything
 below it: the child sitemaps or the next listing page it led to, and the articles it listed. It
 catches up when everything below it settled well: each article stored, stored already, or
-deliberately skipped (robots.txt, not an article, too old), and each child walk caught up.
-Anything else leaves it walking: a failed fetch, extraction or store, a max_articles cut, a
-feed that would not parse, an exception, a kill.
+deliberately skipped (robots.txt, a private address, not an article, too old, a child sitemap
+past max_sitemap_depth or off the site), and each child walk caught up. Anything else leaves
+it walking: a failed fetch (TLS and DNS errors included), extraction or store, a cut that
+another run might get past (max_articles, max_sitemaps, max_links_per_page, a `follow` regex
+that timed out), a feed that would not parse, an exception, a kill.
 
 A URL is recorded walking before the first item below it is stored, and caught up only after
 the last one was; so a process killed at any point leaves no "caught up" that a later shortcut
 (a 304, an unchanged body, a listing stopped at a stored page, the probe) could trust wrongly.
 Shortcuts are judged on the state the run started from (`known`), for the same `target`: what
-the walk is asked to cover (listing depth, `follow`, `max_age`; a backfill's own limits).
+the walk is asked to cover (listing depth, `follow`, `max_age`, the sitemap depth and hosts;
+a backfill's own limits).
 
 Pure bookkeeping, no Scrapy and no database: the spider feeds it events, and saves `take()`.
 """
@@ -31,7 +34,13 @@ if TYPE_CHECKING:
 
 def crawl_target(source: Source) -> str:
     """What a crawl's walk of `source` covers: changing any of it starts every walk over."""
-    return f"pages={source.pages} follow={source.follow or ''} max_age={source.max_age}"
+    target = f"pages={source.pages} follow={source.follow or ''} max_age={source.max_age}"
+    if source.sitemap:
+        # Child sitemaps past max_sitemap_depth or off the site are skipped on purpose, so a
+        # walk that skipped them caught up: for these limits only.
+        hosts = ",".join(sorted(source.sitemap_hosts))
+        target += f" max_sitemap_depth={source.max_sitemap_depth} sitemap_hosts={hosts}"
+    return target
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,45 @@ def test_child_sitemaps_past_max_sitemaps_leave_the_index_unfinished(tmp_path, s
     assert list(state.values()) == [True, True]  # the two children read caught up
 
 
+def test_the_depth_cap_is_a_deliberate_skip_until_the_depth_is_raised(tmp_path, site):
+    news = NewsSite(site, Layout(sitemap_children=2, per_sitemap=2))
+    config = write_config(tmp_path, site, news.sources(["sitemap"], "    max_sitemap_depth: 0\n"))
+    db = tmp_path / "newsmon.db"
+    assert "max_sitemap_depth" in crawl(config)
+    assert (stored(db), walks(db)) == (0, {"archive/sitemap.xml": True})
+    crawl(config)  # unchanged, and caught up for this depth: settled by the probe
+    assert site.hits("/archive/sitemap-0.xml") == 0
+
+    # A deeper walk is another walk: nothing of the shallow one is trusted for it.
+    write_config(tmp_path, site, news.sources(["sitemap"], "    max_sitemap_depth: 1\n"))
+    crawl(config)
+    assert stored(db) == 4
+    assert set(walks(db).values()) == {True}
+
+
+def test_an_off_site_child_sitemap_is_a_deliberate_skip_until_its_host_is_allowed(tmp_path, site):
+    news = NewsSite(site, Layout(sitemap_children=2, per_sitemap=2))
+    foreign = site.base_url.replace("127.0.0.1", "localhost") + "/archive/sitemap-1.xml"
+    news.serve_text(
+        "/archive/sitemap.xml",
+        "<?xml version='1.0'?><sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+        f"<sitemap><loc>{{{{BASE}}}}/archive/sitemap-0.xml</loc></sitemap>"
+        f"<sitemap><loc>{foreign}</loc></sitemap></sitemapindex>",
+    )
+    config = write_config(tmp_path, site, news.sources(["sitemap"]))
+    db = tmp_path / "newsmon.db"
+    assert "on other sites" in crawl(config)
+    assert stored(db) == 2
+    assert set(walks(db).values()) == {True}
+    assert site.hits("/archive/sitemap-1.xml") == 0
+
+    allowed = "    sitemap_hosts: [localhost]\n    allow_private_hosts: [localhost]\n"
+    write_config(tmp_path, site, news.sources(["sitemap"], allowed))
+    crawl(config)
+    assert site.hits("/archive/sitemap-1.xml") == 1
+    assert stored(db) == 4
+
+
 def test_a_link_the_guard_refuses_settles_its_walk_and_a_tls_failure_does_not(tmp_path, site):
     news = NewsSite(site, Layout(feed=2))
     refused = site.base_url.replace("127.0.0.1", "localhost") + news.sections["feed"][0]
