@@ -127,8 +127,15 @@ class SitemapSpider(SourceSpider):
         children = [(loc, when) for loc, when in children if loc not in offsite]
         room = max(0, source.max_sitemaps - self.sitemaps_requested)
         if len(children) > room:
-            # The newest first; those without a <lastmod> last.
-            children.sort(key=lambda child: child[1] or datetime.min.replace(tzinfo=UTC))
+            # The newest first; those without a <lastmod> last. A backfill puts the children
+            # its earlier runs finished last, so that every run of it gets further.
+            oldest, backfill = datetime.min.replace(tzinfo=UTC), self.context.backfill is not None
+            children.sort(
+                key=lambda child: (
+                    not (backfill and self.walks.caught_up(child[0])),
+                    child[1] or oldest,
+                )
+            )
             children.reverse()
             self.skip_sitemaps(
                 "sitemap_cap",
@@ -136,8 +143,11 @@ class SitemapSpider(SourceSpider):
                 response,
                 f"past the run's max_sitemaps ({source.max_sitemaps}; the newest are read)",
             )
-            self.discovery_incomplete = True  # the next run must see this index again
-            children = children[:room]
+            children, past = children[:room], children[room:]
+            # The next run must see this index again, unless what it left out caught up
+            # already (in an earlier run of this backfill, say): then nothing below is missing.
+            if not all(self.walks.caught_up(loc) for loc, _ in past):
+                self.discovery_incomplete = True
         requests = [
             self.discovery_request(loc, response, meta={DEPTH: depth}) for loc, _ in children
         ]

@@ -203,3 +203,18 @@ def test_a_link_the_guard_refuses_settles_its_walk_and_a_tls_failure_does_not(tm
     assert "tls" in runs["tls"] and runs["private"] == "{}"
     # Refused on purpose (a private address): settled. The TLS failure: not caught up.
     assert walks(db) == {"wire/private.xml": True, "wire/tls.xml": False}
+
+
+def test_a_backfill_past_max_sitemaps_gets_further_each_run_until_it_finishes(tmp_path, site):
+    news = NewsSite(site, Layout(sitemap_children=3, per_sitemap=2))
+    config = write_config(tmp_path, site, news.sources(["sitemap"], "    max_sitemaps: 2\n"))
+    db = tmp_path / "newsmon.db"
+    first = newsmon(config, "backfill", "--source", "archive")
+    assert first.returncode == 0, first.stderr
+    assert "not finished" in first.stderr and stored(db) == 4
+    second = newsmon(config, "backfill", "--source", "archive")
+    assert second.returncode == 0, second.stderr
+    assert "resuming" in second.stderr and "archive finished" in second.stderr
+    assert stored(db) == 6
+    # The second run read the child left out first, then one of those done already.
+    assert sorted(site.hits(f"/archive/sitemap-{n}.xml") for n in range(3)) == [1, 1, 2]
