@@ -7,6 +7,7 @@ Each crawl is a real `newsmon crawl` in a child process against a local site.
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from tests.faults.child import start_newsmon
 from tests.faults.server import FaultSite
 from tests.faults.tls import self_signed
 from tests.jobs.helpers import newsmon, write_config
-from tests.jobs.newssite import Layout, NewsSite
+from tests.jobs.newssite import Layout, NewsSite, simple_article
 
 
 @pytest.fixture
@@ -218,3 +219,20 @@ def test_a_backfill_past_max_sitemaps_gets_further_each_run_until_it_finishes(tm
     assert stored(db) == 6
     # The second run read the child left out first, then one of those done already.
     assert sorted(site.hits(f"/archive/sitemap-{n}.xml") for n in range(3)) == [1, 1, 2]
+
+
+def test_a_keyword_regex_that_times_out_loses_no_item(tmp_path, site):
+    news = NewsSite(site, Layout(feed=3))
+    trap = news.sections["feed"][1]
+    page = simple_article("Story 1", 1, random.Random(1))
+    news.serve(trap, page.replace("</article>", f"<p>{'a' * 40}</p></article>"), "text/html")
+    runaway = "  - name: runaway\n    regex: ['(a|aa)+b']\n"
+    config = write_config(tmp_path, site, news.sources(["feed"]), runaway)
+    db = tmp_path / "newsmon.db"
+    assert "time limit" in crawl(config)
+    [(status, new, kinds)] = query(db, "select status, new_items, error_kinds from crawl_runs")
+    assert (status, new) == ("partial", 3) and "regex_timeout" in kinds
+    # Stored, so its walk caught up: the next run takes its shortcut and fetches nothing again.
+    assert walks(db) == {"wire/feed.xml": True}
+    crawl(config)
+    assert site.hits(trap) == 1 and stored(db) == 3
