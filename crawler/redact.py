@@ -1,44 +1,27 @@
 """Hiding the secrets a URL may carry (a password, an api_key in the query) wherever newsmon
-shows, logs, stores or serves one.
-
-    http://newsmon:s3cret@host/feed.xml?api_key=k3y&page=2
-    -> http://newsmon:***@host/feed.xml?api_key=***&page=***
-
-Every query value is hidden, not only those with a telling name: newsmon cannot know which
-parameter of a site's API is the key. Light on purpose (no w3lib): the CLI's log handler and
-read-only commands use it.
+shows, logs, stores or serves one: `redact_url` (storage/urlkeys.py, where the store uses it
+too) for one URL, and here the same for URLs inside free text and log records. Light on
+purpose (no w3lib): the CLI's log handler and read-only commands use it.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from urllib.parse import urlsplit, urlunsplit
 
-HIDDEN = "***"
+from storage.urlkeys import HIDDEN, redact_url
+
+__all__ = [
+    "HIDDEN",
+    "RedactingFilter",
+    "hide_parts_of",
+    "redact_text",
+    "redact_url",
+]
+
 # A URL inside free text: up to whitespace, a quote or an angle bracket (Scrapy logs <GET url>),
 # less the punctuation that ends a sentence or precedes a reason ("URL: http_500").
 URL_IN_TEXT = re.compile(r"""\b[a-z][a-z0-9+.-]*://[^\s'"<>]*[^\s'"<>:,.;!?)\]]""", re.IGNORECASE)
-
-
-def redact_url(url: str) -> str:
-    """`url` with its password (or a bare username, often a token) and query values hidden."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # e.g. an unclosed [IPv6 bracket: keep only what cannot be secret
-        scheme, sep, rest = url.split("?", 1)[0].partition("://")
-        return scheme + sep + rest.rpartition("@")[2]
-    netloc = parts.netloc
-    userinfo, at, host = netloc.rpartition("@")
-    if at:
-        user, colon, _password = userinfo.partition(":")
-        netloc = f"{user}:{HIDDEN}@{host}" if colon else f"{HIDDEN}@{host}"
-    query = "&".join(
-        field.partition("=")[0] + ("=" + HIDDEN if "=" in field else "")
-        for field in parts.query.split("&")
-        if field
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def redact_text(text: str) -> str:

@@ -22,7 +22,7 @@ from crawler.context import SourceContext
 from crawler.keywords import Matcher
 from crawler.pool import shutdown_pool
 from crawler.probe import Fetched
-from crawler.redact import redact_text, redact_url
+from crawler.redact import redact_text
 from crawler.settings import process_settings, source_settings
 from crawler.spiders.base import SourceSpider
 from crawler.spiders.feed import FeedSpider
@@ -63,9 +63,7 @@ def run_crawl(
         logging.getLogger("scrapy.downloadermiddlewares.robotstxt").setLevel("CRITICAL")
     started: list[tuple[Crawler, SourceContext]] = []
     for source in sources:
-        source_id = crawlstate.ensure_source(
-            engine, source.name, source.mode, redact_url(source.url)
-        )
+        source_id = crawlstate.ensure_source(engine, source.name, source.mode, source.url)
         run_id = crawlstate.start_run(engine, source_id, pid=os.getpid())
         context = SourceContext(
             config, source, engine, matcher, source_id, run_id, backfill=backfill

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from storage.urlkeys import url_digest
 from storage.walks import Progress, WalkState
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ class WalkTracker:
 
     def __init__(self, target: str, known: Mapping[str, WalkState]) -> None:
         self.target = target
-        self.known = dict(known)
+        self.known = dict(known)  # by url_digest, as storage/walks.py keeps them
         self.opened: dict[str, Walk] = {}
         self._walking: list[tuple[str, int | None]] = []
         self._caught_up: list[tuple[str, int | None]] = []
@@ -100,7 +101,7 @@ class WalkTracker:
 
     def caught_up(self, url: str) -> bool:
         """Whether the last walk of `url` caught up, for this target (as the run started)."""
-        state = self.known.get(url)
+        state = self.known.get(url_digest(url))
         return state is not None and state.covers(self.target)
 
     def open(self, url: str, parent: Walk | None = None, page: int | None = None) -> Walk | None:
@@ -114,7 +115,7 @@ class WalkTracker:
 
     def walking(self, walk: Walk) -> None:
         """Its response is about to be parsed: until everything below settles, it is walking."""
-        state = self.known.get(walk.url)
+        state = self.known.get(url_digest(walk.url))
         if state is None or state.caught_up or state.target != self.target:
             self._walking.append((walk.url, walk.page))
 

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from sqlalchemy import Engine
 
 from crawler.config import Config, Source
-from crawler.redact import redact_url
 from storage import crawlstate
 from storage.crawlstate import RunOutcome, SourceResult
 
@@ -97,7 +96,7 @@ def deliver_alerts(config: Config, engine: Engine) -> None:
 
 def record_unchanged(engine: Engine, source: Source) -> SourceResult:
     """The run of a source whose discovery page the probe found unchanged: nothing to do."""
-    source_id = crawlstate.ensure_source(engine, source.name, source.mode, redact_url(source.url))
+    source_id = crawlstate.ensure_source(engine, source.name, source.mode, source.url)
     run_id = crawlstate.start_run(engine, source_id, pid=os.getpid())
     # What the crawl records for an unchanged first discovery page (crawler/conditional.py).
     outcome = RunOutcome("ok", skipped=1)

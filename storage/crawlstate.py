@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, func, insert, select, update
 
 from storage.tables import crawl_runs, http_validators, sources, utcnow
+from storage.urlkeys import redact_url, url_digest
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,8 @@ class SourceResult:
 
 
 def ensure_source(engine: Engine, name: str, mode: str, url: str) -> int:
-    """The id of source `name`, creating or updating its row."""
+    """The id of source `name`, creating or updating its row (its URL kept redacted)."""
+    url = redact_url(url)
     with engine.begin() as connection:
         row = connection.execute(
             select(sources.c.id, sources.c.mode, sources.c.url).where(sources.c.name == name)
@@ -136,14 +138,15 @@ def _aware(value: datetime | str) -> datetime:
 
 
 def validators_for(engine: Engine, urls: Iterable[str]) -> dict[str, Validators]:
-    """The stored validators of those of `urls` that have any, in one query."""
-    wanted = list(set(urls))
+    """The stored validators of those of `urls` that have any, in one query, by URL."""
+    wanted = {url_digest(url): url for url in urls}
     columns = (
-        http_validators.c.url,
+        http_validators.c.url_digest,
         http_validators.c.etag,
         http_validators.c.last_modified,
         http_validators.c.body_hash,
     )
+    statement = select(*columns).where(http_validators.c.url_digest.in_(list(wanted)))
     with engine.connect() as connection:
-        rows = connection.execute(select(*columns).where(http_validators.c.url.in_(wanted)))
-        return {url: Validators(*validators) for url, *validators in rows}
+        rows = connection.execute(statement)
+        return {wanted[digest]: Validators(*validators) for digest, *validators in rows}

@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
-from storage.crawlstate import Validators
+from storage.crawlstate import Validators, validators_for
 from storage.models import HttpValidator, Item, ItemVersion, KeywordMatch, utcnow
 from storage.textnorm import normalise
+from storage.urlkeys import redact_url, url_digest
 
 
 @dataclass(frozen=True)
@@ -25,16 +26,22 @@ class RecheckTarget:
 
 
 def save_validators(engine: Engine, rows: Sequence[dict[str, Any]]) -> None:
-    """Upsert rows of {url, etag, last_modified, body_hash, status}, stamped now, in one go."""
+    """Upsert rows of {url, etag, last_modified, body_hash, status}, stamped now, in one go;
+    each kept under the digest of its URL, the URL itself only redacted."""
     if not rows:
         return
     from storage.db import dialect_insert
 
     now = utcnow()
-    values = [{**row, "checked_at": now} for row in rows]
+    # One row per URL: PostgreSQL refuses an upsert that touches a row twice.
+    by_digest = {url_digest(row["url"]): row for row in rows}
+    values = [
+        {**row, "url_digest": digest, "url": redact_url(row["url"]), "checked_at": now}
+        for digest, row in by_digest.items()
+    ]
     statement = dialect_insert(engine)(HttpValidator)
     statement = statement.on_conflict_do_update(
-        index_elements=["url"],
+        index_elements=["url_digest"],
         set_={
             column: statement.excluded[column]
             for column in ("etag", "last_modified", "body_hash", "status", "checked_at")
@@ -49,27 +56,19 @@ def recheck_targets(
 ) -> dict[str, RecheckTarget]:
     """Of these stored url_keys, those first fetched since `fetched_since`: one query per 500."""
     keys = list(set(url_keys))
-    found: dict[str, RecheckTarget] = {}
-    statement = (
-        select(
-            Item.url_key,
-            Item.id,
-            Item.url,
-            HttpValidator.etag,
-            HttpValidator.last_modified,
-            HttpValidator.body_hash,
-        )
-        .outerjoin(HttpValidator, HttpValidator.url == Item.url)
-        .where(Item.fetched_at >= fetched_since)
-    )
+    due: list[tuple[str, int, str]] = []
+    statement = select(Item.url_key, Item.id, Item.url).where(Item.fetched_at >= fetched_since)
     with engine.connect() as connection:
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
-            for key, item_id, url, *validators in connection.execute(
-                statement.where(Item.url_key.in_(chunk))
-            ):
-                found[key] = RecheckTarget(item_id, url, Validators(*validators))
-    return found
+            due.extend(connection.execute(statement.where(Item.url_key.in_(chunk))).tuples())
+    validators: dict[str, Validators] = {}
+    for start in range(0, len(due), 500):  # keyed by digest: looked up by URL, not joined
+        validators.update(validators_for(engine, [url for _, _, url in due[start : start + 500]]))
+    return {
+        key: RecheckTarget(item_id, url, validators.get(url, Validators()))
+        for key, item_id, url in due
+    }
 
 
 @dataclass(frozen=True)

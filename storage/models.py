@@ -121,7 +121,8 @@ class HttpValidator(Base):
 
     __table__ = tables.http_validators
 
-    url: Mapped[str]
+    url_digest: Mapped[str]  # storage/urlkeys.py
+    url: Mapped[str]  # redacted
     etag: Mapped[str | None]
     last_modified: Mapped[str | None]
     body_hash: Mapped[str | None]

@@ -149,11 +149,13 @@ alert_deliveries = Table(
     Index("ix_alert_deliveries_story", "alert", "keyword", "story_key"),
 )
 
-# What a URL's last successfully processed response said: for conditional GETs.
+# What a URL's last successfully processed response said: for conditional GETs. Keyed by the
+# digest of the URL (it may carry an api_key), kept only redacted (storage/urlkeys.py).
 http_validators = Table(
     "http_validators",
     metadata,
-    Column("url", Text, primary_key=True),
+    Column("url_digest", String(64), primary_key=True),
+    Column("url", Text, nullable=False),  # redacted, for a person to read
     Column("etag", Text),
     Column("last_modified", Text),
     Column("body_hash", String(64)),
@@ -196,13 +198,15 @@ signature_bands = Table(
 # How far each discovery walk got (crawler/walks.py): one row per source, kind of walk and
 # discovery URL (feed, sitemap, child sitemap, listing page). A shortcut (a 304, an unchanged
 # body, a listing stopped at a stored page, the probe) may end a walk only where the last walk
-# of that URL caught up, for the same `target` (what the walk was asked to cover).
+# of that URL caught up, for the same `target` (what the walk was asked to cover). As in
+# http_validators, a URL is keyed by its digest and kept only redacted.
 discovery_walks = Table(
     "discovery_walks",
     metadata,
     Column("source_id", Integer, ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True),
     Column("kind", String(16), primary_key=True),  # crawl | backfill
-    Column("url", Text, primary_key=True),
+    Column("url_digest", String(64), primary_key=True),
+    Column("url", Text, nullable=False),  # redacted, for a person to read
     Column("target", Text, nullable=False, default=""),
     Column("caught_up", Boolean, nullable=False, default=False),
     Column("page", Integer),  # a listing page's number in its walk
@@ -218,7 +222,8 @@ backfills = Table(
     Column("target", Text, nullable=False),
     Column("pages", Integer),  # as asked: --pages
     Column("since", Text),  # as asked: --since, as typed (a duration stays relative)
-    Column("resume_url", Text),  # a listing's first page not yet done
+    # A listing's first page not yet done, less the source URL's secrets (crawler/redact.py).
+    Column("resume_url", Text),
     Column("resume_page", Integer),
     Column("steps_done", Integer, nullable=False, default=0),
     Column("started_at", UTCDateTime, nullable=False, default=utcnow),

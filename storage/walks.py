@@ -1,7 +1,8 @@
 """Discovery walk state: which walk of which URL caught up, and where a backfill resumes.
 
-crawler/walks.py decides when a walk is walking or caught up; this module stores it. Core only,
-no ORM: the probe reads it before Scrapy starts, and `newsmon status` shows it.
+crawler/walks.py decides when a walk is walking or caught up; this module stores it, each URL
+under its digest and only redacted (storage/urlkeys.py). Core only, no ORM: the probe reads it
+before Scrapy starts, and `newsmon status` shows it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy import Engine, delete, select, update
 
 from storage.db import dialect_insert
 from storage.tables import backfills, discovery_walks, sources, utcnow
+from storage.urlkeys import redact_url, url_digest
 
 CRAWL, BACKFILL = "crawl", "backfill"
 
@@ -41,9 +43,9 @@ class Progress:
 
 
 def walk_states(engine: Engine, source_id: int, kind: str = CRAWL) -> dict[str, WalkState]:
-    """The state of every walked URL of a source, by URL."""
+    """The state of every walked URL of a source, by the URL's digest (url_digest)."""
     columns = (
-        discovery_walks.c.url,
+        discovery_walks.c.url_digest,
         discovery_walks.c.caught_up,
         discovery_walks.c.target,
         discovery_walks.c.page,
@@ -53,7 +55,7 @@ def walk_states(engine: Engine, source_id: int, kind: str = CRAWL) -> dict[str, 
         discovery_walks.c.source_id == source_id, discovery_walks.c.kind == kind
     )
     with engine.connect() as connection:
-        return {url: WalkState(*state) for url, *state in connection.execute(statement)}
+        return {digest: WalkState(*state) for digest, *state in connection.execute(statement)}
 
 
 def record(engine: Engine, source_id: int, kind: str, target: str, progress: Progress) -> None:
@@ -68,7 +70,8 @@ def record(engine: Engine, source_id: int, kind: str, target: str, progress: Pro
             {
                 "source_id": source_id,
                 "kind": kind,
-                "url": url,
+                "url_digest": url_digest(url),
+                "url": redact_url(url),
                 "target": target,
                 "caught_up": caught_up,
                 "page": page,
@@ -82,7 +85,7 @@ def record(engine: Engine, source_id: int, kind: str, target: str, progress: Pro
         if not caught_up:
             changed.append("started_at")
         statement = insert.on_conflict_do_update(
-            index_elements=["source_id", "kind", "url"],
+            index_elements=["source_id", "kind", "url_digest"],
             set_={column: insert.excluded[column] for column in changed},
         )
         connection.execute(statement, values)
@@ -96,11 +99,11 @@ def record(engine: Engine, source_id: int, kind: str, target: str, progress: Pro
 
 def caught_up_roots(engine: Engine, roots: Iterable[tuple[str, str, str]]) -> set[str]:
     """Of (source name, root URL, target), the names whose last crawl walk caught up."""
-    wanted = {(name, url): target for name, url, target in roots}
+    wanted = {(name, url_digest(url)): target for name, url, target in roots}
     if not wanted:
         return set()
     statement = (
-        select(sources.c.name, discovery_walks.c.url, discovery_walks.c.target)
+        select(sources.c.name, discovery_walks.c.url_digest, discovery_walks.c.target)
         .join(discovery_walks, discovery_walks.c.source_id == sources.c.id)
         .where(
             sources.c.name.in_({name for name, _ in wanted}),
@@ -110,7 +113,7 @@ def caught_up_roots(engine: Engine, roots: Iterable[tuple[str, str, str]]) -> se
     )
     with engine.connect() as connection:
         rows = connection.execute(statement).all()
-    return {name for name, url, target in rows if wanted.get((name, url)) == target}
+    return {name for name, digest, target in rows if wanted.get((name, digest)) == target}
 
 
 @dataclass(frozen=True)
@@ -124,13 +127,13 @@ class CatchingUp:
 
 def catching_up(engine: Engine, roots: Iterable[tuple[str, str]]) -> dict[str, CatchingUp]:
     """Of (source name, root URL), those crawled at least once whose root walk is not caught up."""
-    wanted = dict(roots)
+    wanted = {name: url_digest(url) for name, url in roots}
     if not wanted:
         return {}
     statement = (
         select(
             sources.c.name,
-            discovery_walks.c.url,
+            discovery_walks.c.url_digest,
             discovery_walks.c.caught_up,
             discovery_walks.c.started_at,
         )
@@ -142,7 +145,7 @@ def catching_up(engine: Engine, roots: Iterable[tuple[str, str]]) -> dict[str, C
     found: dict[str, CatchingUp] = {}
     for name in wanted:
         own = [row for row in rows if row.name == name]
-        root = next((row for row in own if row.url == wanted[name]), None)
+        root = next((row for row in own if row.url_digest == wanted[name]), None)
         if own and (root is None or not root.caught_up):
             since = root.started_at if root is not None else None
             done = sum(1 for row in own if row.caught_up)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from crawler.walks import WalkTracker
+from storage.urlkeys import url_digest
 from storage.walks import WalkState
 
 TARGET = "pages=1 follow= max_age=None"
 
 
 def tracker(**known: WalkState) -> WalkTracker:
-    return WalkTracker(TARGET, {f"/{name}": state for name, state in known.items()})
+    return WalkTracker(TARGET, {url_digest(f"/{name}"): state for name, state in known.items()})
 
 
 def test_an_index_catches_up_after_its_children_and_their_stored_items():

@@ -37,6 +37,7 @@ from tests.faults.hostile import (
     start_sites,
 )
 from tests.jobs.helpers import write_config
+from tests.tables import database_text
 
 fault = pytest.mark.fault
 MAX_BEAT_GAP = 3.0  # seconds between heartbeat requests; a stalled reactor leaves a longer gap
@@ -226,7 +227,7 @@ def test_sitemaps_per_run_are_capped(escape_hatches, observe):
 @fault(
     "credentials and api_key in a feed URL",
     "basic auth from user:password works; neither secret appears in check, stdout, stderr, "
-    "error_text, runs, sources.url or /api/sources, nor goes out as Referer",
+    "error_text, runs, sources.url, /api/sources or any other table, nor goes out as Referer",
 )
 def test_secrets_in_a_feed_url_work_and_never_show(hostile, observe):
     feed, broken = hostile.run("secret-feed"), hostile.run("secret-broken")
@@ -249,6 +250,8 @@ def test_secrets_in_a_feed_url_work_and_never_show(hostile, observe):
         "runs": runs_table + runs_json,
         "sources.url": repr(stored_urls),
         "/api/sources": api,
+        # Every row of every table: discovery_walks and http_validators key URLs by digest.
+        **{f"table {name}": rows for name, rows in database_text(hostile.db).items()},
     }
     leaks = [where for where, text in shown.items() if PASSWORD in text or API_KEY in text]
     observe(

@@ -58,3 +58,33 @@ def test_upgrading_from_the_first_revision_keeps_the_data(database_url):
         )
         assert connection.execute(text("SELECT status FROM crawl_runs")).scalar() == "ok"
     engine.dispose()
+
+
+def test_validators_keyed_by_url_are_rekeyed_by_digest_and_keep_no_secret(database_url):
+    from storage.crawlstate import Validators, validators_for
+    from storage.urlkeys import url_digest
+
+    engine = make_engine(database_url)
+    upgrade(engine, "0005")
+    secret = "https://example.com/feed.xml?api_key=k3y-Xv3Lm2pQ"
+    urls = [secret, *(f"https://example.com/news/{n}.html" for n in range(2_100))]  # 3 chunks
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO http_validators (url, etag, last_modified, body_hash, status,"
+                " checked_at) VALUES (:url, :etag, NULL, 'ab', 200, '2025-07-25 11:00:00')"
+            ),
+            [{"url": url, "etag": f'"{n}"'} for n, url in enumerate(urls)],
+        )
+    upgrade(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT url_digest, url FROM http_validators")).all()
+    assert len(rows) == len(urls) and "k3y" not in repr(rows)
+    assert url_digest(secret) in {digest for digest, _ in rows}
+    assert "https://example.com/feed.xml?api_key=***" in {url for _, url in rows}
+    # Still found by the URL as requested, so the next conditional GET goes out as before.
+    assert validators_for(engine, [secret, urls[-1]]) == {
+        secret: Validators('"0"', None, "ab"),
+        urls[-1]: Validators(f'"{len(urls) - 1}"', None, "ab"),
+    }
+    engine.dispose()

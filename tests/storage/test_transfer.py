@@ -3,8 +3,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select, text
 
+from storage import walks
 from storage.crawlstate import RunOutcome, ensure_source, finish_run, start_run
 from storage.db import SchemaError, make_engine, prepare_for_writing
+from storage.incremental import save_validators
 from storage.models import Base
 from storage.queries import (
     ArticleRecord,
@@ -34,6 +36,15 @@ def populate(engine, items: int) -> None:
             for n in range(items)
         ],
     )
+    # Walk state and validators, keyed by URL digests (storage/urlkeys.py), are copied too.
+    save_validators(
+        engine,
+        [{"url": "https://example.com/feed", "etag": '"1"', "last_modified": None,
+          "body_hash": "ab", "status": 200}],
+    )  # fmt: skip
+    progress = walks.Progress(caught_up=[("https://example.com/feed", None)])
+    walks.record(engine, source_id, walks.CRAWL, "t", progress)
+    walks.start_backfill(engine, source_id, "backfill", 5, None)
     run_id = start_run(engine, source_id, pid=1)
     finish_run(
         engine,

@@ -2,6 +2,7 @@
 
 from storage import walks
 from storage.crawlstate import ensure_source
+from storage.urlkeys import url_digest
 from storage.walks import Progress, WalkState
 
 
@@ -10,7 +11,10 @@ def test_walk_state_is_recorded_walking_then_caught_up(engine):
     root, child = "https://example.com/sitemap.xml", "https://example.com/sitemap-1.xml"
     walks.record(engine, source, walks.CRAWL, "t1", Progress(walking=[(root, None), (child, None)]))
     states = walks.walk_states(engine, source)
-    assert {url: state.caught_up for url, state in states.items()} == {root: False, child: False}
+    assert {key: state.caught_up for key, state in states.items()} == {
+        url_digest(root): False,
+        url_digest(child): False,
+    }
     assert walks.caught_up_roots(engine, [("archive", root, "t1")]) == set()
     [(name, catching_up)] = walks.catching_up(engine, [("archive", root)]).items()
     assert (name, catching_up.done, catching_up.walked) == ("archive", 0, 2)
@@ -18,8 +22,8 @@ def test_walk_state_is_recorded_walking_then_caught_up(engine):
     walks.record(
         engine, source, walks.CRAWL, "t1", Progress(caught_up=[(child, None), (root, None)])
     )
-    assert walks.walk_states(engine, source)[root] == WalkState(
-        True, "t1", None, states[root].started_at
+    assert walks.walk_states(engine, source)[url_digest(root)] == WalkState(
+        True, "t1", None, states[url_digest(root)].started_at
     )
     assert walks.caught_up_roots(engine, [("archive", root, "t1")]) == {"archive"}
     assert walks.caught_up_roots(engine, [("archive", root, "t2")]) == set()  # other target
