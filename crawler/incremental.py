@@ -20,6 +20,7 @@ from scrapy.http import Response
 from sqlalchemy.orm import Session
 
 from crawler.conditional import ValidatorBook
+from crawler.redact import sealed
 from crawler.walks import BackfillStep, Walk
 from storage import incremental
 from storage import walks as walk_store
@@ -151,7 +152,8 @@ class IncrementalSpider:
             return
         backfill.steps_this_run += 1
         url, page = resume or (None, None)
-        walk_store.backfill_step(engine, source_id, url, page)
+        stored_url = sealed(url, self.context.source.url) if url else None  # no api_key kept
+        walk_store.backfill_step(engine, source_id, stored_url, page)
         if backfill.report is not None:
             stats = self.crawler.stats
             new = stats.get_value("newsmon/new_items", 0) if stats is not None else 0

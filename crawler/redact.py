@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import urlsplit, urlunsplit
 
 from storage.urlkeys import HIDDEN, redact_url
 
@@ -17,11 +18,41 @@ __all__ = [
     "hide_parts_of",
     "redact_text",
     "redact_url",
+    "sealed",
+    "unsealed",
 ]
 
 # A URL inside free text: up to whitespace, a quote or an angle bracket (Scrapy logs <GET url>),
 # less the punctuation that ends a sentence or precedes a reason ("URL: http_500").
 URL_IN_TEXT = re.compile(r"""\b[a-z][a-z0-9+.-]*://[^\s'"<>]*[^\s'"<>:,.;!?)\]]""", re.IGNORECASE)
+
+
+def sealed(url: str, configured: str) -> str:
+    """`url`, one a source's pages led to (a listing's next page), as it may be stored: without
+    user:password@, and with each query value that the source's `configured` URL carries under
+    the same name (its api_key) hidden. `unsealed` puts the configured values back."""
+    secrets = {(name, value) for name, eq, value in _fields(urlsplit(configured).query) if eq}
+    parts = urlsplit(url)
+    query = "&".join(
+        name + eq + (HIDDEN if (name, value) in secrets else value)
+        for name, eq, value in _fields(parts.query)
+    )
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2], query=query))
+
+
+def unsealed(url: str, configured: str) -> str:
+    """A `sealed` URL with the secrets of the source's `configured` URL (as it is now) back."""
+    values = {name: value for name, eq, value in _fields(urlsplit(configured).query) if eq}
+    parts = urlsplit(url)
+    query = "&".join(
+        name + eq + (values.get(name, value) if value == HIDDEN else value)
+        for name, eq, value in _fields(parts.query)
+    )
+    return urlunsplit(parts._replace(query=query))
+
+
+def _fields(query: str) -> list[tuple[str, str, str]]:
+    return [field.partition("=") for field in query.split("&")] if query else []
 
 
 def redact_text(text: str) -> str:

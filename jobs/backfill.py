@@ -15,8 +15,10 @@ from typing import TextIO
 from sqlalchemy import Engine
 
 from crawler.config import Config, Source
+from crawler.redact import redact_url
 from crawler.walks import Backfill, BackfillStep, crawl_target
 from jobs.crawl import EXIT_CONFIG, EXIT_LOCKED, print_results, select_sources
+from jobs.output import printable
 from jobs.when import parse_when
 from storage import crawlstate, walks
 
@@ -120,6 +122,10 @@ def plan(
     return backfill
 
 
+def shown(url: str) -> str:
+    return printable(redact_url(url))
+
+
 class ProgressReport:
     """A bar redrawn in place on a terminal; a line per step otherwise (logs, cron mail)."""
 
@@ -133,7 +139,7 @@ class ProgressReport:
         if not self.tty:
             state = "done" if step.ok else "incomplete (resumed next time)"
             print(
-                f"backfill {step.source}: step {step.done}{of} {state}: {step.url}"
+                f"backfill {step.source}: step {step.done}{of} {state}: {shown(step.url)}"
                 f" ({step.new_items} new so far)",
                 file=self.stream,
                 flush=True,

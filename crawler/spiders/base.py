@@ -29,6 +29,7 @@ from crawler.charset import decode_html
 from crawler.incremental import IncrementalSpider
 from crawler.items import FetchedPage, Hints
 from crawler.pool import start_extraction_pool
+from crawler.redact import unsealed
 from crawler.urls import InvalidURL, canonicalize, url_key
 
 if TYPE_CHECKING:
@@ -157,7 +158,8 @@ class SourceSpider(IncrementalSpider, Spider):
     async def start(self) -> AsyncIterator[Request]:
         backfill = self.context.backfill
         if backfill is not None and backfill.resume_url:  # a backfill resumes where it stopped
-            request = self.discovery_request(backfill.resume_url, page=backfill.resume_page)
+            resume = unsealed(backfill.resume_url, self.source.url)
+            request = self.discovery_request(resume, page=backfill.resume_page)
         else:
             request = self.discovery_request(self.source.url)
         if request is not None:

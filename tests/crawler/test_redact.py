@@ -4,7 +4,14 @@ import logging
 
 import pytest
 
-from crawler.redact import RedactingFilter, hide_parts_of, redact_text, redact_url
+from crawler.redact import (
+    RedactingFilter,
+    hide_parts_of,
+    redact_text,
+    redact_url,
+    sealed,
+    unsealed,
+)
 from crawler.urls import split_credentials
 
 
@@ -74,3 +81,17 @@ def test_split_credentials_moves_them_out_of_the_url():
         ("news@x", "p:w"),
     )
     assert split_credentials("http://h/f") == ("http://h/f", None)
+
+
+def test_a_url_sealed_against_the_source_url_keeps_none_of_its_secrets():
+    configured = "https://news.example/press/?api_key=k3y&lang=en"
+    next_page = "https://u:pw@news.example/press/?api_key=k3y&page=3&lang=en&x"
+    stored = sealed(next_page, configured)
+    assert stored == "https://news.example/press/?api_key=***&page=3&lang=***&x"
+    # Back with the source's values as configured now (a rotated key included).
+    assert (
+        unsealed(stored, configured) == "https://news.example/press/?api_key=k3y&page=3&lang=en&x"
+    )
+    rotated = configured.replace("k3y", "n3w")
+    assert unsealed(stored, rotated) == "https://news.example/press/?api_key=n3w&page=3&lang=en&x"
+    assert sealed("https://news.example/p/2/", configured) == "https://news.example/p/2/"

@@ -9,15 +9,17 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from jobs.localsite import LocalSite
+from jobs.localsite import LocalSite, RecordedRequest, Response
 from tests.faults.child import start_newsmon
 from tests.jobs.helpers import REPO, newsmon, write_config
 from tests.jobs.newssite import NS, Layout, NewsSite, listing_path
-from tests.jobs.test_interrupted_crawls import assert_stored_once, stored_paths
+from tests.jobs.test_interrupted_crawls import assert_stored_once, query, stored_paths
 from tests.processes import kill_session
+from tests.tables import database_text
 
 
 @pytest.fixture
@@ -178,3 +180,45 @@ def test_backfill_draws_a_progress_bar_on_a_terminal(tmp_path, site):
     text = output.decode()
     assert f"\rpress [{'#' * 30}] 3/3 steps, 6 new" in text, text
     assert "step 1/3 done" not in text  # lines are for logs, not terminals
+
+
+def test_a_backfill_of_a_listing_with_an_api_key_resumes_with_it_and_stores_it_nowhere(
+    tmp_path, site
+):
+    key = "key-Xv3Lm2pQ"
+    news = NewsSite(site, Layout(listing_pages=4, per_page=3))
+    failing = {"page 3": True}
+
+    def keyed_listing(request: RecordedRequest) -> Response:
+        query = parse_qs(urlsplit(request.path).query)
+        if query.get("api_key") != [key]:
+            return Response(b"who are you?", 403)
+        page = int(query.get("page", ["1"])[0])
+        if page == 3 and failing["page 3"]:
+            return Response(b"busy", 503)
+        chunk = news.sections["listing"][(page - 1) * 3 : page * 3]
+        links = "".join(f'<li><a href="{p}">Story {p}</a></li>' for p in chunk)
+        more = f'<a rel="next" href="/press/?api_key={key}&amp;page={page + 1}">Next</a>'
+        body = f"<html><body><ul>{links}</ul>{more if page < 4 else ''}</body></html>"
+        return Response(body.encode(), headers={"Content-Type": "text/html"})
+
+    site.route("/press/", keyed_listing)
+    sources = news.sources(["listing"], pages=1).replace("/press/\n", f"/press/?api_key={key}\n")
+    config = write_config(tmp_path, site, sources)
+    db = tmp_path / "newsmon.db"
+    first = newsmon(config, "backfill", "--source", "press")
+    assert first.returncode == 0, first.stderr
+    assert "not finished" in first.stderr and len(stored_paths(db)) == 6
+    [(resume_url, resume_page)] = query(db, "select resume_url, resume_page from backfills")
+    assert (resume_url, resume_page) == (site.url("/press/?api_key=***&page=3"), 3)
+
+    failing["page 3"] = False
+    again = newsmon(config, "backfill", "--source", "press")
+    assert again.returncode == 0, again.stderr
+    assert "resuming the backfill of press at page 3" in again.stderr
+    assert "backfill of press finished" in again.stderr
+    assert_stored_once(db, news, ["listing"])
+    # The key went out with every listing request, and stayed out of the output and the store.
+    assert {r.path.count(key) for r in site.requests if r.path.startswith("/press/?")} == {1}
+    assert key not in first.stderr + first.stdout + again.stderr + again.stdout
+    assert [where for where, text in database_text(db).items() if key in text] == []
