@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from jobs.localsite import LocalSite  # noqa: E402
+from tests.localsite import LocalSite  # noqa: E402
 
 
 def rss_kib(pid: int) -> int:

@@ -40,10 +40,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.sitegen import article_html  # noqa: E402
-from jobs.localsite import LocalSite  # noqa: E402
 from tests.faults.child import start_newsmon  # noqa: E402
 from tests.jobs.helpers import newsmon, write_config  # noqa: E402
 from tests.jobs.newssite import Layout, NewsSite  # noqa: E402
+from tests.localsite import LocalSite  # noqa: E402
 from tests.processes import kill_session, wait_until_gone  # noqa: E402
 
 LAYOUT = Layout(feed=100, sitemap_children=4, per_sitemap=50, listing_pages=20, per_page=12)

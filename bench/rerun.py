@@ -23,8 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.sitegen import build_site  # noqa: E402
-from jobs.localsite import LocalSite  # noqa: E402
 from tests.jobs.helpers import newsmon, write_config  # noqa: E402
+from tests.localsite import LocalSite  # noqa: E402
 
 
 def rerun(pages: int, reruns: int) -> None:

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from bench.sitegen import build_site  # noqa: E402
-from jobs.localsite import LocalSite  # noqa: E402
-from tests.postgres import throwaway_database, throwaway_schema  # noqa: E402
+from tests.localsite import LocalSite  # noqa: E402
+from tests.services import throwaway_database, throwaway_schema  # noqa: E402
 
 SOURCES = 6
 REPO = Path(__file__).resolve().parents[1]

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.sitegen import build_site  # noqa: E402
-from jobs.localsite import LocalSite  # noqa: E402
+from tests.localsite import LocalSite  # noqa: E402
 
 CONFIG = """\
 database: sqlite:///bench.db

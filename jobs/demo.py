@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import shutil
 import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 
@@ -32,7 +38,6 @@ keywords:
 def run_demo(workdir: str) -> int:
     from crawler.config import load_config
     from jobs.crawl import crawl_once
-    from jobs.localsite import LocalSite
     from jobs.output import write_items
     from storage.db import make_engine, prepare_for_writing
     from storage.search import ItemQuery, search_items
@@ -46,13 +51,13 @@ def run_demo(workdir: str) -> int:
         else:
             stale.unlink()
     site_root = resources.files("jobs") / "demo_site"
-    with resources.as_file(site_root) as root, LocalSite(Path(root)) as site:
+    with resources.as_file(site_root) as root, serve_site(Path(root)) as base_url:
         config_path = directory / "demo.yaml"
-        config_path.write_text(DEMO_CONFIG.format(base=site.base_url))
+        config_path.write_text(DEMO_CONFIG.format(base=base_url))
         config = load_config(config_path)
         engine = make_engine(config.database)
         prepare_for_writing(engine)
-        print(f"Serving the demo site at {site.base_url}; crawling it now…\n", file=sys.stderr)
+        print(f"Serving the demo site at {base_url}; crawling it now…\n", file=sys.stderr)
         code = crawl_once(config, [], engine)
     print("\nFlagged items:")
     write_items(search_items(engine, ItemQuery(keyword="Pakistan-US")).items, "table", sys.stdout)
@@ -61,3 +66,32 @@ def run_demo(workdir: str) -> int:
         f"\nOne item in full:  newsmon --config {config_path} show ID"
     )
     return code
+
+
+@contextmanager
+def serve_site(root: Path) -> Iterator[str]:
+    """Serve a copy of `root` on 127.0.0.1 with `{{BASE}}` in its files replaced by the
+    server's address (feeds and sitemaps hold absolute links); yields that address."""
+    with tempfile.TemporaryDirectory(prefix="newsmon-demo-") as copy:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=copy))
+        base_url = f"http://127.0.0.1:{server.server_port}"
+        try:
+            for file in root.rglob("*"):
+                if file.is_file():
+                    target = Path(copy) / file.relative_to(root)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(file.read_bytes().replace(b"{{BASE}}", base_url.encode()))
+            thread = threading.Thread(target=server.serve_forever, daemon=True)
+            thread.start()
+            try:
+                yield base_url
+            finally:
+                server.shutdown()
+                thread.join()
+        finally:
+            server.server_close()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # the demo prints its own output

@@ -9,11 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from jobs.localsite import LocalSite
 from tests.faults.child import start_newsmon
 from tests.jobs.helpers import write_config
 from tests.jobs.newssite import Layout, NewsSite
+from tests.localsite import LocalSite
 from tests.processes import kill_session, session_members, wait_until_gone
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

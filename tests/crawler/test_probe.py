@@ -13,15 +13,15 @@ import pytest
 from crawler.config import load_config
 from crawler.probe import Fetched, HostProbe, ProbeError, probe_sources
 from crawler.walks import crawl_target
-from jobs.localsite import LocalSite, RecordedRequest, Response
 from storage import walks
 from storage.crawlstate import ensure_source
-from storage.db import make_engine, prepare_for_writing
 from storage.incremental import save_validators
 from storage.walks import Progress
 from tests.faults.server import FaultSite
 from tests.faults.tls import self_signed
 from tests.jobs.helpers import write_config
+from tests.localsite import LocalSite, RecordedRequest, Response
+from tests.services import newsmon_engine
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 
@@ -34,9 +34,7 @@ def site():
 
 def setup(tmp_path, site, sources: str, extra: str = ""):
     config = load_config(write_config(tmp_path, site, sources, extra))
-    engine = make_engine(config.database)
-    prepare_for_writing(engine)
-    return config, engine
+    return config, newsmon_engine(config.database)
 
 
 def remember(

@@ -4,8 +4,8 @@ address middleware out of the way, so only the connect-time check stands between
 
 import pytest
 
-from jobs.localsite import LocalSite
 from tests.crawler.scrapy_child import crawl_once
+from tests.localsite import LocalSite
 
 
 def crawl(url: str, private_hosts: list[str]) -> dict[str, int]:

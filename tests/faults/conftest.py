@@ -3,18 +3,17 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.faults.scenarios import Sites, install
 from tests.faults.server import FaultSite
 from tests.jobs.helpers import newsmon, write_config
+from tests.services import rows
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -35,11 +34,6 @@ def _describe_fault(request: pytest.FixtureRequest, record_property: Callable) -
 def observe(record_property: Callable) -> Callable[[str], None]:
     """observe("http_500=1 hits=2"): what the test saw, for the bench table."""
     return lambda text: record_property("observed", text)
-
-
-def query(db: Path, sql: str, *params: Any) -> list[tuple]:
-    with sqlite3.connect(db) as connection:
-        return connection.execute(sql, params).fetchall()
 
 
 @dataclass
@@ -71,7 +65,7 @@ class Crawl:
     def run(self, source: str) -> Run:
         import json
 
-        [(status, pages, new, skipped, errors, kinds, text)] = query(
+        [(status, pages, new, skipped, errors, kinds, text)] = rows(
             self.db,
             "select r.status, r.pages, r.new_items, r.skipped, r.errors, r.error_kinds,"
             " r.error_text from crawl_runs r join sources s on s.id = r.source_id"
@@ -82,7 +76,7 @@ class Crawl:
 
     def items(self, source: str) -> list[tuple[str, str]]:
         """(url, text) of the items stored for `source`."""
-        return query(
+        return rows(
             self.db,
             "select i.url, i.text from items i join sources s on s.id = i.source_id"
             " where s.name = ? order by i.url",

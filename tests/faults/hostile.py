@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from jobs.localsite import RecordedRequest, Response
 from tests.faults.pages import PHRASES, article_html, rss, urlset
 from tests.faults.server import FaultSite
 from tests.faults.tls import KeyPair, issued_by, make_ca, self_signed
+from tests.localsite import RecordedRequest, Response
 
 HTML = "text/html; charset=utf-8"
 PUBLIC_ADDRESS = "93.184.215.14"  # what rebind.test answers first; the sandbox refuses it

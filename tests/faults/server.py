@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 
-from jobs.localsite import LocalSite, RecordedRequest, _RequestHandler
+from tests.localsite import LocalSite, RecordedRequest, _RequestHandler
 
 RawHandler = Callable[["RawConnection"], None]
 
@@ -71,7 +71,7 @@ class FaultSite(LocalSite):
     """A LocalSite whose routes may also be raw socket handlers; records every request."""
 
     def __init__(self, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
-        super().__init__(None, host=host)
+        super().__init__(host=host)
         self.tls = tls  # serve HTTPS with this context
         self.raw_routes: dict[str, RawHandler] = {}
         self.arrivals: list[tuple[float, str]] = []  # (monotonic time, path) per request

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from jobs.localsite import RecordedRequest, Response
 from tests.faults.child import start_newsmon
-from tests.faults.conftest import query
 from tests.faults.pages import PHRASES, article_html, rss
 from tests.faults.server import FaultSite
 from tests.jobs.helpers import newsmon, write_config
+from tests.localsite import RecordedRequest, Response
+from tests.services import rows
+
+pytestmark = pytest.mark.slow
 
 fault = pytest.mark.fault
 HTML = "text/html; charset=utf-8"
@@ -44,12 +46,12 @@ def one_article_source(site: FaultSite, tmp_path: Path, on_fetch=None, size: int
 
 
 def runs(db: Path) -> list[tuple]:
-    return query(db, "select status, error_text from crawl_runs order by id")
+    return rows(db, "select status, error_text from crawl_runs order by id")
 
 
 def stored(db: Path) -> int:
     try:
-        return query(db, "select count(*) from items")[0][0]
+        return rows(db, "select count(*) from items")[0][0]
     except sqlite3.OperationalError:  # no schema yet
         return 0
 
@@ -94,11 +96,11 @@ def test_a_database_locked_beyond_the_busy_timeout_fails_the_run_cleanly(tmp_pat
     assert child.returncode == 1 and "Traceback" not in stderr
     [(status, error_text)] = runs(db)
     assert status == "failed" and "database is locked" in error_text
-    assert query(db, "select count(*) from items") == [(0,)]
+    assert rows(db, "select count(*) from items") == [(0,)]
 
     again = newsmon(config, "crawl")
     assert again.returncode == 0, again.stderr
-    assert query(db, "select count(*) from items") == [(1,)]
+    assert rows(db, "select count(*) from items") == [(1,)]
     assert site.hits("/story.html") == 2
 
 
@@ -119,7 +121,7 @@ def test_a_long_reader_does_not_block_the_crawl(tmp_path, site, observe):
         reader.close()
     observe(f"exit {result.returncode}; run: {runs(db)[-1]}")
     assert result.returncode == 0, result.stderr
-    assert query(db, "select count(*) from items") == [(1,)]
+    assert rows(db, "select count(*) from items") == [(1,)]
 
 
 @fault(
@@ -136,12 +138,12 @@ def test_a_full_disk_fails_the_run_cleanly_and_the_next_run_recovers(tmp_path, s
     assert child.returncode == 1 and "Traceback" not in err, err
     [(status, error_text)] = runs(db)
     assert status == "failed" and "database or disk is full" in error_text
-    assert query(db, "select count(*) from items") == [(0,)]
-    assert query(db, "select count(*) from keyword_matches") == [(0,)]
+    assert rows(db, "select count(*) from items") == [(0,)]
+    assert rows(db, "select count(*) from keyword_matches") == [(0,)]
 
     again = newsmon(config, "crawl")
     assert again.returncode == 0, again.stderr
-    assert query(db, "select count(*) from items") == [(1,)]
+    assert rows(db, "select count(*) from items") == [(1,)]
 
 
 @fault(
@@ -186,8 +188,8 @@ def test_a_crawl_killed_mid_way_leaves_no_partial_rows_and_restarts_cleanly(
 
     again = newsmon(config, "crawl")
     assert again.returncode == 0, again.stderr
-    [(items, keys)] = query(db, "select count(*), count(distinct url_key) from items")
-    unmatched = query(
+    [(items, keys)] = rows(db, "select count(*), count(distinct url_key) from items")
+    unmatched = rows(
         db, "select count(*) from items where id not in (select item_id from keyword_matches)"
     )
     statuses = [status for status, _ in runs(db)]

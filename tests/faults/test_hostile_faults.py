@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults.child import run_newsmon
-from tests.faults.conftest import Crawl, query
+from tests.faults.conftest import Crawl
 from tests.faults.hostile import (
     ALTERNATION_TITLE,
     API_KEY,
@@ -37,6 +37,7 @@ from tests.faults.hostile import (
     start_sites,
 )
 from tests.jobs.helpers import write_config
+from tests.services import rows
 from tests.tables import database_text
 
 fault = pytest.mark.fault
@@ -235,7 +236,7 @@ def test_secrets_in_a_feed_url_work_and_never_show(hostile, observe):
     _, check, check_err = hostile.newsmon("check")
     _, runs_table, _ = hostile.newsmon("runs")
     _, runs_json, _ = hostile.newsmon("runs", "--format", "json")
-    stored_urls = query(hostile.db, "select url from sources where name like 'secret-%'")
+    stored_urls = rows(hostile.db, "select url from sources where name like 'secret-%'")
     from jobs.web.app import create_app
     from storage.db import make_engine
     from tests.jobs.web.test_app import fetch
@@ -277,7 +278,7 @@ def test_a_deeply_nested_json_feed_is_a_parse_error(hostile, observe):
     "show/items strip C0/C1 controls; a CSV cell starting with = + - @ gets a leading '",
 )
 def test_scraped_escapes_and_formulas_are_defused(hostile, observe):
-    [(item_id,)] = query(
+    [(item_id,)] = rows(
         hostile.db,
         "select i.id from items i join sources s on s.id = i.source_id where s.name = 'hostile-text'",
     )
@@ -336,10 +337,10 @@ def test_runaway_keyword_regexes_are_cut_off_without_stalling_the_crawl(redos, o
     assert max(gaps) < MAX_BEAT_GAP
     assert runs["redos"].status == "ok"
     assert runs["redos-alternation"].error_kinds == {"regex_timeout": 1}
-    titles = {title for (title,) in query(redos.db, "select title from items")}
+    titles = {title for (title,) in rows(redos.db, "select title from items")}
     assert titles == {REDOS_TITLE, ALTERNATION_TITLE}
     runaway = "select count(*) from keyword_matches where keyword like 'runaway%'"
-    assert query(redos.db, runaway) == [(0,)]
+    assert rows(redos.db, runaway) == [(0,)]
     assert "runaway-alternation" in redos.stderr and "time limit" in redos.stderr
     code, check, _ = redos.newsmon("check")
     assert code == 0 and "nested quantifier" in check and "(\\w+\\s?)+" in check
@@ -358,7 +359,7 @@ def test_a_huge_feed_neither_stalls_the_crawl_nor_runs_unbounded(big_feed, obser
     assert max(gaps) < MAX_BEAT_GAP
     assert run.new_items == 5 and run.status == "ok"
     counts = json.loads(
-        query(big_feed.db, "select error_kinds from crawl_runs")[0][0] or "{}"
+        rows(big_feed.db, "select error_kinds from crawl_runs")[0][0] or "{}"
     )  # errors only; the cap is a skip
     assert counts == {}
     assert run.skipped >= BIG_FEED_LINKS - 50_000

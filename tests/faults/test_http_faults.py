@@ -8,6 +8,8 @@ import pytest
 from tests.faults.pages import PHRASES
 from tests.faults.scenarios import CHARSET_PAGES, SSRF_FORMS
 
+pytestmark = pytest.mark.slow
+
 MB = 1000**2
 fault = pytest.mark.fault
 

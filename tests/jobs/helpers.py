@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from jobs.localsite import LocalSite
+from tests.localsite import LocalSite
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from jobs.localsite import LocalSite, RecordedRequest, Response
+from tests.localsite import LocalSite, RecordedRequest, Response
 
 WORDS = """
 minister parliament budget talks delegation trade investment security cooperation policy province

@@ -1,256 +1,166 @@
-"""Keyword rules, reflag and alerts end to end: real `newsmon` processes, a real SQLite file,
-and Apprise posting to a JSON webhook receiver on 127.0.0.1."""
-
-from __future__ import annotations
+"""The alert dispatcher on SQLite and PostgreSQL; a fake channel, or Apprise to 127.0.0.1."""
 
 import json
-import sqlite3
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
-from jobs.localsite import LocalSite, RecordedRequest, Response
-from tests.conftest import FIXTURE_SITE_ROOT
-from tests.jobs.helpers import newsmon, write_config
-
-SOURCES = """
-  - name: rss2
-    feed: {base}/feeds/rss2.xml
-  - name: atom
-    feed: {base}/feeds/atom.xml
-"""
-# Items carrying "Pakistan-US" (rule Pakistan-US) and those that us-pakistan adds.
-PAK_US = {"dar-rubio", "weekly-briefing", "cp1252-header"}
-US_PAK = PAK_US | {"opinion-reset"}
-
-
-class Receiver:
-    """A webhook on a LocalSite: records each JSON body, answers with `status`."""
-
-    def __init__(self, site: LocalSite, path: str) -> None:
-        self.url = site.base_url.replace("http://", "json://") + path
-        self.bodies: list[dict] = []
-        self.status = 200
-        site.route(path, self.receive)
-
-    def receive(self, request: RecordedRequest) -> Response:
-        self.bodies.append(json.loads(request.body))
-        return Response(b"{}", self.status)
-
-    def items(self) -> list[str]:
-        """The article names each message mentions, one entry per message."""
-        return [",".join(sorted(names_in(body["message"]))) for body in self.bodies]
+from crawler.config import Alert
+from jobs.alerts import (
+    MAX_ATTEMPTS,
+    DeliveryError,
+    Dispatcher,
+    apprise_send,
+    backoff,
+    with_delivery_id,
+)
+from storage.crawlstate import ensure_source
+from storage.deliveries import AlertRoute, delivery_counts
+from storage.models import AlertDelivery, utcnow
+from storage.queries import ArticleRecord, MatchRecord, store_articles
+from tests.localsite import LocalSite, Response
 
 
-def names_in(text: str) -> set[str]:
-    return {part.split(".html")[0] for part in text.split("/articles/")[1:]}
+class Channel:
+    """Records what it is asked to send; fails while `failing` is set."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+        self.ids: list[str] = []  # the delivery id of every attempt
+        self.failing = False
+
+    def __call__(self, url: str, title: str, body: str, delivery_id: str) -> None:
+        self.ids.append(delivery_id)
+        if self.failing:
+            raise DeliveryError("HTTP 500")
+        self.sent.append((url, title, body))
 
 
-@pytest.fixture
-def site():
-    with LocalSite(FIXTURE_SITE_ROOT) as site:
-        yield site
+def flag(engine, numbers, *keywords, alerts=("desk",)) -> None:
+    source_id = ensure_source(engine, "mofa", "feed", "https://example.com/feed")
+    articles = [
+        ArticleRecord(
+            url=f"https://example.com/{n}",
+            url_key=f"example.com/{n}",
+            title=f"Story {n}",
+            text=f"The Pakistan-US talks, part {n}.",
+            content_hash=f"{n:064d}",
+            matches=[
+                MatchRecord(k, "text", 4, 15, f"…The Pakistan-US talks {n}…") for k in keywords
+            ],
+        )
+        for n in numbers
+    ]
+    store_articles(engine, source_id, articles, [AlertRoute(name) for name in alerts])
 
 
-@pytest.fixture
-def hooks():
-    with LocalSite() as hooks:
-        yield hooks
+def statuses(engine) -> list[tuple[str, int]]:
+    with Session(engine) as session:
+        return [
+            tuple(row)
+            for row in session.execute(select(AlertDelivery.status, AlertDelivery.attempts))
+        ]
 
 
-def rows(db: Path, sql: str, *params) -> list[tuple]:
-    with sqlite3.connect(db) as connection:
-        return connection.execute(sql, params).fetchall()
+def test_each_mode_sends_one_message_per_item_naming_every_rule(engine):
+    channel = Channel()
+    flag(engine, [1, 2], "pak-us", "us-pak")
+    dispatcher = Dispatcher([Alert(name="desk", url="json://x/")], engine, channel)
+    report = dispatcher.deliver_due()
+    assert (report.messages, report.sent, report.failed) == (2, 4, 0)
+    url, title, body = channel.sent[0]
+    assert url == "json://x/" and title == "newsmon [pak-us, us-pak]: Story 1"
+    assert "mofa · " in body and "https://example.com/1" in body
+    assert "pak-us: …The Pakistan-US talks 1…" in body
+    assert dispatcher.deliver_due().messages == 0  # sent once
+    assert statuses(engine) == [("sent", 1)] * 4
 
 
-def flagged(db: Path, keyword: str) -> set[str]:
-    found = rows(
-        db,
-        "select distinct i.url from items i join keyword_matches m on m.item_id = i.id"
-        " where m.keyword = ?",
-        keyword,
-    )
-    return {url.rsplit("/", 1)[-1].removesuffix(".html") for (url,) in found}
+def test_failures_back_off_exponentially_then_give_up(engine):
+    assert [backoff(n) for n in (1, 2, 3)] == [timedelta(minutes=m) for m in (1, 2, 4)]
+    assert backoff(30) is None and backoff(MAX_ATTEMPTS - 1) == timedelta(hours=6)
+    channel = Channel()
+    channel.failing = True
+    flag(engine, [1], "pak-us")
+    dispatcher = Dispatcher([Alert(name="desk", url="json://x/")], engine, channel)
+    assert dispatcher.deliver_due().failed == 1
+    assert dispatcher.deliver_due().failed == 0  # not due again for a minute
+    with Session(engine) as session:
+        row = session.scalars(select(AlertDelivery)).one()
+    assert (row.status, row.attempts, row.last_error) == ("failed", 1, "DeliveryError: HTTP 500")
+    assert timedelta(seconds=50) < row.next_attempt_at - utcnow() <= timedelta(minutes=1)
+    for _ in range(MAX_ATTEMPTS - 1):  # time passes: each retry falls due
+        with Session(engine) as session, session.begin():
+            session.execute(update(AlertDelivery).values(next_attempt_at=utcnow()))
+        dispatcher.deliver_due()
+    assert statuses(engine) == [("failed", MAX_ATTEMPTS)]
+    assert delivery_counts(engine).given_up == 1
+    channel.failing = False
+    assert dispatcher.deliver_due().sent == 0  # given up: only `newsmon alerts --retry` resumes
 
 
-def test_one_alert_per_flagged_item_and_one_digest_never_repeated(tmp_path, site, hooks):
-    desk, daily = Receiver(hooks, "/desk"), Receiver(hooks, "/daily")
-    extra = f"""\
-  - name: title-pakistan
-    terms: [Pakistan]
-    fields: [title]
-  - name: atom-pakistan
-    terms: [Pakistan]
-    sources: [atom]
-alerts:
-  - name: desk
-    url: {desk.url}
-    keywords: [Pakistan-US]
-  - name: daily
-    url: {daily.url}
-    keywords: [Pakistan-US, us-pakistan]
-    mode: {{digest: {{every: 1h}}}}
-"""
-    config = write_config(tmp_path, site, SOURCES, extra)
-    db = tmp_path / "newsmon.db"
-    first = newsmon(config, "crawl")
-    assert first.returncode == 0, first.stderr
+def test_a_digest_bundles_what_is_due_once_per_period(engine):
+    channel = Channel()
+    flag(engine, [1, 2, 3], "pak-us", alerts=("daily",))
+    daily = Alert(name="daily", url="json://x/", mode="digest", digest={"every": "1h"})
+    dispatcher = Dispatcher([daily], engine, channel)
+    assert dispatcher.deliver_due().messages == 1
+    [(_, title, body)] = channel.sent
+    assert title == "newsmon digest (daily): 3 flagged items"
+    assert all(f"https://example.com/{n}" in body for n in (1, 2, 3))
+    flag(engine, [4, 5], "pak-us", alerts=("daily",))
+    assert dispatcher.deliver_due().messages == 0  # within the hour: they wait
+    assert dispatcher.deliver_due(force=True).sent == 2
+    assert "2 flagged items" in channel.sent[-1][1]
 
-    # Rule fields and sources, through a real crawl.
-    assert flagged(db, "title-pakistan") == {"cricket-series", "opinion-reset", "state-ct-dialogue"}
-    assert flagged(db, "atom-pakistan") == {"cp1252-header", "opinion-reset", "state-ct-dialogue"}
 
-    assert sorted(desk.items()) == sorted(PAK_US)  # exactly one message per flagged item
-    dar = next(body for body in desk.bodies if "dar-rubio" in body["message"])
-    assert "Rubio" in dar["title"] and "[Pakistan-US]" in dar["title"]
-    for expected in (
-        "rss2 · 2025-07-25",
-        "/articles/dar-rubio.html",
-        "Pakistan-US: …",
-        "partnership",
-    ):
-        assert expected in dar["message"]
-    [digest] = daily.bodies  # one digest listing every item
-    assert names_in(digest["message"]) == US_PAK
-    assert "4 flagged items" in digest["title"]
-    assert rows(db, "select count(*), min(status), max(status) from alert_deliveries") == [
-        (len(PAK_US) + len(PAK_US) + len(US_PAK), "sent", "sent")
+def test_apprise_posts_json_to_a_local_webhook_and_reports_a_refusal():
+    bodies: list[dict] = []
+    replies = [Response(b"no", 500), Response(b"ok")]
+
+    def receive(request):
+        bodies.append(json.loads(request.body))
+        return replies.pop(0)
+
+    with LocalSite() as hook:
+        hook.route("/hook", receive)
+        url = hook.base_url.replace("http://", "json://") + "/hook"
+        with pytest.raises(DeliveryError, match="500"):
+            apprise_send(url, "a title", "a body", "newsmon-1")
+        apprise_send(url, "a title", "a body", "newsmon-1")
+    sent = [(b["title"], b["message"], b["delivery_id"]) for b in bodies]
+    assert sent == [("a title", "a body\n\ndelivery id: newsmon-1", "newsmon-1")] * 2
+    with pytest.raises(DeliveryError, match="nosuchscheme://"):
+        apprise_send("nosuchscheme://secret-token", "t", "b", "newsmon-1")
+
+
+def test_a_retried_message_repeats_its_delivery_id_and_new_rows_get_their_own(engine):
+    channel = Channel()
+    channel.failing = True
+    flag(engine, [1, 2], "pak-us", alerts=("daily",))
+    daily = Alert(name="daily", url="json://x/", mode="digest", digest={"every": "1h"})
+    dispatcher = Dispatcher([daily], engine, channel)
+    assert dispatcher.deliver_due().failed == 2
+    flag(engine, [3], "pak-us", alerts=("daily",))
+    channel.failing = False
+    with Session(engine) as session, session.begin():
+        session.execute(update(AlertDelivery).values(next_attempt_at=utcnow()))
+    report = dispatcher.deliver_due(force=True)
+    assert (report.messages, report.sent) == (2, 3)
+    first, retried, new = channel.ids
+    assert retried == first != new  # the failed digest again, as it was; item 3 apart
+    assert [title for _, title, _ in channel.sent] == [
+        "newsmon digest (daily): 2 flagged items",
+        "newsmon digest (daily): 1 flagged items",
     ]
 
-    again = newsmon(config, "crawl")  # a rerun, in a new process: a restart too
-    assert again.returncode == 0, again.stderr
-    assert len(desk.bodies) == len(PAK_US) and len(daily.bodies) == 1
 
-
-def test_reflag_applies_changed_rules_and_alerts_only_when_asked(tmp_path, site, hooks):
-    desk = Receiver(hooks, "/desk")
-    config = write_config(
-        tmp_path, site, SOURCES, f"alerts:\n  - name: desk\n    url: {desk.url}\n"
+def test_every_channel_gets_the_delivery_id_in_its_text_webhooks_also_as_a_field():
+    assert with_delivery_id("slack://T/B/C", "body", "newsmon-9") == (
+        "slack://T/B/C",
+        "body\n\ndelivery id: newsmon-9",
     )
-    db = tmp_path / "newsmon.db"
-    assert newsmon(config, "crawl").returncode == 0
-    assert sorted(desk.items()) == sorted(US_PAK)  # one message per item, both rules named
-    pak_us_matches = rows(db, "select count(*) from keyword_matches where keyword = 'Pakistan-US'")
-
-    # The Pakistan-US rule goes, a cricket rule arrives.
-    text = config.read_text().replace("  - Pakistan-US\n", "  - name: cricket\n    terms: [T20]\n")
-    config.write_text(text)
-    result = newsmon(config, "reflag")
-    assert result.returncode == 0, result.stderr
-    added = rows(db, "select count(*) from keyword_matches where keyword = 'cricket'")[0][0]
-    assert added >= 1
-    assert (
-        f"scanned 7 items: {added} matches added, {pak_us_matches[0][0]} removed; "
-        "1 items newly flagged, 0 unflagged"
-    ) in result.stdout
-    assert flagged(db, "Pakistan-US") == set() and flagged(db, "cricket") == {"cricket-series"}
-    assert flagged(db, "us-pakistan") == US_PAK
-    assert len(desk.bodies) == len(US_PAK)  # old items: no alert without --alert
-
-    config.write_text(text.replace("alerts:", "  - name: rates\n    terms: [policy rate]\nalerts:"))
-    result = newsmon(config, "reflag", "--keyword", "rates", "--alert")
-    assert result.returncode == 0, result.stderr
-    assert "1 items newly flagged" in result.stdout
-    assert desk.items()[len(US_PAK) :] == ["policy-rate-usaid"]  # cricket never alerted
-
-    result = newsmon(config, "reflag")  # nothing changed: nothing to do
-    assert "0 matches added, 0 removed; 0 items newly flagged, 0 unflagged" in result.stdout
-
-
-def test_a_failing_receiver_is_retried_and_never_fails_the_crawl(tmp_path, site, hooks):
-    desk = Receiver(hooks, "/desk")
-    desk.status = 500
-    extra = f"alerts:\n  - name: desk\n    url: {desk.url}\n    keywords: [Pakistan-US]\n"
-    config = write_config(tmp_path, site, SOURCES, extra)
-    db = tmp_path / "newsmon.db"
-    first = newsmon(config, "crawl")
-    assert first.returncode == 0, first.stderr
-    assert "3 failed" in first.stderr
-    assert len(desk.bodies) == len(PAK_US)
-    assert rows(db, "select status, attempts, last_error is not null from alert_deliveries") == [
-        ("failed", 1, 1)
-    ] * len(PAK_US)
-    listed = newsmon(config, "alerts")
-    assert listed.returncode == 0 and "failing 3" in listed.stdout and "tries=1" in listed.stdout
-
-    desk.status = 200
-    early = newsmon(config, "alerts", "--send")  # the backoff has not run out yet
-    assert early.returncode == 0 and len(desk.bodies) == len(PAK_US)
-    with sqlite3.connect(db) as connection:  # a few minutes pass
-        connection.execute("update alert_deliveries set next_attempt_at = '2000-01-01 00:00:00'")
-    second = newsmon(config, "crawl")
-    assert second.returncode == 0, second.stderr
-    assert len(desk.bodies) == 2 * len(PAK_US)
-    assert sorted(desk.items()[len(PAK_US) :]) == sorted(PAK_US)
-    assert rows(db, "select status, attempts from alert_deliveries") == [("sent", 2)] * len(PAK_US)
-    assert "pending 0, failing 0, given up 0, sent 3" in newsmon(config, "alerts").stdout
-
-
-def test_reflag_and_alerts_have_help_with_an_example():
-    for command in ("reflag", "alerts"):
-        result = newsmon(None, command, "--help")
-        assert result.returncode == 0 and "Example" in result.stdout, command
-
-
-def test_a_near_copy_of_an_alerted_story_is_bundled_not_sent_again(tmp_path, site, hooks):
-    from tests.jobs.test_incremental import SENTENCES, Pages, article, rss, story
-
-    desk = Receiver(hooks, "/desk")
-    pages = Pages(site)
-    wire = [*story(SENTENCES), "Both sides reviewed the ongoing Pakistan-US trade dialogue."]
-    copy = ["ISLAMABAD: " + wire[0], *wire[1:]]
-    pages.put("/a/wire.html", article("Budget unveiled", wire, footer="Copyright A"))
-    pages.put("/b/copy.html", article("Budget unveiled amid protests", copy, "(c) B"))
-    pages.put("/a/feed.xml", rss(site.base_url, ["/a/wire.html"]), "application/rss+xml")
-    pages.put("/b/feed.xml", rss(site.base_url, ["/b/copy.html"]), "application/rss+xml")
-    config = write_config(
-        tmp_path,
-        site,
-        "  - name: outlet-a\n    feed: {base}/a/feed.xml\n  - name: outlet-b\n    feed: {base}/b/feed.xml\n",
-        f"alerts:\n  - name: desk\n    url: {desk.url}\n    keywords: [Pakistan-US]\n",
-    )
-    assert newsmon(config, "crawl", "--source", "outlet-a").returncode == 0
-    assert newsmon(config, "crawl", "--source", "outlet-b").returncode == 0
-    db = tmp_path / "newsmon.db"
-    assert rows(db, "select count(*) from items where duplicate_of is not null") == [(1,)]
-    assert len(desk.bodies) == 1  # one story, one alert
-    assert sorted(rows(db, "select status from alert_deliveries")) == [("bundled",), ("sent",)]
-
-
-def test_a_crawl_killed_after_the_receiver_took_an_alert_resends_it_with_the_same_id(
-    tmp_path, site, hooks
-):
-    import os
-    import signal
-
-    from tests.faults.child import start_newsmon
-    from tests.processes import kill_session
-
-    desk = Receiver(hooks, "/desk")
-    crawl: list = []
-
-    def take_then_kill(request: RecordedRequest) -> Response:
-        reply = desk.receive(request)
-        if len(desk.bodies) == 1:  # the channel took it; the sender dies before recording it
-            os.killpg(crawl[0].pid, signal.SIGKILL)
-        return reply
-
-    hooks.route("/desk", take_then_kill)
-    extra = f"alerts:\n  - name: desk\n    url: {desk.url}\n    keywords: [Pakistan-US]\n"
-    config = write_config(tmp_path, site, SOURCES, extra)
-    db = tmp_path / "newsmon.db"
-    crawl.append(start_newsmon(config, "crawl"))
-    try:
-        crawl[0].communicate(timeout=120)
-    finally:
-        kill_session(crawl[0].pid)
-    assert crawl[0].returncode == -signal.SIGKILL
-    [first] = desk.bodies
-    assert rows(db, "select count(*) from alert_deliveries where status = 'sent'") == [(0,)]
-
-    retry = newsmon(config, "alerts", "--retry")  # or the claim's lease running out
-    assert retry.returncode == 0, retry.stderr
-    again = [body for body in desk.bodies[1:] if body["title"] == first["title"]]
-    assert [body["delivery_id"] for body in again] == [first["delivery_id"]]  # at-least-once
-    assert first["message"].endswith(f"delivery id: {first['delivery_id']}")
-    assert len({body["delivery_id"] for body in desk.bodies}) == len(PAK_US)
+    url, _ = with_delivery_id("jsons://hooks.example.org/x?+X-Token=abc", "body", "newsmon-9")
+    assert url == "jsons://hooks.example.org/x?+X-Token=abc&:delivery_id=newsmon-9"

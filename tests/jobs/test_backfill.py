@@ -13,13 +13,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from jobs.localsite import LocalSite, RecordedRequest, Response
 from tests.faults.child import start_newsmon
 from tests.jobs.helpers import REPO, newsmon, write_config
 from tests.jobs.newssite import NS, Layout, NewsSite, listing_path
-from tests.jobs.test_interrupted_crawls import assert_stored_once, query, stored_paths
+from tests.jobs.test_crawl_interrupted import assert_stored_once, query, stored_paths
+from tests.localsite import LocalSite, RecordedRequest, Response
 from tests.processes import kill_session
 from tests.tables import database_text
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

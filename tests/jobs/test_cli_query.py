@@ -10,9 +10,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from storage.db import make_engine, prepare_for_writing
 from tests.jobs.helpers import REPO, newsmon
-from tests.storage.seed import DAR_TITLE, FILLERS, seed
+from tests.storage.seed import DAR_TITLE, FILLERS, seeded_store
 
 TOTAL = FILLERS + 5
 
@@ -20,17 +19,7 @@ TOTAL = FILLERS + 5
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
     """A config and a seeded SQLite database next to it; returns (config path, ids)."""
-    folder = tmp_path_factory.mktemp("cli")
-    engine = make_engine(f"sqlite:///{folder / 'newsmon.db'}")
-    prepare_for_writing(engine)
-    ids = seed(engine)
-    engine.dispose()
-    config = folder / "config.yaml"
-    config.write_text(
-        "database: sqlite:///newsmon.db\n"
-        "sources:\n  - name: dawn\n    feed: https://dawn.example/feed\n"
-    )
-    return config, ids
+    return seeded_store(tmp_path_factory.mktemp("cli"))
 
 
 def next_cursor(stderr: str) -> str | None:

@@ -20,24 +20,17 @@ from pathlib import Path
 
 import pytest
 
-from jobs.localsite import LocalSite, RecordedRequest, Response
-from tests.conftest import FIXTURE_SITE_ROOT
+from tests.corpus import PAGES
 from tests.jobs.helpers import REPO, write_config
 from tests.jobs.newssite import Layout, NewsSite
+from tests.localsite import LocalSite, RecordedRequest, Response
 from tests.processes import children_of, session_members, wait_until_gone
 
+pytestmark = pytest.mark.slow
+
 FEED_ARTICLES = [
-    "/articles/dar-rubio.html",
-    "/articles/weekly-briefing.html",
-    "/articles/cricket-series.html",
-    "/articles/policy-rate-usaid.html",
+    PAGES[name] for name in ("dar-rubio", "weekly-briefing", "cricket-series", "policy-rate-usaid")
 ]
-
-
-@pytest.fixture
-def site() -> Iterator[LocalSite]:
-    with LocalSite(FIXTURE_SITE_ROOT) as site:
-        yield site
 
 
 @pytest.fixture
@@ -330,7 +323,7 @@ def test_a_reload_replaces_the_childrens_config_copy_whole_never_rewrites_it(tmp
 
 
 def test_a_run_cut_by_run_timeout_is_caught_up_by_the_next_run(tmp_path):
-    from tests.jobs.test_interrupted_crawls import assert_stored_once, stored_paths
+    from tests.jobs.test_crawl_interrupted import assert_stored_once, stored_paths
 
     with LocalSite() as site:
         news = NewsSite(site, Layout(listing_pages=3, per_page=10))

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from tests.jobs.helpers import newsmon
+
+pytestmark = pytest.mark.slow
 
 
 def test_the_demo_stores_and_flags_and_can_run_again(tmp_path):

@@ -8,20 +8,20 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from jobs.localsite import LocalSite, RecordedRequest, Response
-from tests.conftest import FIXTURE_SITE_ROOT
+from tests.corpus import ARTICLE_LINKS, PAGES
 from tests.jobs.helpers import REPO, write_config
-from tests.postgres import query, throwaway_database, throwaway_schema
+from tests.localsite import LocalSite, RecordedRequest, Response
+from tests.services import query
 
-REDIS_URL = os.environ.get("NEWSMON_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+pytestmark = pytest.mark.slow
 
-SIX_SOURCES = """
+SIX_SOURCES = (
+    """
   - name: rss2
     feed: {base}/feeds/rss2.xml
   - name: atom
@@ -34,40 +34,9 @@ SIX_SOURCES = """
     sitemap: {base}/sitemaps/index.xml
   - name: listing
     listing: {base}/listing/
-    follow: /articles/
-    pages: 3
 """
-
-
-@pytest.fixture(scope="module")
-def redis_broker() -> str:
-    try:
-        import redis
-
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except Exception as error:  # noqa: BLE001 - no server, no distributed tests
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis is required under CI=true: {error}")
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {error}")
-    return REDIS_URL
-
-
-@pytest.fixture(scope="module")
-def postgres_database() -> Iterator[str]:
-    with throwaway_database() as url:
-        yield url
-
-
-@pytest.fixture
-def database(postgres_database: str) -> Iterator[str]:
-    with throwaway_schema(postgres_database) as url:
-        yield url
-
-
-@pytest.fixture
-def site() -> Iterator[LocalSite]:
-    with LocalSite(FIXTURE_SITE_ROOT) as site:
-        yield site
+    + f'    follow: "{ARTICLE_LINKS}"\n    pages: 3\n'
+)
 
 
 def distributed_config(
@@ -126,9 +95,9 @@ def finished_runs(url: str) -> dict[str, str]:
 
 
 def test_two_workers_share_six_sources_and_store_every_item_once(
-    tmp_path, site, database, redis_broker
+    tmp_path, site, postgres_url, redis_broker
 ):
-    config = distributed_config(tmp_path, site, database, redis_broker)
+    config = distributed_config(tmp_path, site, postgres_url, redis_broker)
     workers = [
         start(config, "worker", "--concurrency", "1", log=tmp_path / f"worker{n}.log")
         for n in (1, 2)
@@ -138,11 +107,11 @@ def test_two_workers_share_six_sources_and_store_every_item_once(
             config, "run", "--dispatch", "celery", "--once", log=tmp_path / "scheduler.log"
         )
         assert scheduler.wait(60) == 0, (tmp_path / "scheduler.log").read_text()
-        wait_for(lambda: len(finished_runs(database)) == 6, 180, "six finished runs")
+        wait_for(lambda: len(finished_runs(postgres_url)) == 6, 180, "six finished runs")
     finally:
         stop(*workers)
-    assert set(finished_runs(database).values()) == {"ok"}
-    [(items, distinct)] = query(database, "select count(*), count(distinct url_key) from items")
+    assert set(finished_runs(postgres_url).values()) == {"ok"}
+    [(items, distinct)] = query(postgres_url, "select count(*), count(distinct url_key) from items")
     assert items == distinct == 9
     received = [(tmp_path / f"worker{n}.log").read_text().count("received") for n in (1, 2)]
     assert all(count >= 1 for count in received), received  # both workers did work
@@ -151,8 +120,7 @@ def test_two_workers_share_six_sources_and_store_every_item_once(
 
 def slow_articles(site: LocalSite, delay: float) -> None:
     """Every article answers after `delay` seconds, so a crawl is still running when killed."""
-    for path in sorted((FIXTURE_SITE_ROOT / "articles").glob("*.html")):
-        route = f"/articles/{path.name}"
+    for route in PAGES.values():
 
         def handler(request: RecordedRequest, route: str = route) -> Response:
             time.sleep(delay)
@@ -161,11 +129,12 @@ def slow_articles(site: LocalSite, delay: float) -> None:
         site.route(route, handler)
 
 
+@pytest.mark.timeout(600)  # redelivery after the kill: about two minutes here
 def test_a_worker_killed_mid_crawl_leaves_its_source_to_the_other(
-    tmp_path, site, database, redis_broker
+    tmp_path, site, postgres_url, redis_broker
 ):
     slow_articles(site, 1.5)
-    config = distributed_config(tmp_path, site, database, redis_broker, redelivery_after="5s")
+    config = distributed_config(tmp_path, site, postgres_url, redis_broker, redelivery_after="5s")
     first = start(config, "worker", "--concurrency", "1", log=tmp_path / "first.log")
     second = None
     try:
@@ -174,7 +143,7 @@ def test_a_worker_killed_mid_crawl_leaves_its_source_to_the_other(
         )
         assert dispatch.wait(60) == 0
         wait_for(
-            lambda: query(database, "select count(*) from items")[0][0] >= 1,
+            lambda: query(postgres_url, "select count(*) from items")[0][0] >= 1,
             90,
             "the first worker to store an item",
         )
@@ -182,25 +151,27 @@ def test_a_worker_killed_mid_crawl_leaves_its_source_to_the_other(
         first.wait(10)
         second = start(config, "worker", "--concurrency", "2", log=tmp_path / "second.log")
         wait_for(
-            lambda: len(finished_runs(database)) == 6,
+            lambda: len(finished_runs(postgres_url)) == 6,
             240,
             "every source to finish on the second worker",
         )
     finally:
         stop(first, *([second] if second else []))
-    [(items, distinct)] = query(database, "select count(*), count(distinct url_key) from items")
+    [(items, distinct)] = query(postgres_url, "select count(*), count(distinct url_key) from items")
     assert items == distinct == 9
-    assert set(finished_runs(database).values()) == {"ok"}
+    assert set(finished_runs(postgres_url).values()) == {"ok"}
     # The killed crawl's run stays on record, and no item was half-written.
-    assert query(database, "select count(*) from items where text is null or text = ''") == [(0,)]
+    assert query(postgres_url, "select count(*) from items where text is null or text = ''") == [
+        (0,)
+    ]
 
 
 def test_a_standby_scheduler_takes_over_when_the_active_one_dies(
-    tmp_path, site, database, redis_broker
+    tmp_path, site, postgres_url, redis_broker
 ):
     import redis
 
-    config = distributed_config(tmp_path, site, database, redis_broker, standby_poll="1s")
+    config = distributed_config(tmp_path, site, postgres_url, redis_broker, standby_poll="1s")
     queue = next(
         line.split(":", 1)[1].strip()
         for line in config.read_text().splitlines()

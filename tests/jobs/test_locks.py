@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import create_engine
 
 from jobs.locks import AdvisoryLocks, FileLocks, advisory_key, locks_for
 from storage.db import make_engine
-from tests.postgres import throwaway_database
 
 
 def test_file_locks_exclude_a_second_holder_per_source(tmp_path):
@@ -33,18 +31,16 @@ def test_advisory_keys_are_stable_signed_64_bit_and_distinct():
     assert advisory_key("mofa") == advisory_key("mofa")
 
 
-@pytest.mark.postgres
-def test_advisory_locks_exclude_a_second_session():
-    with throwaway_database() as url:
-        engine = create_engine(url)
-        first, second = AdvisoryLocks(engine), AdvisoryLocks(engine)
-        try:
-            assert first.acquire("mofa")
-            assert not second.acquire("mofa")
-            assert second.acquire("dawn")
-            first.release_all()
-            assert second.acquire("mofa")
-        finally:
-            first.release_all()
-            second.release_all()
-            engine.dispose()
+def test_advisory_locks_exclude_a_second_session(postgres_url):
+    engine = create_engine(postgres_url)
+    first, second = AdvisoryLocks(engine), AdvisoryLocks(engine)
+    try:
+        assert first.acquire("mofa")
+        assert not second.acquire("mofa")
+        assert second.acquire("dawn")
+        first.release_all()
+        assert second.acquire("mofa")
+    finally:
+        first.release_all()
+        second.release_all()
+        engine.dispose()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine, update
 
 from storage.crawlstate import ensure_source
 from storage.models import Item
 from storage.queries import ArticleRecord, MatchRecord, store_articles
+from tests.services import newsmon_engine
 
 DAR_TITLE = "Dar seeks 'stable relationship' with US in first meeting with Rubio"
 DAR_TEXT = (
@@ -130,3 +132,17 @@ def seed(engine: Engine) -> dict[str, int]:
             update(Item).where(Item.id == ids["dar_copy"]).values(duplicate_of=ids["dar"])
         )
     return ids
+
+
+def seeded_store(folder: Path) -> tuple[Path, dict[str, int]]:
+    """The seed items in folder/newsmon.db and a config.yaml beside it that reads them, as
+    `newsmon items` or `serve` would; returns (the config's path, the seed ids)."""
+    engine = newsmon_engine(f"sqlite:///{folder / 'newsmon.db'}")
+    ids = seed(engine)
+    engine.dispose()
+    config = folder / "config.yaml"
+    config.write_text(
+        "database: sqlite:///newsmon.db\n"
+        "sources:\n  - name: dawn\n    feed: https://dawn.example/feed\n"
+    )
+    return config, ids

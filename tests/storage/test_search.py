@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import delete, update
 
-from storage.db import make_engine, prepare_for_writing
 from storage.models import Item
 from storage.search import (
     MARK_END,
@@ -22,19 +21,20 @@ from storage.search import (
     search_items,
 )
 from storage.stats import collect_stats
-from tests.postgres import throwaway_schema
+from tests.services import newsmon_engine, throwaway_schema
 from tests.storage.seed import FILLERS, XSS_TITLE, seed
 
 TOTAL = FILLERS + 5
 
 
 def _seeded(url: str):
-    engine = make_engine(url)
-    prepare_for_writing(engine)
+    engine = newsmon_engine(url)
     return engine, seed(engine)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 def seeded(request, tmp_path_factory):
     """One seeded database per engine for the read-only tests of this module."""
     if request.param == "sqlite":
@@ -277,8 +277,7 @@ def test_a_keyword_lists_its_title_hits_first_then_newest_and_pages_by_cursor(da
     from storage.crawlstate import ensure_source
     from storage.queries import ArticleRecord, MatchRecord, store_articles
 
-    engine = make_engine(database_url)
-    prepare_for_writing(engine)
+    engine = newsmon_engine(database_url)
     source_id = ensure_source(engine, "mofa", "feed", "https://example.com/feed")
 
     def article(n: int, day: int, field: str) -> ArticleRecord:

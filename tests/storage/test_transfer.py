@@ -5,7 +5,7 @@ from sqlalchemy import select, text
 
 from storage import walks
 from storage.crawlstate import RunOutcome, ensure_source, finish_run, start_run
-from storage.db import SchemaError, make_engine, prepare_for_writing
+from storage.db import SchemaError, make_engine
 from storage.incremental import save_validators
 from storage.models import Base
 from storage.queries import (
@@ -14,7 +14,7 @@ from storage.queries import (
     store_articles,
 )
 from storage.transfer import copy_store
-from tests.postgres import throwaway_schema
+from tests.services import newsmon_engine
 
 
 def populate(engine, items: int) -> None:
@@ -65,42 +65,34 @@ def snapshot(engine) -> dict[str, list[tuple]]:
 
 @pytest.fixture
 def sqlite_store(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    prepare_for_writing(engine)
+    engine = newsmon_engine(f"sqlite:///{tmp_path / 'old.db'}")
     populate(engine, 25)
     return engine
 
 
 def test_a_sqlite_store_is_copied_to_postgresql_exactly_and_idempotently(
-    sqlite_store, postgres_database
+    sqlite_store, postgres_url
 ):
-    with throwaway_schema(postgres_database) as url:
-        target = make_engine(url)
-        prepare_for_writing(target)
-        seen = []
-        copies = copy_store(
-            sqlite_store, target, progress=lambda *args: seen.append(args), batch=10
-        )
-        assert snapshot(target) == snapshot(sqlite_store)
-        assert {c.table: c.copied for c in copies}["items"] == 25
-        assert ("items", 25, 25) in seen  # progress reached the end in batches
-        assert ("items", 10, 25) in seen
+    target = newsmon_engine(postgres_url)
+    seen = []
+    copies = copy_store(sqlite_store, target, progress=lambda *args: seen.append(args), batch=10)
+    assert snapshot(target) == snapshot(sqlite_store)
+    assert {c.table: c.copied for c in copies}["items"] == 25
+    assert ("items", 25, 25) in seen  # progress reached the end in batches
+    assert ("items", 10, 25) in seen
 
-        again = copy_store(sqlite_store, target)
-        assert all(copy.copied == 0 for copy in again)
-        assert snapshot(target) == snapshot(sqlite_store)
+    again = copy_store(sqlite_store, target)
+    assert all(copy.copied == 0 for copy in again)
+    assert snapshot(target) == snapshot(sqlite_store)
 
-        # The id sequences moved past the copied rows: new rows get fresh ids.
-        copied_ids = [row[0] for row in snapshot(target)["sources"]]
-        assert ensure_source(target, "mofa", "listing", "https://example.org/press/") > max(
-            copied_ids
-        )
-        target.dispose()
+    # The id sequences moved past the copied rows: new rows get fresh ids.
+    copied_ids = [row[0] for row in snapshot(target)["sources"]]
+    assert ensure_source(target, "mofa", "listing", "https://example.org/press/") > max(copied_ids)
+    target.dispose()
 
 
 def test_stores_at_different_schema_revisions_are_refused(sqlite_store, tmp_path):
-    other = make_engine(f"sqlite:///{tmp_path / 'other.db'}")
-    prepare_for_writing(other)
+    other = newsmon_engine(f"sqlite:///{tmp_path / 'other.db'}")
     with other.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = 'ffff'"))
     with pytest.raises(SchemaError, match="schema revision"):
@@ -108,21 +100,20 @@ def test_stores_at_different_schema_revisions_are_refused(sqlite_store, tmp_path
     assert snapshot(other)["items"] == []
 
 
-def test_the_cli_copies_a_sqlite_store_into_postgresql(sqlite_store, postgres_database, tmp_path):
+def test_the_cli_copies_a_sqlite_store_into_postgresql(sqlite_store, postgres_url, tmp_path):
     from tests.jobs.helpers import newsmon
 
-    with throwaway_schema(postgres_database) as url:
-        config = tmp_path / "config.yaml"
-        config.write_text(
-            f"database: {url}\nsources:\n  - name: tribune\n    feed: https://example.com/feed\n"
-        )
-        result = newsmon(config, "db", "migrate-from", str(sqlite_store.url))
-        assert result.returncode == 0, result.stderr
-        assert "items" in result.stdout and "25 copied" in result.stdout
-        target = make_engine(url)
-        assert snapshot(target) == snapshot(sqlite_store)
-        target.dispose()
-        missing = newsmon(config, "db", "migrate-from", f"sqlite:///{tmp_path / 'missing.db'}")
-        assert missing.returncode == 1 and "no SQLite database" in missing.stderr
-        assert not (tmp_path / "missing.db").exists()
-        assert newsmon(config, "db", "migrate-from", "not a url").returncode == 2
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"database: {postgres_url}\nsources:\n  - name: tribune\n    feed: https://example.com/feed\n"
+    )
+    result = newsmon(config, "db", "migrate-from", str(sqlite_store.url))
+    assert result.returncode == 0, result.stderr
+    assert "items" in result.stdout and "25 copied" in result.stdout
+    target = make_engine(postgres_url)
+    assert snapshot(target) == snapshot(sqlite_store)
+    target.dispose()
+    missing = newsmon(config, "db", "migrate-from", f"sqlite:///{tmp_path / 'missing.db'}")
+    assert missing.returncode == 1 and "no SQLite database" in missing.stderr
+    assert not (tmp_path / "missing.db").exists()
+    assert newsmon(config, "db", "migrate-from", "not a url").returncode == 2

@@ -7,14 +7,13 @@ import httpx
 import pytest
 
 from jobs.web.app import create_app
-from storage.db import make_engine, prepare_for_writing
+from tests.services import newsmon_engine
 from tests.storage.seed import DAR_TITLE, XSS_TITLE, seed
 
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('web') / 'newsmon.db'}")
-    prepare_for_writing(engine)
+    engine = newsmon_engine(f"sqlite:///{tmp_path_factory.mktemp('web') / 'newsmon.db'}")
     ids = seed(engine)
     yield engine, ids
     engine.dispose()

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from jobs.localsite import LocalSite
 from tests.faults.child import start_newsmon
 from tests.faults.server import FaultSite
 from tests.faults.tls import self_signed
 from tests.jobs.helpers import newsmon, write_config
 from tests.jobs.newssite import Layout, NewsSite, simple_article
+from tests.localsite import LocalSite
 
 
 @pytest.fixture

@@ -13,8 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from jobs.localsite import LocalSite, RecordedRequest, Response
 from tests.jobs.helpers import newsmon, write_config
+from tests.localsite import LocalSite, RecordedRequest, Response
+from tests.services import rows
+
+pytestmark = pytest.mark.slow
 
 SENTENCES = [
     "The finance minister presented the annual budget to parliament on Tuesday afternoon.",
@@ -102,11 +105,6 @@ class Pages:
 def site():
     with LocalSite() as site:
         yield site
-
-
-def rows(db: Path, sql: str, *params) -> list[tuple]:
-    with sqlite3.connect(db) as connection:
-        return connection.execute(sql, params).fetchall()
 
 
 def run_row(db: Path, source: str) -> tuple:

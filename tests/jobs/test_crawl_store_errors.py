@@ -12,25 +12,12 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
-from jobs.localsite import LocalSite
 from tests.jobs.helpers import newsmon, write_config
 from tests.jobs.newssite import Layout, NewsSite
-from tests.postgres import query, throwaway_database, throwaway_schema
+from tests.localsite import LocalSite
+from tests.services import query
 
-
-@pytest.fixture(scope="module")
-def postgres_database() -> Iterator[str]:
-    with throwaway_database() as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'newsmon.db'}"
-    else:
-        with throwaway_schema(request.getfixturevalue("postgres_database")) as url:
-            yield url
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -55,7 +42,7 @@ AUTHORS = [
 ]
 
 
-def test_bad_text_in_feed_hints_is_stored_cleaned_and_the_run_is_ok(tmp_path, site, database):
+def test_bad_text_in_feed_hints_is_stored_cleaned_and_the_run_is_ok(tmp_path, site, database_url):
     news = NewsSite(site, Layout(feed=5))
     entries = [
         {
@@ -73,13 +60,16 @@ def test_bad_text_in_feed_hints_is_stored_cleaned_and_the_run_is_ok(tmp_path, si
         content_type="application/feed+json",
     )
     config = write_config(
-        tmp_path, site, "  - name: wire\n    feed: {base}/wire/feed.json\n", database=database
+        tmp_path,
+        site,
+        "  - name: wire\n    feed: {base}/wire/feed.json\n",
+        database=database_url,
     )
     for _ in range(2):
         result = newsmon(config, "crawl")
         assert result.returncode == 0, result.stderr
-        assert last_run(database)[0] == "ok", result.stdout
-    authors = sorted(author for (author,) in query(database, "select author from items"))
+        assert last_run(database_url)[0] == "ok", result.stdout
+    authors = sorted(author for (author,) in query(database_url, "select author from items"))
     assert authors == sorted(
         ["\ufffd", "StaffReporter", "Desk[31m", "Tab\tand\nnewline", "Kamran Yousaf"]
     )
@@ -110,24 +100,24 @@ def execute(url: str, *statements: str) -> None:
 
 
 def test_an_item_the_database_refuses_fails_alone_and_is_stored_by_the_next_run(
-    tmp_path, site, database
+    tmp_path, site, database_url
 ):
     news = NewsSite(site, Layout(feed=5))
-    config = write_config(tmp_path, site, news.sources(["feed"]), database=database)
+    config = write_config(tmp_path, site, news.sources(["feed"]), database=database_url)
     assert newsmon(config, "db", "upgrade").returncode == 0
-    backend = "sqlite" if database.startswith("sqlite") else "postgresql"
-    execute(database, *REFUSE[backend])
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    execute(database_url, *REFUSE[backend])
 
     first = newsmon(config, "crawl")
     assert first.returncode == 0, first.stderr  # partial: the other items are stored
-    status, new, errors, kinds = last_run(database)
+    status, new, errors, kinds = last_run(database_url)
     assert (status, new, errors) == ("partial", 4, 1)
     assert kinds == {"store": 1} or json.loads(kinds) == {"store": 1}
     assert "refused by a test trigger" in first.stderr
 
-    execute(database, "DROP TRIGGER refuse" + (" ON items" if backend == "postgresql" else ""))
+    execute(database_url, "DROP TRIGGER refuse" + (" ON items" if backend == "postgresql" else ""))
     again = newsmon(config, "crawl")
     assert again.returncode == 0, again.stderr
-    assert last_run(database)[:3] == ("ok", 1, 0)
-    stored = [url for (url,) in query(database, "select url from items")]
+    assert last_run(database_url)[:3] == ("ok", 1, 0)
+    stored = [url for (url,) in query(database_url, "select url from items")]
     assert len(stored) == len(set(stored)) == 5

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.localsite import LocalSite, RecordedRequest, Response
+from tests.localsite import LocalSite, RecordedRequest, Response
 
 
 def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -106,6 +106,24 @@ def test_a_site_robots_txt_wins(root: Path) -> None:
         assert fetch(site.url("/robots.txt"))[2] == b"User-agent: *\nDisallow: /news/\n"
 
 
+def test_the_first_root_with_a_path_serves_it(root: Path, tmp_path_factory) -> None:
+    under = tmp_path_factory.mktemp("under")
+    (under / "news").mkdir()
+    (under / "news" / "a.html").write_text("<p>shadowed</p>")
+    (under / "news" / "b.html").write_text("<p>only below</p>")
+    (under / "latin.html").write_text("x")
+    (under / "_headers.json").write_text(json.dumps({"/news/b.html": {"X-Root": "under"}}))
+    with LocalSite(root, under) as site:
+        assert fetch(site.url("/news/a.html"))[2] == b"<p>article</p>"
+        status, headers, body = fetch(site.url("/news/b.html"))
+        assert (status, headers["X-Root"], body) == (200, "under", b"<p>only below</p>")
+        # The top root's headers stay with its own files.
+        assert (
+            fetch(site.url("/latin.html"))[1]["Content-Type"] == "text/html; charset=windows-1252"
+        )
+        assert fetch(site.url("/news/missing.html"))[0] == 404
+
+
 def test_added_route_overrides_a_file(site: LocalSite) -> None:
     site.add("/news/a.html", "gone", status=410, headers={"X-Why": "test"}, content_type="text/x")
     status, headers, body = fetch(site.url("/news/a.html"))
@@ -171,6 +189,9 @@ def test_stop_frees_the_port(root: Path) -> None:
         site.base_url  # noqa: B018
 
 
+DAR_RUBIO = "/news/dar-seeks-stable-relationship-with-us.html"
+
+
 def test_bundled_sites_serve_their_entry_points(
     fixture_site: LocalSite, demo_site: LocalSite
 ) -> None:
@@ -179,7 +200,8 @@ def test_bundled_sites_serve_their_entry_points(
         (demo_site, "/sitemap.xml", demo_site.url("/statements/")),
         (demo_site, "/robots.txt", demo_site.url("/sitemap.xml")),
         (demo_site, "/press-releases/", 'rel="next" href="/press-releases/page/2/"'),
-        (fixture_site, "/feeds/rss2.xml", fixture_site.url("/articles/")),
+        (fixture_site, "/feeds/rss2.xml", fixture_site.url("/news/")),
+        (fixture_site, DAR_RUBIO, fixture_site.url(DAR_RUBIO)),  # a corpus page, its canonical
         (fixture_site, "/sitemaps/index.xml", fixture_site.url("/sitemaps/b.xml.gz")),
     ]:
         status, _, body = fetch(site.url(path))

@@ -19,11 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from jobs.localsite import LocalSite
 from tests.faults.child import start_newsmon
 from tests.jobs.helpers import newsmon, write_config
 from tests.jobs.newssite import MODES, Layout, NewsSite, listing_path
+from tests.localsite import LocalSite
 from tests.processes import kill_session
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""A tiny HTTP server on 127.0.0.1 for tests, benchmarks and `newsmon demo`.
+"""A tiny HTTP server on 127.0.0.1 for the tests and bench/ scripts.
 
 Serves a directory of files (with `{{BASE}}` in text files replaced by the server's own
 address, so feeds and sitemaps can hold absolute links to an ephemeral port) plus in-memory
@@ -57,10 +57,11 @@ Handler = Callable[[RecordedRequest], Response]
 
 
 class LocalSite:
-    """Serve `root` (and routes added with `add`/`route`) on an ephemeral local port."""
+    """Serve the files of `roots` (the first that has a path wins) and routes added with
+    `add`/`route` on an ephemeral local port."""
 
-    def __init__(self, root: Path | None = None, host: str = "127.0.0.1") -> None:
-        self.root = Path(root).resolve() if root is not None else None
+    def __init__(self, *roots: Path, host: str = "127.0.0.1") -> None:
+        self.roots = [Path(root).resolve() for root in roots]
         self.host = host
         self.requests: list[RecordedRequest] = []
         self.routes: dict[str, Handler] = {}
@@ -68,8 +69,9 @@ class LocalSite:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._file_headers: dict[str, dict[str, str]] = {}
-        if self.root is not None and (self.root / HEADERS_FILE).is_file():
-            self._file_headers = json.loads((self.root / HEADERS_FILE).read_text("utf-8"))
+        for root in reversed(self.roots):
+            if (root / HEADERS_FILE).is_file():
+                self._file_headers.update(json.loads((root / HEADERS_FILE).read_text("utf-8")))
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -87,7 +89,7 @@ class LocalSite:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self._thread.start()
-        logger.debug("serving %s at %s", self.root, self.base_url)
+        logger.debug("serving %s at %s", self.roots, self.base_url)
         return self
 
     def stop(self) -> None:
@@ -174,14 +176,15 @@ class LocalSite:
         return body
 
     def _find(self, path: str) -> Path | None:
-        if self.root is None:
-            return None
-        file = (self.root / path.lstrip("/")).resolve()
-        if not file.is_relative_to(self.root) or file.name == HEADERS_FILE:
-            return None
-        if path.endswith("/"):
-            file = file / "index.html"
-        return file if file.exists() else None
+        for root in self.roots:
+            file = (root / path.lstrip("/")).resolve()
+            if not file.is_relative_to(root) or file.name == HEADERS_FILE:
+                continue
+            if path.endswith("/"):
+                file = file / "index.html"
+            if file.exists():
+                return file
+        return None
 
     def _headers_for(self, path: str) -> dict[str, str]:
         found = self._file_headers.get(path)

@@ -4,16 +4,14 @@ Skipped with the reason when no browser is installed, except under CI=true, wher
 (.ci/run installs Debian's chromium).
 """
 
-import os
-from pathlib import Path
-
 import pytest
 
-from storage.db import make_engine, prepare_for_writing
 from tests.jobs.helpers import serving
-from tests.storage.seed import seed
+from tests.services import chromium
+from tests.storage.seed import seeded_store
 
-CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.slow
+
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -24,44 +22,22 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _require_browser() -> None:
-    reason = None
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            reason = "playwright is not installed (pip install playwright)"
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the browser check must run under CI=true: {reason}")
-        pytest.skip(reason)
-
-
 @pytest.fixture
 def served(tmp_path):
     """`newsmon serve` on a seeded database, in a child process; yields its base URL."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'newsmon.db'}")
-    prepare_for_writing(engine)
-    ids = seed(engine)
-    engine.dispose()
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        "database: sqlite:///newsmon.db\nsources:\n  - name: dawn\n    feed: https://dawn.example/feed\n"
-    )
+    config, ids = seeded_store(tmp_path)
     with serving(config) as port:
         yield f"http://127.0.0.1:{port}", ids
 
 
 def test_typing_a_search_highlights_the_flagged_article(served):
-    _require_browser()
+    browser_path = chromium()
     from playwright.sync_api import sync_playwright
 
     base_url, ids = served
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            executable_path=str(browser_path), headless=True, args=CHROMIUM_ARGS
         )
         try:
             page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone

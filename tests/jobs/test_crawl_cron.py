@@ -12,16 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from jobs.localsite import LocalSite
 from jobs.locks import FileLocks
-from tests.conftest import FIXTURE_SITE_ROOT
 from tests.jobs.helpers import REPO, newsmon, write_config
 
-
-@pytest.fixture
-def site():
-    with LocalSite(FIXTURE_SITE_ROOT) as site:
-        yield site
+pytestmark = pytest.mark.slow
 
 
 def run_statuses(db: Path) -> list[tuple[str, str]]:
