@@ -45,6 +45,10 @@ def process_settings(
         "DOWNLOADER_MIDDLEWARES_BASE": _without_unused(
             default_settings.DOWNLOADER_MIDDLEWARES_BASE
         ),
+        "DOWNLOAD_HANDLERS": {
+            "http": "crawler.handlers.HTTPDownloadHandler",
+            "https": "crawler.handlers.HTTPDownloadHandler",
+        },
         "CONCURRENT_REQUESTS": 32,
         # Items hold whole pages; a smaller slot keeps memory bounded while extraction catches up.
         "CONCURRENT_ITEMS": 16,
