@@ -8,7 +8,7 @@ as a CRITICAL traceback at the end of a crawl that went well.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.utils.defer import maybe_deferred_to_future
@@ -22,11 +22,12 @@ def _fire_once(deferred: Deferred[Any]) -> None:
 
 class HTTPDownloadHandler(HTTP11DownloadHandler):
     async def close(self) -> None:
-        from twisted.internet import reactor
+        from twisted.internet import reactor as installed_reactor
 
+        reactor = cast(Any, installed_reactor)  # zope interfaces elude mypy
         closed: Deferred[None] = self._pool.closeCachedConnections()
         # closeCachedConnections can hang on a server that never answers (Twisted #7738).
-        timeout = reactor.callLater(self._disconnect_timeout, _fire_once, closed)  # type: ignore[attr-defined]
+        timeout = reactor.callLater(self._disconnect_timeout, _fire_once, closed)
         try:
             await maybe_deferred_to_future(closed)
         finally:
