@@ -30,7 +30,7 @@ class NearCopy:
 
 
 @functools.cache
-def _candidates_statement() -> Any:
+def _candidates_statement(before_an_id: bool) -> Any:
     # OR of (band = ? AND hash = ?) pairs: SQLite answers it with one index search per band,
     # while a row-value IN scans the table. Built once: only the parameters change.
     pairs = (
@@ -39,11 +39,10 @@ def _candidates_statement() -> Any:
         )
         for n in range(BANDS)
     )
-    return (
-        select(SignatureBand.item_id)
-        .where(or_(*pairs), SignatureBand.item_id < bindparam("before"))
-        .distinct()
-    )
+    statement = select(SignatureBand.item_id).where(or_(*pairs)).distinct()
+    if before_an_id:
+        statement = statement.where(SignatureBand.item_id < bindparam("before"))
+    return statement
 
 
 def find_near_copies(
@@ -53,10 +52,10 @@ def find_near_copies(
 
     One indexed lookup on (band, hash) finds the candidates; only they are compared.
     """
-    params: dict[str, int] = {"before": before_id if before_id is not None else 2**62}
+    params: dict[str, int] = {} if before_id is None else {"before": before_id}
     for band, band_hash in band_hashes(signature):
         params[f"band{band}"], params[f"hash{band}"] = band, band_hash
-    ids = list(session.scalars(_candidates_statement(), params))
+    ids = list(session.scalars(_candidates_statement(before_id is not None), params))
     if not ids:
         return []
     rows = session.execute(
