@@ -18,6 +18,7 @@ import click
 import pytest
 import yaml
 from click.testing import CliRunner
+from pydantic import BaseModel
 
 from crawler.config import ConfigError, load_config
 
@@ -153,7 +154,9 @@ HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 
 def fenced_blocks(text: str) -> list[tuple[str, str]]:
     """(language, body) of every fenced block of a markdown text, in order."""
-    blocks, language, body = [], None, []
+    blocks: list[tuple[str, str]] = []
+    language: str | None = None
+    body: list[str] = []
     for line in text.splitlines():
         fence = FENCE.match(line)
         if language is None and fence:
@@ -193,6 +196,14 @@ def anchors(doc: Path) -> set[str]:
     return found
 
 
+def command_at(group: click.Group, path: tuple[str, ...]) -> click.Command:
+    command: click.Command = group
+    for name in path:
+        assert isinstance(command, click.Group)
+        command = command.commands[name]
+    return command
+
+
 def cli_page() -> str:
     return (PAGES / "cli.md").read_text("utf-8")
 
@@ -213,11 +224,9 @@ def test_every_command_has_a_section_in_the_cli_page() -> None:
     page = cli_page()
     headings = [line for line in prose_lines(page) if line.startswith("## ")]
     main = newsmon()
-    missing = []
+    missing: list[str] = []
     for path in command_paths(main):
-        command = main
-        for name in path:
-            command = command.commands[name]  # type: ignore[attr-defined]
+        command = command_at(main, path)
         name = " ".join(("newsmon", *path))
         if not path or isinstance(command, click.Group):
             assert not path or re.search(rf"\b{re.escape(name)}(?![\w-])", page), name
@@ -230,11 +239,9 @@ def test_every_command_has_a_section_in_the_cli_page() -> None:
 def test_every_option_is_in_the_cli_page() -> None:
     page = cli_page()
     main = newsmon()
-    missing = []
+    missing: list[str] = []
     for path in command_paths(main):
-        command = main
-        for name in path:
-            command = command.commands[name]  # type: ignore[attr-defined]
+        command = command_at(main, path)
         for param in command.params:
             if not isinstance(param, click.Option):
                 continue
@@ -244,22 +251,22 @@ def test_every_option_is_in_the_cli_page() -> None:
     assert missing == [], f"options not in docs/cli.md: {missing}"
 
 
-def config_models(model: type, seen: set[type] | None = None) -> list[type]:
+def config_models(
+    model: type[BaseModel], seen: set[type[BaseModel]] | None = None
+) -> list[type[BaseModel]]:
     """`model` and every pydantic model its fields hold, however nested in the annotation."""
-    from pydantic import BaseModel
-
     seen = set() if seen is None else seen
     if model in seen:
         return []
     seen.add(model)
     found = [model]
 
-    def inner(annotation: object) -> list[type]:
+    def inner(annotation: object) -> list[type[BaseModel]]:
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             return [annotation]
         return [model for arg in get_args(annotation) for model in inner(arg)]
 
-    for field in model.model_fields.values():  # type: ignore[attr-defined]
+    for field in model.model_fields.values():
         for nested in inner(field.annotation):
             found += config_models(nested, seen)
     return found
@@ -274,7 +281,7 @@ def test_every_config_key_is_in_the_configuration_page(tmp_path: Path) -> None:
     missing = sorted(
         f"{model.__name__}.{key}"
         for model in models
-        for key in model.model_fields  # type: ignore[attr-defined]
+        for key in model.model_fields
         if f"`{key}`" not in page
     )
     assert missing == [], f"config keys not in docs/configuration.md: {missing}"
