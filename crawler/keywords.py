@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import ahocorasick
 
-from crawler.config import KeywordRule
+from crawler.config.models import KeywordRule
 from crawler.userregex import TIME_LIMIT, Pattern, compile_pattern
 
 logger = logging.getLogger(__name__)

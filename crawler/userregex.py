@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import regex
 
 if TYPE_CHECKING:
-    from crawler.config import Config
+    from crawler.config.models import Config
 
 TIME_LIMIT = 0.25  # seconds per search over one page's field or one URL
 Pattern: TypeAlias = Any  # a regex.Pattern: the regex module ships no type information

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from crawler.config import Config
+from crawler.config.models import Config
 from crawler.userregex import (
     TIME_LIMIT,
     compile_pattern,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from crawler.config import load_config
-from crawler.config_file import DATABASE_ENV, ConfigError, database_url
+from crawler.config.file import DATABASE_ENV, ConfigError, database_url
+from crawler.config.load import load_config
 
 VALID = (
     "database: sqlite:///data/news.db\nsources:\n  - name: dawn\n    feed: https://dawn.example/\n"
