@@ -264,7 +264,9 @@ def _source_model(modes: tuple[DiscoveryMode, ...]) -> type[Source]:
     extra = tuple(mode.options for mode in modes if not issubclass(Source, mode.options))
     if not extra:
         return Source
-    return create_model("Source", __base__=(Source, *extra), __module__=__name__)
+    bases: tuple[type[Any], ...] = (Source, *extra)
+    model: type[Source] = create_model("Source", __base__=bases, __module__=__name__)
+    return model
 
 
 @functools.cache

@@ -1,5 +1,5 @@
 """Config fuzzing through the CLI: whatever the file holds, `newsmon` exits 0 or 2 with a
-message, never a traceback. (tests/crawler/test_config.py fuzzes load_config itself.)"""
+message, never a traceback. (tests/crawler/config/test_load.py fuzzes load_config itself.)"""
 
 from __future__ import annotations
 

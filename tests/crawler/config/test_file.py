@@ -1,4 +1,4 @@
-"""crawler/config_file.py: the `database` that read-only commands take from a config file."""
+"""crawler/config/file.py: the `database` that read-only commands take from a config file."""
 
 import pytest
 
