@@ -103,20 +103,10 @@ def _cross_field_problems(config: Config, lines: dict[YamlPath, int]) -> list[tu
     problems: list[tuple[YamlPath, str]] = []
     sources: dict[str, YamlPath] = {}
     for index, source in enumerate(config.sources):
-        path: YamlPath = ("sources", index, "name")
-        if source.name in sources:
-            first = line_of(lines, sources[source.name])
-            message = f"duplicate source name {source.name!r} (first defined at line {first})"
-            problems.append((path, message))
-        sources.setdefault(source.name, path)
+        _unique_name("source", ("sources", index, "name"), source.name, sources, lines, problems)
     keywords: dict[str, YamlPath] = {}
     for index, rule in enumerate(config.keywords):
-        path = ("keywords", index, "name")
-        if rule.name in keywords:
-            first = line_of(lines, keywords[rule.name])
-            message = f"duplicate keyword name {rule.name!r} (first defined at line {first})"
-            problems.append((path, message))
-        keywords.setdefault(rule.name, path)
+        _unique_name("keyword", ("keywords", index, "name"), rule.name, keywords, lines, problems)
         try:
             Matcher.from_rules([rule])  # compiling is the loader's step: the model is data
         except RuleError as error:
@@ -136,15 +126,24 @@ def _alert_problems(
     problems: list[tuple[YamlPath, str]] = []
     alerts: dict[str, YamlPath] = {}
     for index, alert in enumerate(config.alerts):
-        path: YamlPath = ("alerts", index, "name")
-        if alert.name in alerts:
-            first = line_of(lines, alerts[alert.name])
-            problems.append(
-                (path, f"duplicate alert name {alert.name!r} (first defined at line {first})")
-            )
-        alerts.setdefault(alert.name, path)
+        _unique_name("alert", ("alerts", index, "name"), alert.name, alerts, lines, problems)
         for position, keyword in enumerate(alert.keywords):
             if keyword not in keywords:
                 message = f"unknown keyword {keyword!r} (keywords: {', '.join(keywords) or 'none'})"
                 problems.append((("alerts", index, "keywords", position), message))
     return problems
+
+
+def _unique_name(
+    kind: str,
+    path: YamlPath,
+    name: str,
+    seen: dict[str, YamlPath],
+    lines: dict[YamlPath, int],
+    problems: list[tuple[YamlPath, str]],
+) -> None:
+    """Note `name` at `path` in `seen`; a second definition is a problem naming the first."""
+    if name in seen:
+        first = line_of(lines, seen[name])
+        problems.append((path, f"duplicate {kind} name {name!r} (first defined at line {first})"))
+    seen.setdefault(name, path)
