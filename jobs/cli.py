@@ -158,7 +158,7 @@ def check(state: State) -> None:
     click.echo(f"keywords ({len(config.keywords)}):")
     for rule in config.keywords:
         click.echo(f"  {rule.name:<20} {', '.join(rule.terms + rule.regex)}")
-    from crawler.userregex import pattern_warnings
+    from crawler.config.load import pattern_warnings
 
     for warning in pattern_warnings(config):
         click.echo(f"warning: {warning}")

@@ -21,6 +21,7 @@ from crawler.config.file import (
 )
 from crawler.config.models import Config, config_model
 from crawler.keywords import Matcher, RuleError
+from crawler.userregex import TIME_LIMIT, nested_quantifier
 
 
 def load_config(path: str | Path) -> Config:
@@ -42,6 +43,22 @@ def load_config(path: str | Path) -> Config:
         )
     database = resolve_sqlite(config.database, Path(path).absolute().parent)
     return config.model_copy(update={"database": database})
+
+
+def pattern_warnings(config: Config) -> list[str]:
+    """A warning for every configured pattern with a nested quantifier."""
+    patterns = [(f"keyword {rule.name}: regex", p) for rule in config.keywords for p in rule.regex]
+    patterns += [(f"source {s.name}: follow", s.follow) for s in config.sources if s.follow]
+    warnings = []
+    for where, pattern in patterns:
+        group = nested_quantifier(pattern)
+        if group:
+            warnings.append(
+                f"{where} {pattern!r} has a nested quantifier, {group}: on text that almost"
+                f" matches it can backtrack for a very long time (each search stops after"
+                f" {TIME_LIMIT:g}s)"
+            )
+    return warnings
 
 
 def _describe_pydantic(

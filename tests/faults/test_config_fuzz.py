@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jobs.cli import main
-from tests.crawler.test_config import YAMLISH
+from tests.crawler.config.test_load import YAMLISH
 from tests.jobs.helpers import newsmon
 
 fault = pytest.mark.fault
