@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crawler.config import KeywordRule, Near  # noqa: E402
+from crawler.config.models import KeywordRule, Near  # noqa: E402
 from crawler.keywords import Matcher  # noqa: E402
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crawler.config import Config  # noqa: E402
+from crawler.config.models import Config  # noqa: E402
 from jobs.reflag import reflag  # noqa: E402
 from storage.crawlstate import ensure_source  # noqa: E402
 from storage.db import make_engine, prepare_for_writing  # noqa: E402

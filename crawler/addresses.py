@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from crawler.urls import DEFAULT_PORTS, IPAddress, host_of, ip_literal, is_public_ip, normalise_host
 
 if TYPE_CHECKING:
-    from crawler.config import Source
+    from crawler.config.models import Source
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from crawler.config import Config, Source
+from crawler.config.models import Config, Source
 from crawler.keywords import Matcher
 from crawler.probe import Fetched
 from crawler.walks import Backfill, WalkTracker, crawl_target

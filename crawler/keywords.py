@@ -14,16 +14,48 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import ahocorasick
 
-from crawler.config import KeywordRule
 from crawler.userregex import TIME_LIMIT, Pattern, compile_pattern
 
 logger = logging.getLogger(__name__)
 
 SNIPPET_CONTEXT = 60
 FIELDS = ("title", "text")
+
+
+class NearSpec(Protocol):
+    @property
+    def terms(self) -> Sequence[str]: ...
+    @property
+    def within(self) -> int: ...
+
+
+class RuleSpec(Protocol):
+    """A keyword rule as plain data (a crawler.config.models.KeywordRule). This module
+    compiles rules and never imports the config layer; the loader calls it to check them."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def terms(self) -> Sequence[str]: ...
+    @property
+    def regex(self) -> Sequence[str]: ...
+    @property
+    def all(self) -> Sequence[str]: ...
+    @property
+    def none(self) -> Sequence[str]: ...
+    @property
+    def near(self) -> NearSpec | None: ...
+    @property
+    def fields(self) -> Sequence[str]: ...
+    @property
+    def case_sensitive_terms(self) -> Sequence[str]: ...
+    @property
+    def sources(self) -> Sequence[str]: ...
+
 
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
 # Urdu is often typed on Arabic keyboards: fold the Arabic code points to the Urdu/Persian ones.
@@ -331,7 +363,7 @@ class Matcher:
             self._automaton.make_automaton()
 
     @classmethod
-    def from_rules(cls, rules: Sequence[KeywordRule]) -> Matcher:
+    def from_rules(cls, rules: Sequence[RuleSpec]) -> Matcher:
         """Compile `rules`; RuleError names a rule that cannot compile or could never match."""
         term_ids: dict[_Term, int] = {}
         compiled = [_compile_rule(rule, term_ids) for rule in rules]
@@ -465,7 +497,7 @@ def _is_near(span: tuple[int, int], near: list[tuple[int, int]], within: int, sc
     return False
 
 
-def _compile_rule(rule: KeywordRule, term_ids: dict[_Term, int]) -> _Rule:
+def _compile_rule(rule: RuleSpec, term_ids: dict[_Term, int]) -> _Rule:
     """One config rule -> term ids into the shared table, regexes compiled, checks done."""
     case_sensitive = {}
     for raw in rule.case_sensitive_terms:

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Engine
 
 from crawler.addresses import allowed_private_hosts, open_checked
-from crawler.config import Config, Politeness, Source
+from crawler.config.models import Config, Politeness, Source
 from crawler.walks import crawl_target
 from storage import walks
 from storage.crawlstate import Validators, body_hash, validators_for

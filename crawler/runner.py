@@ -17,26 +17,17 @@ import scrapy.core.downloader.handlers.http11  # noqa: F401
 from scrapy.crawler import Crawler, CrawlerProcess
 from sqlalchemy import Engine
 
-from crawler.config import Config, Source
+from crawler.config.models import Config, Source
+from crawler.config.modes import MODES
 from crawler.context import SourceContext
 from crawler.keywords import Matcher
 from crawler.pool import shutdown_pool
 from crawler.probe import Fetched
 from crawler.redact import redact_text
 from crawler.settings import process_settings, source_settings
-from crawler.spiders.base import SourceSpider
-from crawler.spiders.feed import FeedSpider
-from crawler.spiders.listing import ListingSpider
-from crawler.spiders.sitemap import SitemapSpider
 from crawler.walks import Backfill
 from storage import crawlstate
 from storage.crawlstate import RunOutcome, SourceResult
-
-SPIDERS: dict[str, type[SourceSpider]] = {
-    "feed": FeedSpider,
-    "sitemap": SitemapSpider,
-    "listing": ListingSpider,
-}
 
 
 def run_crawl(
@@ -72,7 +63,7 @@ def run_crawl(
         # A subclass per source carries that source's politeness as Scrapy spider settings.
         spider_class = type(
             f"{source.mode.title()}Spider[{source.name}]",
-            (SPIDERS[source.mode],),
+            (MODES[source.mode].spider_class(),),
             {"custom_settings": source_settings(config, source)},
         )
         crawler = process.create_crawler(spider_class)

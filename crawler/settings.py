@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from scrapy.settings import default_settings
 
 from crawler.addresses import allowed_private_hosts, proxy_hosts
-from crawler.config import Config, Source
+from crawler.config.models import Config, Source
 from crawler.resolver import PRIVATE_HOSTS_SETTING
 
 # Scrapy imports every component named in its *_BASE settings, even one set to None, so the

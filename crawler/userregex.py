@@ -4,17 +4,14 @@ They run on text from the web, so they run on the `regex` module with a time lim
 that backtracks without end costs at most TIME_LIMIT, the caller counts and logs the timeout,
 and the crawl goes on. `regex` also defuses the classic nested quantifier `(\\w+\\s?)+:` that
 takes Python's `re` seconds per 20 characters; `nested_quantifier` finds such groups so that
-`newsmon check` can warn about the ones it cannot.
+`newsmon check` can warn about the ones it cannot (crawler/config/load.py).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
 import regex
-
-if TYPE_CHECKING:
-    from crawler.config import Config
 
 TIME_LIMIT = 0.25  # seconds per search over one page's field or one URL
 Pattern: TypeAlias = Any  # a regex.Pattern: the regex module ships no type information
@@ -59,22 +56,6 @@ def nested_quantifier(pattern: str) -> str | None:
             repeats_inside = True
         index += 1
     return None
-
-
-def pattern_warnings(config: Config) -> list[str]:
-    """A warning for every configured pattern with a nested quantifier."""
-    patterns = [(f"keyword {rule.name}: regex", p) for rule in config.keywords for p in rule.regex]
-    patterns += [(f"source {s.name}: follow", s.follow) for s in config.sources if s.follow]
-    warnings = []
-    for where, pattern in patterns:
-        group = nested_quantifier(pattern)
-        if group:
-            warnings.append(
-                f"{where} {pattern!r} has a nested quantifier, {group}: on text that almost"
-                f" matches it can backtrack for a very long time (each search stops after"
-                f" {TIME_LIMIT:g}s)"
-            )
-    return warnings
 
 
 def _quantifier_at(pattern: str, index: int) -> str:

@@ -30,7 +30,7 @@ from storage.urlkeys import url_digest
 from storage.walks import Progress, WalkState
 
 if TYPE_CHECKING:
-    from crawler.config import Source
+    from crawler.config.models import Source
 
 
 def crawl_target(source: Source) -> str:

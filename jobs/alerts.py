@@ -22,7 +22,8 @@ from urllib.parse import quote
 
 from sqlalchemy import Engine, select
 
-from crawler.config import Alert, Config
+from crawler.config.models import Config
+from crawler.config.operations import Alert
 from crawler.redact import hide_parts_of
 from storage import deliveries
 from storage.models import AlertDelivery, Item, utcnow

@@ -14,7 +14,7 @@ from typing import TextIO
 
 from sqlalchemy import Engine
 
-from crawler.config import Config, Source
+from crawler.config.models import Config, Source
 from crawler.redact import redact_url
 from crawler.walks import Backfill, BackfillStep, crawl_target
 from jobs.crawl import EXIT_CONFIG, EXIT_LOCKED, print_results, select_sources

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from crawler.config_file import ConfigError, database_url, find_config_path
+from crawler.config.file import ConfigError, database_url, find_config_path
 from crawler.redact import RedactingFilter, redact_url
 
 if TYPE_CHECKING:
-    from crawler.config import Config
+    from crawler.config.models import Config
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -42,7 +42,7 @@ class State:
     @property
     def config(self) -> Config:
         if self._config is None:
-            from crawler.config import load_config  # pydantic: only commands that need it
+            from crawler.config.load import load_config  # pydantic: only commands that need it
 
             try:
                 self._config = load_config(find_config_path(self.config_path))
@@ -158,7 +158,7 @@ def check(state: State) -> None:
     click.echo(f"keywords ({len(config.keywords)}):")
     for rule in config.keywords:
         click.echo(f"  {rule.name:<20} {', '.join(rule.terms + rule.regex)}")
-    from crawler.userregex import pattern_warnings
+    from crawler.config.load import pattern_warnings
 
     for warning in pattern_warnings(config):
         click.echo(f"warning: {warning}")

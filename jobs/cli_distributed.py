@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from crawler.config_file import find_config_path
+from crawler.config.file import find_config_path
 
 if TYPE_CHECKING:
     from jobs.cli import State

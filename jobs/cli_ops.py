@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from crawler.config_file import find_config_path
+from crawler.config.file import find_config_path
 from crawler.redact import redact_text
 from jobs.output import printable
 from jobs.when import parse_when

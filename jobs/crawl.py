@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine
 
-from crawler.config import Config, Source
+from crawler.config.models import Config, Source
 from storage import crawlstate
 from storage.crawlstate import RunOutcome, SourceResult
 

@@ -24,7 +24,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from crawler.config import Config, ConfigError, Source, load_config
+from crawler.config.file import ConfigError
+from crawler.config.load import load_config
+from crawler.config.models import Config, Source
 from crawler.lifeline import PARENT_ENV
 from jobs.schedule import cron_trigger, is_due, next_due
 from storage import crawlstate, health

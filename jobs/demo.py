@@ -36,7 +36,7 @@ keywords:
 
 
 def run_demo(workdir: str) -> int:
-    from crawler.config import load_config
+    from crawler.config.load import load_config
     from jobs.crawl import crawl_once
     from jobs.output import write_items
     from storage.db import make_engine, prepare_for_writing

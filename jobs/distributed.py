@@ -19,7 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from crawler.config import Config, load_config
+from crawler.config.load import load_config
+from crawler.config.models import Config
 from crawler.lifeline import PARENT_ENV
 from jobs.schedule import interval_of
 from storage.tables import utcnow

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from crawler.config import Config
+from crawler.config.models import Config
 from crawler.keywords import Matcher
 from storage.deliveries import AlertRoute, owed_rows
 from storage.queries import MatchRecord

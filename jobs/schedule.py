@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from crawler import cron as crawler_cron
-from crawler.config import Schedule
+from crawler.config import schedules as crawler_cron
+from crawler.config.models import Schedule
 
 MAX_SLACK_S = 30.0
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from crawler.units import parse_duration
+from crawler.config.units import parse_duration
 
 
 def parse_when(value: str | None) -> datetime | None:

@@ -20,7 +20,8 @@ import yaml
 from click.testing import CliRunner
 from pydantic import BaseModel
 
-from crawler.config import ConfigError, load_config
+from crawler.config.file import ConfigError
+from crawler.config.load import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]

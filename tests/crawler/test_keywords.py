@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.config import KeywordRule, Near
+from crawler.config.models import KeywordRule, Near
 from crawler.keywords import Match, Matcher, RuleError, normalize
 
 REAFFIRMED = "We reaffirmed our commitment to the long term Pakistan-US partnership"

@@ -10,7 +10,7 @@ import zlib
 
 import pytest
 
-from crawler.config import load_config
+from crawler.config.load import load_config
 from crawler.probe import Fetched, HostProbe, ProbeError, probe_sources
 from crawler.walks import crawl_target
 from storage import walks

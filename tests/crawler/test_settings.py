@@ -12,7 +12,7 @@ def test_unused_scrapy_components_are_never_loaded():
         """
         import sys
         from scrapy.settings import Settings
-        from crawler.config import Config
+        from crawler.config.models import Config
         from crawler.settings import process_settings
 
         config = Config.model_validate({"sources": [{"name": "a", "feed": "http://a.example/"}]})
@@ -33,7 +33,7 @@ def test_unused_scrapy_components_are_never_loaded():
 
 
 def test_certificates_are_verified_unless_a_source_opts_out():
-    from crawler.config import Config
+    from crawler.config.models import Config
     from crawler.settings import source_settings
 
     config = Config.model_validate(
@@ -53,7 +53,7 @@ def test_certificates_are_verified_unless_a_source_opts_out():
 def test_the_resolver_knows_every_host_the_run_may_fetch_privately(monkeypatch):
     for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
         monkeypatch.delenv(name, raising=False)
-    from crawler.config import Config
+    from crawler.config.models import Config
     from crawler.settings import process_settings
 
     config = Config.model_validate(
@@ -75,7 +75,7 @@ def test_the_resolver_knows_every_host_the_run_may_fetch_privately(monkeypatch):
 
 
 def test_url_credentials_become_basic_auth_for_the_sources_own_host_only():
-    from crawler.config import Config
+    from crawler.config.models import Config
     from crawler.settings import process_settings, source_settings
 
     config = Config.model_validate(
@@ -90,7 +90,7 @@ def test_url_credentials_become_basic_auth_for_the_sources_own_host_only():
 
 
 def test_a_proxy_from_the_environment_stays_reachable(monkeypatch):
-    from crawler.config import Config
+    from crawler.config.models import Config
     from crawler.settings import process_settings
 
     monkeypatch.setenv("https_proxy", "proxy.corp.lan:3128")  # Scrapy connects to it on purpose

@@ -5,14 +5,9 @@ import time
 
 import pytest
 
-from crawler.config import Config
-from crawler.userregex import (
-    TIME_LIMIT,
-    compile_pattern,
-    nested_quantifier,
-    pattern_warnings,
-    search,
-)
+from crawler.config.load import pattern_warnings
+from crawler.config.models import Config
+from crawler.userregex import TIME_LIMIT, compile_pattern, nested_quantifier, search
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """Config fuzzing through the CLI: whatever the file holds, `newsmon` exits 0 or 2 with a
-message, never a traceback. (tests/crawler/test_config.py fuzzes load_config itself.)"""
+message, never a traceback. (tests/crawler/config/test_load.py fuzzes load_config itself.)"""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jobs.cli import main
-from tests.crawler.test_config import YAMLISH
+from tests.crawler.config.test_load import YAMLISH
 from tests.jobs.helpers import newsmon
 
 fault = pytest.mark.fault

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from crawler.config import Alert
+from crawler.config.operations import Alert
 from jobs.alerts import (
     MAX_ATTEMPTS,
     DeliveryError,

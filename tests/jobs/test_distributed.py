@@ -212,7 +212,7 @@ def test_an_enqueued_crawl_expires_when_the_next_run_is_due(tmp_path, site, redi
 
     import redis
 
-    from crawler.config import load_config
+    from crawler.config.load import load_config
     from jobs.distributed import dispatcher_for
 
     config = load_config(

@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crawler.config import ConfigError, Schedule, load_config
-from crawler.cron import cron_weekdays
+from crawler.config.file import ConfigError
+from crawler.config.load import load_config
+from crawler.config.models import Schedule
+from crawler.config.schedules import cron_weekdays
 from jobs.schedule import is_due, next_due
 
 NOW = datetime(2025, 7, 23, 10, 0, 0, tzinfo=UTC)  # a Wednesday

@@ -8,16 +8,11 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.config import (
-    Config,
-    ConfigError,
-    Politeness,
-    Source,
-    find_config_path,
-    load_config,
-)
+from crawler.config.file import ConfigError, find_config_path
+from crawler.config.load import load_config
+from crawler.config.models import Config, Politeness, Source
 
-SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "config.yaml"
+SHIPPED_CONFIG = Path(__file__).resolve().parents[3] / "config.yaml"
 
 CONTRACT_EXAMPLE = """\
 database: sqlite:///data/newsmon.db        # NEWSMON_DATABASE_URL overrides it

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.config import ConfigError, load_config
+from crawler.config.file import ConfigError
+from crawler.config.load import load_config
 
 BASE = """\
 sources:

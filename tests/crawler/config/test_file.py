@@ -1,9 +1,9 @@
-"""crawler/config_file.py: the `database` that read-only commands take from a config file."""
+"""crawler/config/file.py: the `database` that read-only commands take from a config file."""
 
 import pytest
 
-from crawler.config import load_config
-from crawler.config_file import DATABASE_ENV, ConfigError, database_url
+from crawler.config.file import DATABASE_ENV, ConfigError, database_url
+from crawler.config.load import load_config
 
 VALID = (
     "database: sqlite:///data/news.db\nsources:\n  - name: dawn\n    feed: https://dawn.example/\n"

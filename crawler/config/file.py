@@ -1,7 +1,7 @@
 """Reading config.yaml: YAML with the line of every key, ${VAR} expansion, ConfigError.
 
 No pydantic here. Read-only commands take only `database` from the file (database_url), so a
-config being edited elsewhere never blocks a query; crawler/config.py validates the whole file.
+config being edited elsewhere never blocks a query; crawler/config/load.py validates the whole file.
 """
 
 from __future__ import annotations
