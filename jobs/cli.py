@@ -16,11 +16,10 @@ import click
 
 from crawler.config_file import ConfigError, database_url, find_config_path
 from crawler.redact import RedactingFilter, redact_url
+from jobs.exits import EXIT_CONFIG, EXIT_FAILED
 
 if TYPE_CHECKING:
     from crawler.config import Config
-
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:

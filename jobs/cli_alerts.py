@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-EXIT_OK, EXIT_FAILED = 0, 1
+from jobs.exits import EXIT_FAILED, EXIT_OK
 
 
 @click.command(

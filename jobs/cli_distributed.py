@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from crawler.config_file import find_config_path
+from jobs.exits import EXIT_CONFIG
 
 if TYPE_CHECKING:
     from jobs.cli import State
@@ -38,4 +39,4 @@ def worker(ctx: click.Context, state: State, concurrency: int) -> None:
         sys.exit(run_worker(path, concurrency, level))
     except DistributedUnavailable as error:
         click.echo(f"newsmon: {error}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_CONFIG)

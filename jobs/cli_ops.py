@@ -16,15 +16,12 @@ import click
 
 from crawler.config_file import find_config_path
 from crawler.redact import redact_text
+from jobs.exits import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from jobs.output import printable
 from jobs.when import parse_when
 
 if TYPE_CHECKING:
     from jobs.cli import State
-
-# Not imported from jobs.cli: under `python -m jobs.cli` that module is __main__, and importing
-# it again by name would run it twice. The commands get the State through click.pass_obj.
-EXIT_OK, EXIT_FAILED = 0, 1
 
 
 @click.command(
@@ -72,7 +69,7 @@ def run(
             dispatcher = dispatcher_for(config)
         except DistributedUnavailable as error:
             click.echo(f"newsmon: {error}", err=True)
-            sys.exit(2)
+            sys.exit(EXIT_CONFIG)
     sys.exit(
         asyncio.run(
             serve(

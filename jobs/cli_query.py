@@ -13,7 +13,8 @@ from typing import Any, NoReturn
 
 import click
 
-EXIT_USAGE = 2
+from jobs.exits import EXIT_FAILED, EXIT_USAGE
+
 FORMATS = ["table", "json", "jsonl", "csv"]
 WEB_TOKEN_ENV = "NEWSMON_WEB_TOKEN"
 WEB_HOSTS_ENV = "NEWSMON_WEB_ALLOWED_HOSTS"
@@ -164,7 +165,7 @@ def export(state: Any, fmt: str, out: str, fields: str | None, **options: Any) -
     except QueryError as error:
         _fail(str(error))
     except writers.ExportError as error:
-        _fail(str(error), 1)
+        _fail(str(error), EXIT_FAILED)
     click.echo(f"exported {count} items to {out}", err=True)
 
 
@@ -242,7 +243,7 @@ def serve(state: Any, host: str, port: int, allowed_hosts: tuple[str, ...]) -> N
 
         from jobs.web.app import LOCAL_HOSTS, create_app
     except ImportError as error:
-        _fail(f"serve needs the web extra ({error.name}): pip install 'newsmon[web]'", 1)
+        _fail(f"serve needs the web extra ({error.name}): pip install 'newsmon[web]'", EXIT_FAILED)
     token = os.environ.get(WEB_TOKEN_ENV) or None
     local = host in ("127.0.0.1", "localhost", "::1")
     if token is None and not local:

@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 
 from crawler.config import Config, ConfigError, Source, load_config
 from crawler.lifeline import PARENT_ENV
+from jobs.exits import EXIT_LOCKED
 from jobs.schedule import cron_trigger, is_due, next_due
 from storage import crawlstate, health
 from storage.db import make_engine, prepare_for_writing
@@ -33,7 +34,6 @@ from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
-EXIT_LOCKED = 75
 STDERR_TAIL_BYTES = 4000
 KILL_WAIT_S = 10.0
 # After a child exits, how long its stderr may stay open (held by a process it left behind,

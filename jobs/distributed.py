@@ -21,13 +21,13 @@ from typing import Any
 
 from crawler.config import Config, load_config
 from crawler.lifeline import PARENT_ENV
+from jobs.exits import EXIT_LOCKED
 from jobs.schedule import interval_of
 from storage.tables import utcnow
 
 log = logging.getLogger(__name__)
 
 TASK_NAME = "newsmon.crawl_source"
-EXIT_LOCKED = 75
 
 
 class DistributedUnavailable(RuntimeError):
