@@ -1,6 +1,6 @@
 """Operating commands: `run` (the daemon), `runs` (the run records) and `status` (source health).
 
-Registered on the main group in jobs/cli.py. None of them imports Scrapy: the daemon starts
+Registered on the main group in jobs/cli/__init__.py. None of them imports Scrapy: the daemon starts
 a `newsmon crawl` child process for every run.
 """
 
@@ -10,18 +10,15 @@ import json
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from crawler.config_file import find_config_path
 from crawler.redact import redact_text
+from jobs.cli.state import State, fail
 from jobs.exits import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from jobs.output import printable
-from jobs.when import parse_when
-
-if TYPE_CHECKING:
-    from jobs.cli import State
 
 
 @click.command(
@@ -68,8 +65,7 @@ def run(
         try:
             dispatcher = dispatcher_for(config)
         except DistributedUnavailable as error:
-            click.echo(f"newsmon: {error}", err=True)
-            sys.exit(EXIT_CONFIG)
+            fail(str(error), EXIT_CONFIG)
     sys.exit(
         asyncio.run(
             serve(
@@ -81,59 +77,6 @@ def run(
             )
         )
     )
-
-
-@click.command(
-    epilog="Example:\n\n\b\n  newsmon backfill --source mofa --pages 200\n"
-    "  newsmon backfill --source state-dept --since 2025-01-01\n"
-    "  newsmon backfill --source mofa   # after an interruption: continues where it stopped"
-)
-@click.option("--source", "name", required=True, metavar="NAME", help="The source to backfill.")
-@click.option(
-    "--pages",
-    type=click.IntRange(min=1),
-    metavar="N",
-    help="Listing pages (or child sitemaps) to walk; default: all there are.",
-)
-@click.option(
-    "--since",
-    metavar="DATE",
-    callback=lambda _ctx, _param, value: _checked_when(value),
-    help="Skip what is older: 2025-01-01, or a duration such as 90d.",
-)
-@click.option("--restart", is_flag=True, help="Start over instead of resuming an unfinished one.")
-@click.pass_obj
-@click.pass_context
-def backfill(
-    ctx: click.Context,
-    state: State,
-    name: str,
-    pages: int | None,
-    since: str | None,
-    restart: bool,
-) -> None:
-    """Walk a listing or sitemap source deeper than routine runs do, and store what is missing.
-
-    Politely (the source's delay), in resumable steps: a listing page or a child sitemap
-    with its articles. A backfill that is stopped or killed continues where it stopped when
-    run again. Progress: a bar on a terminal, a line per step otherwise. Exit codes as for
-    `crawl`: 0 ok, 1 failed, 2 config error (or a feed source), 75 the source is locked.
-    """
-    from crawler.lifeline import watch_parent_from_env
-    from jobs.backfill import backfill_source
-
-    watch_parent_from_env()
-    engine = state.engine(for_writing=True)
-    code = backfill_source(
-        state.config,
-        name,
-        engine,
-        pages=pages,
-        since=since,
-        restart=restart,
-        log_level=ctx.meta["log_level"],
-    )
-    sys.exit(code)
 
 
 @click.command(
@@ -270,12 +213,6 @@ def status(state: State, fmt: str) -> None:
             headers={"consecutive_failures": "fails"},
         )  # fmt: skip
     sys.exit(EXIT_OK if healthy_all else EXIT_FAILED)
-
-
-def _checked_when(value: str | None) -> str | None:
-    """A valid --since, kept as typed (a duration stays relative when a backfill resumes)."""
-    parse_when(value)
-    return value
 
 
 def _walk_summary(runs: int, behind: Any, backfill: Any) -> str | None:
