@@ -64,7 +64,7 @@ def _query(limit: int = 50, **filters: Any) -> Any:
 
 
 def _fields(value: str | None, fmt: str, searching: bool) -> list[str]:
-    from jobs.export import default_fields, parse_fields
+    from jobs.output import default_fields, parse_fields
 
     try:
         return parse_fields(value) or default_fields(fmt, searching=searching)
@@ -100,7 +100,7 @@ def items(state: Any, fmt: str, fields: str | None, **options: Any) -> None:
     When more items follow, the last line on stderr is `next-cursor: TOKEN`;
     pass it to --cursor for the next page.
     """
-    from jobs import export, output
+    from jobs import output
     from storage.search import QueryError, search_items
 
     query = _query(**options)
@@ -114,9 +114,9 @@ def items(state: Any, fmt: str, fields: str | None, **options: Any) -> None:
     elif fmt == "table":
         if not fields:
             chosen = ["id", "source", "title", "snippet"]
-        export.write_table(export.rows(page.hits, chosen), sys.stdout, chosen)
+        output.write_field_table(output.rows(page.hits, chosen), sys.stdout, chosen)
     else:
-        export.write_rows(export.rows(page.hits, chosen), fmt, sys.stdout, chosen)
+        output.write_rows(output.rows(page.hits, chosen), fmt, sys.stdout, chosen)
     if page.next_cursor:
         sys.stdout.flush()
         click.echo(f"next-cursor: {page.next_cursor}", err=True)
@@ -167,25 +167,26 @@ def export(state: Any, fmt: str, out: str, fields: str | None, **options: Any) -
     """Export every matching item, streamed page by page (bounded memory)."""
     from pathlib import Path
 
-    from jobs import export as writers
+    from jobs import output
+    from jobs.export import ExportError, write_parquet
     from storage.search import QueryError, iter_items
 
     query = _query(**options)
     chosen = _fields(fields, fmt, bool(query.search))
     if fmt == "parquet" and out == "-":
         fail("parquet needs a file: --out items.parquet", EXIT_USAGE)
-    rows = writers.rows(iter_items(state.engine(), query), chosen)
+    rows = output.rows(iter_items(state.engine(), query), chosen)
     try:
         if fmt == "parquet":
-            count = writers.write_parquet(rows, Path(out), chosen)
+            count = write_parquet(rows, Path(out), chosen)
         elif out == "-":
-            count = writers.write_rows(rows, fmt, sys.stdout, chosen)
+            count = output.write_rows(rows, fmt, sys.stdout, chosen)
         else:
             with open(out, "w", encoding="utf-8", newline="") as handle:
-                count = writers.write_rows(rows, fmt, handle, chosen)
+                count = output.write_rows(rows, fmt, handle, chosen)
     except QueryError as error:
         fail(str(error), EXIT_USAGE)
-    except writers.ExportError as error:
+    except ExportError as error:
         fail(str(error), EXIT_FAILED)
     click.echo(f"exported {count} items to {out}", err=True)
 
