@@ -16,7 +16,7 @@ import click
 
 from crawler.config_file import find_config_path
 from crawler.redact import redact_text
-from jobs.cli.state import State, fail
+from jobs.cli.state import State, fail, format_option
 from jobs.exits import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from jobs.output import printable
 
@@ -84,13 +84,7 @@ def run(
 )
 @click.option("--source", metavar="NAME", help="Only runs of this source.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "jsonl"]),
-    default="table",
-    show_default=True,
-)
+@format_option("table", "json", "jsonl")
 @click.pass_obj
 def runs(state: State, source: str | None, limit: int, fmt: str) -> None:
     """List recorded crawl runs, newest first."""
@@ -136,13 +130,7 @@ def _run_row(run: Any) -> dict[str, Any]:
 
 
 @click.command(epilog="Example:\n\n\b\n  newsmon status\n  newsmon status || notify-ops")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-)
+@format_option("table", "json")
 @click.pass_obj
 def status(state: State, fmt: str) -> None:
     """One row per enabled source: last success and failure, failures in a row, new items

@@ -8,6 +8,7 @@ start fast: they read only `database` from the config (State.database_url).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -72,3 +73,10 @@ class State:
 
 
 pass_state = click.make_pass_decorator(State)
+
+
+def format_option(*formats: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--format`, one of `formats` (the first is the default), passed to the command as `fmt`."""
+    return click.option(
+        "--format", "fmt", type=click.Choice(list(formats)), default=formats[0], show_default=True
+    )
