@@ -17,7 +17,8 @@ from sqlalchemy import Engine
 from crawler.config.models import Config, Source
 from crawler.redact import redact_url
 from crawler.walks import Backfill, BackfillStep, crawl_target
-from jobs.crawl import EXIT_CONFIG, EXIT_LOCKED, print_results, select_sources
+from jobs.crawl import print_results, select_sources
+from jobs.exits import EXIT_CONFIG, EXIT_LOCKED
 from jobs.output import printable
 from jobs.when import parse_when
 from storage import crawlstate, walks

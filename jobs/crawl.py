@@ -10,11 +10,9 @@ from collections.abc import Sequence
 from sqlalchemy import Engine
 
 from crawler.config.models import Config, Source
+from jobs.exits import EXIT_CONFIG, EXIT_FAILED, EXIT_LOCKED, EXIT_OK
 from storage import crawlstate
 from storage.crawlstate import RunOutcome, SourceResult
-
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
-EXIT_LOCKED = 75  # EX_TEMPFAIL: another crawl holds the source's lock; try again later
 
 
 def select_sources(config: Config, names: Sequence[str]) -> list[Source]:

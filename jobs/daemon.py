@@ -28,6 +28,8 @@ from crawler.config.file import ConfigError
 from crawler.config.load import load_config
 from crawler.config.models import Config, Source
 from crawler.lifeline import PARENT_ENV
+from jobs.exits import EXIT_LOCKED
+from jobs.healthz import DaemonStatus, SourceStatus, start_health_server
 from jobs.schedule import cron_trigger, is_due, next_due
 from storage import crawlstate, health
 from storage.db import make_engine, prepare_for_writing
@@ -35,7 +37,6 @@ from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
-EXIT_LOCKED = 75
 STDERR_TAIL_BYTES = 4000
 KILL_WAIT_S = 10.0
 # After a child exits, how long its stderr may stay open (held by a process it left behind,
@@ -415,6 +416,28 @@ class Daemon:
             return {}
         return {job.id: job.next_run_time for job in self.scheduler.get_jobs()}
 
+    def status(self) -> DaemonStatus:
+        """A snapshot for /healthz and /metrics."""
+        next_runs = self.next_runs()
+        sources = []
+        for source in self.enabled_sources():
+            report = self.last_reports.get(source.name)
+            sources.append(
+                SourceStatus(
+                    name=source.name,
+                    running=source.name in self.children,
+                    next_run=next_runs.get(source.name),
+                    last_status=report.status if report else None,
+                    last_duration_s=report.duration if report else None,
+                )
+            )
+        return DaemonStatus(
+            started_at=self.started_at,
+            stopping=self.stopping.is_set(),
+            runs_total=dict(self.runs_total),
+            sources=tuple(sources),
+        )
+
 
 def _signal(pid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError):
@@ -472,9 +495,7 @@ async def serve(
     loop.add_signal_handler(signal.SIGHUP, daemon.reload)
     server = None
     if health_port is not None:
-        from jobs.healthz import start_health_server
-
-        server = await start_health_server(daemon, health_port)
+        server = await start_health_server(daemon.status, health_port)
     try:
         if not await daemon.lead():
             return 0

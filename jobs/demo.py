@@ -38,7 +38,7 @@ keywords:
 def run_demo(workdir: str) -> int:
     from crawler.config.load import load_config
     from jobs.crawl import crawl_once
-    from jobs.output import write_items
+    from jobs.output import write_table
     from storage.db import make_engine, prepare_for_writing
     from storage.search import ItemQuery, search_items
 
@@ -60,7 +60,7 @@ def run_demo(workdir: str) -> int:
         print(f"Serving the demo site at {base_url}; crawling it now…\n", file=sys.stderr)
         code = crawl_once(config, [], engine)
     print("\nFlagged items:")
-    write_items(search_items(engine, ItemQuery(keyword="Pakistan-US")).items, "table", sys.stdout)
+    write_table(search_items(engine, ItemQuery(keyword="Pakistan-US")).items, sys.stdout)
     print(
         f"\nEverything stored: newsmon --config {config_path} items"
         f"\nOne item in full:  newsmon --config {config_path} show ID"

@@ -22,13 +22,13 @@ from typing import Any
 from crawler.config.load import load_config
 from crawler.config.models import Config
 from crawler.lifeline import PARENT_ENV
+from jobs.exits import EXIT_LOCKED
 from jobs.schedule import interval_of
 from storage.tables import utcnow
 
 log = logging.getLogger(__name__)
 
 TASK_NAME = "newsmon.crawl_source"
-EXIT_LOCKED = 75
 
 
 class DistributedUnavailable(RuntimeError):

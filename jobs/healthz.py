@@ -1,6 +1,8 @@
 """The daemon's optional health endpoint on 127.0.0.1: /healthz (JSON) and /metrics (Prometheus).
 
-Plain asyncio streams: one tiny request at a time needs no web framework.
+Plain asyncio streams: one tiny request at a time needs no web framework. What it reports comes
+from a DaemonStatus snapshot the daemon hands over (Daemon.status), so this module never
+imports the daemon.
 """
 
 from __future__ import annotations
@@ -9,54 +11,74 @@ import asyncio
 import json
 import logging
 import resource
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from storage.models import utcnow
-
-if TYPE_CHECKING:
-    from jobs.daemon import Daemon
 
 log = logging.getLogger(__name__)
 
 READ_TIMEOUT_S = 5.0
 
 
-def health_document(daemon: Daemon) -> dict[str, Any]:
-    next_runs = daemon.next_runs()
-    sources = {}
-    for source in daemon.enabled_sources():
-        report = daemon.last_reports.get(source.name)
-        next_run = next_runs.get(source.name)
-        sources[source.name] = {
-            "running": source.name in daemon.children,
-            "next_run": next_run.isoformat() if next_run else None,
-            "last_status": report.status if report else None,
-            "last_duration_s": round(report.duration, 2) if report else None,
+@dataclass(frozen=True)
+class SourceStatus:
+    """One enabled source as the daemon sees it now."""
+
+    name: str
+    running: bool
+    next_run: datetime | None
+    last_status: str | None  # of the last run this daemon finished, if any
+    last_duration_s: float | None
+
+
+@dataclass(frozen=True)
+class DaemonStatus:
+    """What /healthz and /metrics report, taken when a request arrives."""
+
+    started_at: datetime
+    stopping: bool
+    runs_total: Mapping[tuple[str, str], int]  # (source, status) -> runs finished
+    sources: tuple[SourceStatus, ...]  # the enabled ones, in config order
+
+
+def health_document(status: DaemonStatus) -> dict[str, Any]:
+    sources = {
+        source.name: {
+            "running": source.running,
+            "next_run": source.next_run.isoformat() if source.next_run else None,
+            "last_status": source.last_status,
+            "last_duration_s": (
+                round(source.last_duration_s, 2) if source.last_duration_s is not None else None
+            ),
         }
+        for source in status.sources
+    }
     return {
-        "status": "stopping" if daemon.stopping.is_set() else "ok",
-        "started_at": daemon.started_at.isoformat(),
-        "uptime_s": round((utcnow() - daemon.started_at).total_seconds(), 1),
-        "runs": sum(daemon.runs_total.values()),
+        "status": "stopping" if status.stopping else "ok",
+        "started_at": status.started_at.isoformat(),
+        "uptime_s": round((utcnow() - status.started_at).total_seconds(), 1),
+        "runs": sum(status.runs_total.values()),
         "sources": sources,
     }
 
 
-def metrics_text(daemon: Daemon) -> str:
+def metrics_text(status: DaemonStatus) -> str:
     """Prometheus text exposition, written by hand: three metric families need no library."""
     lines = [
         "# HELP newsmon_runs_total Crawl runs finished by this daemon, by source and outcome.",
         "# TYPE newsmon_runs_total counter",
     ]
-    for (source, status), count in sorted(daemon.runs_total.items()):
-        lines.append(f'newsmon_runs_total{{source="{source}",status="{status}"}} {count}')
+    for (source, outcome), count in sorted(status.runs_total.items()):
+        lines.append(f'newsmon_runs_total{{source="{source}",status="{outcome}"}} {count}')
     lines += [
         "# HELP newsmon_source_running Whether a crawl of the source is running now.",
         "# TYPE newsmon_source_running gauge",
     ]
-    for source in daemon.enabled_sources():
-        running = int(source.name in daemon.children)
-        lines.append(f'newsmon_source_running{{source="{source.name}"}} {running}')
+    for entry in status.sources:
+        lines.append(f'newsmon_source_running{{source="{entry.name}"}} {int(entry.running)}')
     lines += [
         "# HELP newsmon_daemon_max_rss_bytes Peak resident memory of the daemon process.",
         "# TYPE newsmon_daemon_max_rss_bytes gauge",
@@ -65,7 +87,9 @@ def metrics_text(daemon: Daemon) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def start_health_server(daemon: Daemon, port: int) -> asyncio.Server:
+async def start_health_server(status_of: Callable[[], DaemonStatus], port: int) -> asyncio.Server:
+    """Serve on 127.0.0.1:`port`; every request reports a fresh `status_of()`."""
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request = await asyncio.wait_for(reader.readline(), READ_TIMEOUT_S)
@@ -73,10 +97,10 @@ async def start_health_server(daemon: Daemon, port: int) -> asyncio.Server:
             path = parts[1].split("?", 1)[0] if len(parts) >= 2 else ""
             if path == "/healthz":
                 status, kind = "200 OK", "application/json"
-                body = json.dumps(health_document(daemon)).encode()
+                body = json.dumps(health_document(status_of())).encode()
             elif path == "/metrics":
                 status, kind = "200 OK", "text/plain; version=0.0.4"
-                body = metrics_text(daemon).encode()
+                body = metrics_text(status_of()).encode()
             else:
                 status, kind, body = "404 Not Found", "text/plain", b"not found\n"
             head = (

@@ -6,7 +6,7 @@ import csv
 import io
 from datetime import UTC, datetime
 
-from jobs import export, output
+from jobs import output
 from jobs.output import highlight, write_item
 from storage.search import Hit, Match, StoredItem
 
@@ -45,8 +45,8 @@ def test_show_and_the_tables_print_no_control_characters():
     shown, table, fields = io.StringIO(), io.StringIO(), io.StringIO()
     output.write_item(hostile_item(), shown)
     output.write_table([hostile_item()], table)
-    export.write_table(
-        export.rows([Hit(hostile_item())], ["title", "author", "text"]),
+    output.write_field_table(
+        output.rows([Hit(hostile_item())], ["title", "author", "text"]),
         fields,
         ["title", "author", "text"],
     )
@@ -57,8 +57,8 @@ def test_show_and_the_tables_print_no_control_characters():
 
 def test_csv_cells_never_start_a_formula():
     out = io.StringIO()
-    export.write_rows(
-        export.rows([Hit(hostile_item())], ["id", "title", "author"]),
+    output.write_rows(
+        output.rows([Hit(hostile_item())], ["id", "title", "author"]),
         "csv",
         out,
         ["id", "title", "author"],
@@ -101,3 +101,28 @@ def test_show_marks_matches_in_the_listing_and_in_the_text():
     shown = out.getvalue()
     assert "pak-us [text]: Before. The »Pakistan-US« talks went well." in shown
     assert shown.rstrip().endswith("Before. The »Pakistan-US« talks went well.")
+
+
+def test_one_field_table_gives_every_format_its_columns():
+    names = [field.name for field in output.FIELDS]
+    assert len(set(names)) == len(names) and set(output.SHOWN_FIELDS) <= set(names)
+    assert output.default_fields("csv", searching=False) == [
+        "id", "url", "source", "title", "author", "published_at", "fetched_at", "language",
+        "keywords",
+    ]  # fmt: skip
+    assert output.default_fields("table", searching=True)[-1] == "snippet"
+    assert output.default_fields("jsonl", searching=False) == [n for n in names if n != "snippet"]
+    assert output.parse_fields(" id, text ") == ["id", "text"]
+    try:
+        output.parse_fields("id,nope")
+    except ValueError as error:
+        assert str(error).startswith("unknown field(s) nope; choose from id, url, source")
+    else:
+        raise AssertionError("an unknown field is refused")
+    [row] = output.rows([Hit(hostile_item())], ["id", "keywords", "published_at", "snippet"])
+    assert row == {
+        "id": 7,
+        "keywords": ["us"],
+        "published_at": "2025-07-25T00:00:00+00:00",
+        "snippet": None,
+    }

@@ -1,4 +1,4 @@
-"""`newsmon items | export | stats` run as child processes; their outputs parse."""
+"""`newsmon items | export | stats` (jobs/cli/query.py) run as child processes; their outputs parse."""
 
 import csv
 import io

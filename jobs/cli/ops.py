@@ -1,6 +1,6 @@
 """Operating commands: `run` (the daemon), `runs` (the run records) and `status` (source health).
 
-Registered on the main group in jobs/cli.py. None of them imports Scrapy: the daemon starts
+Registered on the main group in jobs/cli/__init__.py. None of them imports Scrapy: the daemon starts
 a `newsmon crawl` child process for every run.
 """
 
@@ -10,21 +10,15 @@ import json
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from crawler.config.file import find_config_path
 from crawler.redact import redact_text
+from jobs.cli.state import State, fail, format_option
+from jobs.exits import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from jobs.output import printable
-from jobs.when import parse_when
-
-if TYPE_CHECKING:
-    from jobs.cli import State
-
-# Not imported from jobs.cli: under `python -m jobs.cli` that module is __main__, and importing
-# it again by name would run it twice. The commands get the State through click.pass_obj.
-EXIT_OK, EXIT_FAILED = 0, 1
 
 
 @click.command(
@@ -71,8 +65,7 @@ def run(
         try:
             dispatcher = dispatcher_for(config)
         except DistributedUnavailable as error:
-            click.echo(f"newsmon: {error}", err=True)
-            sys.exit(2)
+            fail(str(error), EXIT_CONFIG)
     sys.exit(
         asyncio.run(
             serve(
@@ -87,70 +80,11 @@ def run(
 
 
 @click.command(
-    epilog="Example:\n\n\b\n  newsmon backfill --source mofa --pages 200\n"
-    "  newsmon backfill --source state-dept --since 2025-01-01\n"
-    "  newsmon backfill --source mofa   # after an interruption: continues where it stopped"
-)
-@click.option("--source", "name", required=True, metavar="NAME", help="The source to backfill.")
-@click.option(
-    "--pages",
-    type=click.IntRange(min=1),
-    metavar="N",
-    help="Listing pages (or child sitemaps) to walk; default: all there are.",
-)
-@click.option(
-    "--since",
-    metavar="DATE",
-    callback=lambda _ctx, _param, value: _checked_when(value),
-    help="Skip what is older: 2025-01-01, or a duration such as 90d.",
-)
-@click.option("--restart", is_flag=True, help="Start over instead of resuming an unfinished one.")
-@click.pass_obj
-@click.pass_context
-def backfill(
-    ctx: click.Context,
-    state: State,
-    name: str,
-    pages: int | None,
-    since: str | None,
-    restart: bool,
-) -> None:
-    """Walk a listing or sitemap source deeper than routine runs do, and store what is missing.
-
-    Politely (the source's delay), in resumable steps: a listing page or a child sitemap
-    with its articles. A backfill that is stopped or killed continues where it stopped when
-    run again. Progress: a bar on a terminal, a line per step otherwise. Exit codes as for
-    `crawl`: 0 ok, 1 failed, 2 config error (or a feed source), 75 the source is locked.
-    """
-    from crawler.lifeline import watch_parent_from_env
-    from jobs.backfill import backfill_source
-
-    watch_parent_from_env()
-    engine = state.engine(for_writing=True)
-    code = backfill_source(
-        state.config,
-        name,
-        engine,
-        pages=pages,
-        since=since,
-        restart=restart,
-        log_level=ctx.meta["log_level"],
-    )
-    sys.exit(code)
-
-
-@click.command(
     epilog="Example:\n\n\b\n  newsmon runs\n  newsmon runs --source mofa --limit 5 --format json"
 )
 @click.option("--source", metavar="NAME", help="Only runs of this source.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "jsonl"]),
-    default="table",
-    show_default=True,
-)
+@format_option("table", "json", "jsonl")
 @click.pass_obj
 def runs(state: State, source: str | None, limit: int, fmt: str) -> None:
     """List recorded crawl runs, newest first."""
@@ -196,13 +130,7 @@ def _run_row(run: Any) -> dict[str, Any]:
 
 
 @click.command(epilog="Example:\n\n\b\n  newsmon status\n  newsmon status || notify-ops")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-)
+@format_option("table", "json")
 @click.pass_obj
 def status(state: State, fmt: str) -> None:
     """One row per enabled source: last success and failure, failures in a row, new items
@@ -273,12 +201,6 @@ def status(state: State, fmt: str) -> None:
             headers={"consecutive_failures": "fails"},
         )  # fmt: skip
     sys.exit(EXIT_OK if healthy_all else EXIT_FAILED)
-
-
-def _checked_when(value: str | None) -> str | None:
-    """A valid --since, kept as typed (a duration stays relative when a backfill resumes)."""
-    parse_when(value)
-    return value
 
 
 def _walk_summary(runs: int, behind: Any, backfill: Any) -> str | None:

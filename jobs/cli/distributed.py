@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from crawler.config.file import find_config_path
-
-if TYPE_CHECKING:
-    from jobs.cli import State
+from jobs.cli.state import State, fail
+from jobs.exits import EXIT_CONFIG
 
 
 @click.command(
@@ -37,5 +35,4 @@ def worker(ctx: click.Context, state: State, concurrency: int) -> None:
     try:
         sys.exit(run_worker(path, concurrency, level))
     except DistributedUnavailable as error:
-        click.echo(f"newsmon: {error}", err=True)
-        sys.exit(2)
+        fail(str(error), EXIT_CONFIG)

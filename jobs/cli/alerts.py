@@ -1,6 +1,6 @@
 """Keyword and alert commands: `reflag` (re-apply the rules) and `alerts` (deliveries).
 
-Registered on the main group in jobs/cli.py. Neither imports Scrapy; Apprise is imported only
+Registered on the main group in jobs/cli/__init__.py. Neither imports Scrapy; Apprise is imported only
 when something is sent. The CLI's State arrives as the click context object.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-EXIT_OK, EXIT_FAILED = 0, 1
+from jobs.exits import EXIT_FAILED, EXIT_OK
 
 
 @click.command(

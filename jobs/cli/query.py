@@ -1,6 +1,6 @@
-"""Read-only commands over what was collected: items, export, stats, serve.
+"""Read-only commands over what was collected: items, show, export, stats, serve.
 
-Registered on the main group by jobs/cli.py. Nothing here imports Scrapy or trafilatura, and the
+Registered on the main group by jobs/cli/__init__.py. Nothing here imports Scrapy or trafilatura, and the
 heavy parts (SQLAlchemy queries, pyarrow, the web app) load inside the commands that need them.
 """
 
@@ -9,19 +9,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-EXIT_USAGE = 2
+from jobs.cli.state import State, fail, pass_state
+from jobs.exits import EXIT_CONFIG, EXIT_FAILED, EXIT_USAGE
+
 FORMATS = ["table", "json", "jsonl", "csv"]
 WEB_TOKEN_ENV = "NEWSMON_WEB_TOKEN"
 WEB_HOSTS_ENV = "NEWSMON_WEB_ALLOWED_HOSTS"
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    click.echo(f"newsmon: {message}", err=True)
-    sys.exit(code)
 
 
 def _when(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
@@ -67,7 +64,7 @@ def _query(limit: int = 50, **filters: Any) -> Any:
 
 
 def _fields(value: str | None, fmt: str, searching: bool) -> list[str]:
-    from jobs.export import default_fields, parse_fields
+    from jobs.output import default_fields, parse_fields
 
     try:
         return parse_fields(value) or default_fields(fmt, searching=searching)
@@ -103,7 +100,7 @@ def items(state: Any, fmt: str, fields: str | None, **options: Any) -> None:
     When more items follow, the last line on stderr is `next-cursor: TOKEN`;
     pass it to --cursor for the next page.
     """
-    from jobs import export, output
+    from jobs import output
     from storage.search import QueryError, search_items
 
     query = _query(**options)
@@ -111,18 +108,43 @@ def items(state: Any, fmt: str, fields: str | None, **options: Any) -> None:
     try:
         page = search_items(state.engine(), query)
     except QueryError as error:
-        _fail(str(error))
+        fail(str(error), EXIT_USAGE)
     if fmt == "table" and not fields and not query.search:
         output.write_table(page.items, sys.stdout)
     elif fmt == "table":
         if not fields:
             chosen = ["id", "source", "title", "snippet"]
-        export.write_table(export.rows(page.hits, chosen), sys.stdout, chosen)
+        output.write_field_table(output.rows(page.hits, chosen), sys.stdout, chosen)
     else:
-        export.write_rows(export.rows(page.hits, chosen), fmt, sys.stdout, chosen)
+        output.write_rows(output.rows(page.hits, chosen), fmt, sys.stdout, chosen)
     if page.next_cursor:
         sys.stdout.flush()
         click.echo(f"next-cursor: {page.next_cursor}", err=True)
+
+
+@click.command(epilog="Example:\n\n\b\n  newsmon show 42\n  newsmon show 42 --versions")
+@click.argument("item_id", type=int)
+@click.option(
+    "--versions", is_flag=True, help="Also print every stored version and what changed (a diff)."
+)
+@pass_state
+def show(state: State, item_id: int, versions: bool) -> None:
+    """Show one item in full, with each keyword match in context."""
+    from jobs import output
+    from storage.search import QueryError, get_item
+
+    try:
+        item = get_item(state.engine(), item_id)
+    except QueryError as error:
+        fail(str(error), EXIT_CONFIG)
+    if item is None:
+        fail(f"no item with id {item_id}")
+    output.write_item(item, sys.stdout)
+    if versions:
+        from jobs.versions import write_versions
+        from storage.incremental import list_versions
+
+        write_versions(list_versions(state.engine(), item_id), sys.stdout)
 
 
 @click.command(
@@ -145,26 +167,27 @@ def export(state: Any, fmt: str, out: str, fields: str | None, **options: Any) -
     """Export every matching item, streamed page by page (bounded memory)."""
     from pathlib import Path
 
-    from jobs import export as writers
+    from jobs import output
+    from jobs.export import ExportError, write_parquet
     from storage.search import QueryError, iter_items
 
     query = _query(**options)
     chosen = _fields(fields, fmt, bool(query.search))
     if fmt == "parquet" and out == "-":
-        _fail("parquet needs a file: --out items.parquet")
-    rows = writers.rows(iter_items(state.engine(), query), chosen)
+        fail("parquet needs a file: --out items.parquet", EXIT_USAGE)
+    rows = output.rows(iter_items(state.engine(), query), chosen)
     try:
         if fmt == "parquet":
-            count = writers.write_parquet(rows, Path(out), chosen)
+            count = write_parquet(rows, Path(out), chosen)
         elif out == "-":
-            count = writers.write_rows(rows, fmt, sys.stdout, chosen)
+            count = output.write_rows(rows, fmt, sys.stdout, chosen)
         else:
             with open(out, "w", encoding="utf-8", newline="") as handle:
-                count = writers.write_rows(rows, fmt, handle, chosen)
+                count = output.write_rows(rows, fmt, handle, chosen)
     except QueryError as error:
-        _fail(str(error))
-    except writers.ExportError as error:
-        _fail(str(error), 1)
+        fail(str(error), EXIT_USAGE)
+    except ExportError as error:
+        fail(str(error), EXIT_FAILED)
     click.echo(f"exported {count} items to {out}", err=True)
 
 
@@ -191,7 +214,7 @@ def stats(state: Any, days: int, fmt: str, **options: Any) -> None:
     try:
         collected = collect_stats(state.engine(), _query(**options), days=days)
     except QueryError as error:
-        _fail(str(error))
+        fail(str(error), EXIT_USAGE)
     if fmt == "json":
         click.echo(json.dumps(collected.as_dict(), indent=2, ensure_ascii=False))
         return
@@ -242,7 +265,7 @@ def serve(state: Any, host: str, port: int, allowed_hosts: tuple[str, ...]) -> N
 
         from jobs.web.app import LOCAL_HOSTS, create_app
     except ImportError as error:
-        _fail(f"serve needs the web extra ({error.name}): pip install 'newsmon[web]'", 1)
+        fail(f"serve needs the web extra ({error.name}): pip install 'newsmon[web]'", EXIT_FAILED)
     token = os.environ.get(WEB_TOKEN_ENV) or None
     local = host in ("127.0.0.1", "localhost", "::1")
     if token is None and not local:
@@ -267,5 +290,5 @@ def serve(state: Any, host: str, port: int, allowed_hosts: tuple[str, ...]) -> N
 
 def register(group: click.Group) -> None:
     """Add these commands to the `newsmon` group (replacing an older `items`)."""
-    for command in (items, export, stats, serve):
+    for command in (items, show, export, stats, serve):
         group.add_command(command)
