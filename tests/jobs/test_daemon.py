@@ -327,10 +327,11 @@ def test_a_run_cut_by_run_timeout_is_caught_up_by_the_next_run(tmp_path):
 
     with LocalSite() as site:
         news = NewsSite(site, Layout(listing_pages=3, per_page=10))
-        # 0.5 s between requests: 33 of them take 16 s, past the 8 s run_timeout.
-        sources = news.sources(["listing"], extra="    politeness: {{delay: 0.5s}}\n")
+        # 1 s between requests: 33 of them take 33 s, past the 15 s run_timeout, which leaves
+        # a child slow to start on a loaded machine time to store a few.
+        sources = news.sources(["listing"], extra="    politeness: {{delay: 1s}}\n")
         config = write_config(
-            tmp_path, site, sources, "schedule: {every: 1s}\ndaemon: {run_timeout: 8s}\n"
+            tmp_path, site, sources, "schedule: {every: 1s}\ndaemon: {run_timeout: 15s}\n"
         )
         db = tmp_path / "newsmon.db"
         code, stderr = run_once(config)
@@ -340,7 +341,7 @@ def test_a_run_cut_by_run_timeout_is_caught_up_by_the_next_run(tmp_path):
         assert 0 < len(stored_paths(db)) < 30
 
         config.write_text(
-            config.read_text().replace("delay: 0.5s", "delay: 0s").replace("8s}", "2m}")
+            config.read_text().replace("delay: 1s", "delay: 0s").replace("15s}", "2m}")
         )
         for expected_new in (True, False):  # the next run catches up; the one after has nothing
             before = len(stored_paths(db))
