@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from jobs.output import ROW_FIELDS, csv_cell, item_row, printable
+from storage.clock import to_utc
 from storage.search import Hit, plain_snippet
 
 # Every field a row can carry, in output order; --fields picks from these.
@@ -150,13 +151,12 @@ def _arrow_type(pa: Any, name: str) -> Any:
 
 
 def _arrow_table(pa: Any, batch: list[dict[str, Any]], schema: Any) -> Any:
-    from datetime import datetime
 
     columns = {}
     for name in schema.names:
         values = [row.get(name) for row in batch]
         if name in TIME_FIELDS:
-            values = [datetime.fromisoformat(value) if value else None for value in values]
+            values = [to_utc(value) if value else None for value in values]
         columns[name] = values
     return pa.Table.from_pydict(columns, schema=schema)
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Engine, func, insert, select, update
 
+from storage.clock import to_utc
 from storage.tables import crawl_runs, http_validators, sources, utcnow
 from storage.urlkeys import redact_url, url_digest
 
@@ -128,13 +129,7 @@ def last_started(engine: Engine) -> dict[str, datetime]:
     with engine.connect() as connection:
         rows = connection.execute(statement).all()
     # func.max bypasses the UTCDateTime type on SQLite, which then hands back a string.
-    return {name: _aware(started) for name, started in rows if started is not None}
-
-
-def _aware(value: datetime | str) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return {name: to_utc(started) for name, started in rows if started is not None}
 
 
 def validators_for(engine: Engine, urls: Iterable[str]) -> dict[str, Validators]:

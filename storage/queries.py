@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from storage.clock import to_utc
 from storage.db import dialect_insert
 from storage.deliveries import AlertRoute, bundle_stories, insert_owed, owed_rows
 from storage.models import CrawlRun, Item, KeywordMatch, Source, utcnow
@@ -135,7 +136,7 @@ def newest_published(engine: Engine, url_keys: Iterable[str]) -> datetime | None
                 select(func.max(Item.published_at)).where(Item.url_key.in_(chunk))
             )
             if isinstance(found, str):  # func.max bypasses the UTC type on SQLite
-                found = datetime.fromisoformat(found).replace(tzinfo=UTC)
+                found = to_utc(found)
             if found is not None and (newest is None or found > newest):
                 newest = found
     return newest

@@ -18,7 +18,7 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -42,6 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from storage.clock import to_utc
 from storage.search_syntax import SearchSyntaxError, parse, to_fts5, to_tsquery
 from storage.tables import UTCDateTime, items, keyword_matches, sources
 
@@ -214,12 +215,12 @@ def decode_cursor(cursor: str, expected_kind: str) -> tuple[Any, int]:
         if kind != expected_kind or not isinstance(item_id, int):
             raise ValueError
         if kind == "newest":
-            key = _in_utc(datetime.fromisoformat(key))
+            key = to_utc(key)
         elif kind == "title":
             title_rank, date = key
             if title_rank not in (0, 1):
                 raise ValueError
-            key = (title_rank, _in_utc(datetime.fromisoformat(date)))
+            key = (title_rank, to_utc(date))
         elif not isinstance(key, int | float) or not math.isfinite(key):
             raise ValueError
     except (ValueError, TypeError, OverflowError, binascii.Error):
@@ -227,11 +228,6 @@ def decode_cursor(cursor: str, expected_kind: str) -> tuple[Any, int]:
             "invalid cursor: pass the next cursor of the same query unchanged"
         ) from None
     return key, item_id
-
-
-def _in_utc(when: datetime) -> datetime:
-    """`when` in UTC; OverflowError when that falls outside the years 1 to 9999."""
-    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def plain_snippet(snippet: str | None, start: str = "»", end: str = "«") -> str | None:
@@ -278,7 +274,7 @@ def validate_query(query: ItemQuery) -> None:
         if when is None:
             continue
         try:
-            _in_utc(when)
+            to_utc(when)
         except OverflowError:
             raise QueryError(
                 f"{name}: {when.isoformat()} is outside the years 1 to 9999 in UTC"

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Date, Engine, cast, distinct, exists, func, select
 
+from storage.clock import to_utc
 from storage.search import (
     ItemQuery,
     filter_conditions,
@@ -115,6 +116,4 @@ def _iso_day(value: Any) -> str:
 def _aware(value: Any) -> datetime | None:
     if value is None:
         return None
-    if isinstance(value, str):  # SQLite max() returns the stored text
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return to_utc(value)  # SQLite max() returns the stored text

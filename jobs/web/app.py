@@ -15,7 +15,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -31,6 +31,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from crawler.redact import redact_url
 from jobs.web.feeds import atom_feed
+from storage.clock import to_utc
 from storage.search import (
     MARK_END,
     MARK_START,
@@ -260,10 +261,11 @@ def _when(value: str | None, name: str) -> datetime | None:
     if not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value)
+        return to_utc(value)
     except ValueError:
         raise HTTPException(400, f"{name}: use an ISO date (2025-07-25) or datetime") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except OverflowError:
+        raise HTTPException(400, f"{name}: {value} is outside the years 1 to 9999 in UTC") from None
 
 
 def _token_ok(request: Request, token: str) -> bool:
