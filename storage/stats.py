@@ -9,13 +9,9 @@ from typing import Any
 from sqlalchemy import Date, Engine, cast, distinct, exists, func, select
 
 from storage.clock import to_utc
-from storage.search import (
-    ItemQuery,
-    filter_conditions,
-    item_date,
-    search_condition,
-    validate_query,
-)
+from storage.filters import ItemQuery, filter_conditions, item_date
+from storage.fulltext import search_condition
+from storage.search import validate_query
 from storage.tables import items, keyword_matches, sources
 
 
