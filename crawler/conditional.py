@@ -22,8 +22,8 @@ from scrapy.http import Response
 from sqlalchemy import Engine
 
 from crawler.urls import url_key
-from storage import crawlstate, queries
-from storage.crawlstate import Validators, body_hash
+from storage import queries
+from storage.validators import Validators, body_hash, validators_for
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -49,7 +49,7 @@ class ValidatorBook:
     rechecked: set[str] = field(default_factory=set)
 
     def lookup(self, url: str) -> Validators | None:
-        return crawlstate.validators_for(self.engine, [url]).get(url)
+        return validators_for(self.engine, [url]).get(url)
 
     def record(self, url: str, response: Response, digest: str, *, kind: str) -> None:
         """Note a 200 response; `kind` is discovery, article or recheck."""

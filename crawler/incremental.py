@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from crawler.conditional import ValidatorBook
 from crawler.redact import sealed
 from crawler.walks import BackfillStep, Walk
-from storage import incremental
+from storage import incremental, validators
 from storage import walks as walk_store
 from storage.incremental import RecheckTarget
 from storage.minhash import minhash
@@ -169,7 +169,7 @@ class IncrementalSpider:
         progress = self.walks.take()
         if progress.caught_up:
             rows = self.validator_book.discovery_rows(url for url, _ in progress.caught_up)
-            incremental.save_validators(self.context.engine, rows)
+            validators.save_validators(self.context.engine, rows)
         walk_store.record(
             self.context.engine,
             self.context.source_id,
@@ -182,7 +182,7 @@ class IncrementalSpider:
         """Scrapy calls this after the pipelines closed: save the rest of the progress."""
         try:
             self.save_progress()
-            incremental.save_validators(self.context.engine, self.validator_book.item_rows())
+            validators.save_validators(self.context.engine, self.validator_book.item_rows())
         except Exception as error:  # noqa: BLE001 - unsaved progress costs a fuller walk, no more
             log.warning("%s: saving crawl progress failed: %s", self.context.source.name, error)
 

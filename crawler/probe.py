@@ -39,7 +39,7 @@ from crawler.addresses import allowed_private_hosts, open_checked
 from crawler.config.models import Config, Politeness, Source
 from crawler.walks import crawl_target
 from storage import walks
-from storage.crawlstate import Validators, body_hash, validators_for
+from storage.validators import Validators, body_hash, validators_for
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Self
 from scrapy import Request
 from scrapy.http import Response
 
+from storage.clock import to_utc
+
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
@@ -41,9 +43,7 @@ def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) 
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return max(0.0, (to_utc(when) - (now or datetime.now(UTC))).total_seconds())
 
 
 def backoff_seconds(retries_so_far: int, base: float = BACKOFF_BASE_S) -> float:

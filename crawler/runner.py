@@ -26,8 +26,8 @@ from crawler.probe import Fetched
 from crawler.redact import redact_text
 from crawler.settings import process_settings, source_settings
 from crawler.walks import Backfill
-from storage import crawlstate
-from storage.crawlstate import RunOutcome, SourceResult
+from storage import crawlstate, runs
+from storage.runs import RunOutcome, SourceResult
 
 
 def run_crawl(
@@ -55,7 +55,7 @@ def run_crawl(
     started: list[tuple[Crawler, SourceContext]] = []
     for source in sources:
         source_id = crawlstate.ensure_source(engine, source.name, source.mode, source.url)
-        run_id = crawlstate.start_run(engine, source_id, pid=os.getpid())
+        run_id = runs.start_run(engine, source_id, pid=os.getpid())
         context = SourceContext(
             config, source, engine, matcher, source_id, run_id, backfill=backfill
         )
@@ -82,7 +82,7 @@ def run_crawl(
     results = []
     for crawler, context in started:
         outcome = outcome_of(crawler)
-        crawlstate.finish_run(engine, context.run_id, outcome)
+        runs.finish_run(engine, context.run_id, outcome)
         results.append(SourceResult(context.source.name, context.run_id, outcome))
     return results
 

@@ -21,7 +21,7 @@ from jobs.crawl import print_results, select_sources
 from jobs.exits import EXIT_CONFIG, EXIT_LOCKED
 from jobs.output import printable
 from jobs.when import parse_when
-from storage import crawlstate, walks
+from storage import crawlstate, runs, walks
 
 BAR_WIDTH = 30
 
@@ -57,7 +57,7 @@ def backfill_source(
         return EXIT_LOCKED
     progress = ProgressReport(sys.stderr)
     try:
-        crawlstate.interrupt_stale_runs(engine, [name])
+        runs.interrupt_stale_runs(engine, [name])
         source_id = crawlstate.ensure_source(engine, name, source.mode, source.url)
         backfill = plan(engine, source, source_id, pages, since, restart)
         backfill.report = progress

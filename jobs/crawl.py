@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 
 from crawler.config.models import Config, Source
 from jobs.exits import EXIT_CONFIG, EXIT_FAILED, EXIT_LOCKED, EXIT_OK
-from storage import crawlstate
-from storage.crawlstate import RunOutcome, SourceResult
+from storage import crawlstate, runs
+from storage.runs import RunOutcome, SourceResult
 
 
 def select_sources(config: Config, names: Sequence[str]) -> list[Source]:
@@ -31,7 +31,7 @@ def due_sources(config: Config, sources: Sequence[Source], engine: Engine) -> li
     from jobs.schedule import is_due
     from storage.tables import utcnow
 
-    last, now = crawlstate.last_started(engine), utcnow()
+    last, now = runs.last_started(engine), utcnow()
     return [s for s in sources if is_due(config.schedule_for(s), last.get(s.name), now)]
 
 
@@ -69,7 +69,7 @@ def crawl_once(
         sources = [source for source in sources if source not in locked]
         if not sources:
             return EXIT_LOCKED
-        crawlstate.interrupt_stale_runs(engine, [source.name for source in sources])
+        runs.interrupt_stale_runs(engine, [source.name for source in sources])
         code = _crawl_and_report(config, sources, engine, log_level)
     finally:
         locks.release_all()
@@ -95,10 +95,10 @@ def deliver_alerts(config: Config, engine: Engine) -> None:
 def record_unchanged(engine: Engine, source: Source) -> SourceResult:
     """The run of a source whose discovery page the probe found unchanged: nothing to do."""
     source_id = crawlstate.ensure_source(engine, source.name, source.mode, source.url)
-    run_id = crawlstate.start_run(engine, source_id, pid=os.getpid())
+    run_id = runs.start_run(engine, source_id, pid=os.getpid())
     # What the crawl records for an unchanged first discovery page (crawler/conditional.py).
     outcome = RunOutcome("ok", skipped=1)
-    crawlstate.finish_run(engine, run_id, outcome)
+    runs.finish_run(engine, run_id, outcome)
     return SourceResult(source.name, run_id, outcome)
 
 

@@ -31,7 +31,7 @@ from crawler.lifeline import PARENT_ENV
 from jobs.exits import EXIT_LOCKED
 from jobs.healthz import DaemonStatus, SourceStatus, start_health_server
 from jobs.schedule import cron_trigger, is_due, next_due
-from storage import crawlstate, health
+from storage import runs
 from storage.db import make_engine, prepare_for_writing
 from storage.models import utcnow
 
@@ -222,7 +222,7 @@ class Daemon:
         """Read the child's run record; close it if the child was killed before closing it."""
         if timed_out:
             timeout = self.config.daemon.run_timeout
-            health.end_running_run(
+            runs.end_running_run(
                 self.engine,
                 process.pid,
                 status="failed",
@@ -230,7 +230,7 @@ class Daemon:
                 error_text=f"killed after run_timeout ({timeout:g}s)",
             )
         elif process.returncode is not None and process.returncode < 0:
-            health.end_running_run(
+            runs.end_running_run(
                 self.engine,
                 process.pid,
                 status="interrupted" if self.stopping.is_set() else "failed",
@@ -238,7 +238,7 @@ class Daemon:
             )
         if process.returncode == EXIT_LOCKED:
             return RunReport(name, "skipped", duration, error_text="another crawl holds its lock")
-        run = health.run_of_process(self.engine, name, process.pid)
+        run = runs.run_of_process(self.engine, name, process.pid)
         if run is None:
             last_line = stderr_tail.strip().splitlines()[-1:] or [f"exit {process.returncode}"]
             return RunReport(name, "failed", duration, error_text=last_line[0])
@@ -294,7 +294,7 @@ class Daemon:
         """(Re)create one job per enabled source, continuing from its last recorded run."""
         from apscheduler.triggers.interval import IntervalTrigger
 
-        last, now = crawlstate.last_started(self.engine), utcnow()
+        last, now = runs.last_started(self.engine), utcnow()
         self.scheduler.remove_all_jobs()
         for source in self.enabled_sources():
             schedule = self.config.schedule_for(source)
@@ -375,7 +375,7 @@ class Daemon:
 
     async def once(self) -> int:
         """Run every due source once, in parallel up to max_parallel; 1 if any failed."""
-        last, now = crawlstate.last_started(self.engine), utcnow()
+        last, now = runs.last_started(self.engine), utcnow()
         due = [
             source.name
             for source in self.enabled_sources()

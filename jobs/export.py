@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.output import FIELD
+from storage.clock import to_utc
 
 PARQUET_BATCH = 1000
 
@@ -57,12 +58,11 @@ def _arrow_type(pa: Any, name: str) -> Any:
 
 
 def _arrow_table(pa: Any, batch: list[dict[str, Any]], schema: Any) -> Any:
-    from datetime import datetime
 
     columns = {}
     for name in schema.names:
         values = [row.get(name) for row in batch]
         if FIELD[name].kind == "time":
-            values = [datetime.fromisoformat(value) if value else None for value in values]
+            values = [to_utc(value) if value else None for value in values]
         columns[name] = values
     return pa.Table.from_pydict(columns, schema=schema)

@@ -5,11 +5,12 @@ Shared by `newsmon crawl --due` (cron mode) and the daemon, so both agree on wha
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from crawler.config import schedules as crawler_cron
 from crawler.config.models import Schedule
+from storage.clock import to_utc
 
 MAX_SLACK_S = 30.0
 
@@ -29,7 +30,7 @@ def next_due(schedule: Schedule, last_started: datetime | None, now: datetime) -
     if schedule.every is not None:
         return last_started + timedelta(seconds=schedule.every)
     fire = cron_trigger(schedule).get_next_fire_time(None, last_started + timedelta(microseconds=1))
-    return fire.astimezone(UTC) if fire is not None else now + timedelta(days=3650)
+    return to_utc(fire) if fire is not None else now + timedelta(days=3650)
 
 
 def slack(schedule: Schedule) -> float:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from crawler.config.units import parse_duration
+from storage.clock import to_utc
 
 
 def parse_when(value: str | None) -> datetime | None:
@@ -23,9 +24,10 @@ def parse_when(value: str | None) -> datetime | None:
         except OverflowError:
             raise click.BadParameter(f"{value!r} reaches back before the year 1") from None
     try:
-        parsed = datetime.fromisoformat(value)
+        return to_utc(value)
     except ValueError:
         raise click.BadParameter(
             f"{value!r}: use a date (2025-07-25), a datetime or a duration (7d)"
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except OverflowError:
+        raise click.BadParameter(f"{value!r} is outside the years 1 to 9999 in UTC") from None

@@ -1,4 +1,7 @@
-"""Crawl-run bookkeeping and source health: the queries behind `runs`, `status` and the daemon."""
+"""Source health, judged from its crawl runs and items: the queries behind `status`.
+
+Runs themselves are written and listed by storage/runs.py.
+"""
 
 from __future__ import annotations
 
@@ -13,43 +16,6 @@ from storage.models import CrawlRun, Item, Source, utcnow
 
 SUCCESS = ("ok", "partial")
 FAILED = "failed"
-
-
-def end_running_run(
-    engine: Engine, pid: int, *, status: str, error_text: str, kind: str | None = None
-) -> int | None:
-    """Close the 'running' run of process `pid` (killed by the daemon) with `status`.
-
-    `kind` adds one error of that kind, such as "timeout"; returns the run's id, if any.
-    """
-    with Session(engine) as session, session.begin():
-        run = session.scalar(
-            select(CrawlRun)
-            .where(CrawlRun.pid == pid, CrawlRun.status == "running")
-            .order_by(CrawlRun.id.desc())
-            .limit(1)
-        )
-        if run is None:
-            return None
-        run.status = status
-        run.finished_at = utcnow()
-        if kind is not None:
-            run.errors = run.errors + 1
-            run.error_kinds = {**(run.error_kinds or {}), kind: 1}
-        run.error_text = error_text
-        return run.id
-
-
-def run_of_process(engine: Engine, source: str, pid: int) -> CrawlRun | None:
-    """The newest run of `source` recorded by process `pid` (the daemon's child)."""
-    with Session(engine) as session:
-        return session.scalar(
-            select(CrawlRun)
-            .join(CrawlRun.source)
-            .where(Source.name == source, CrawlRun.pid == pid)
-            .order_by(CrawlRun.id.desc())
-            .limit(1)
-        )
 
 
 @dataclass(frozen=True)

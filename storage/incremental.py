@@ -10,10 +10,9 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
-from storage.crawlstate import Validators, validators_for
-from storage.models import HttpValidator, Item, ItemVersion, KeywordMatch, utcnow
+from storage.models import Item, ItemVersion, KeywordMatch, utcnow
 from storage.textnorm import normalise
-from storage.urlkeys import redact_url, url_digest
+from storage.validators import Validators, validators_for
 
 
 @dataclass(frozen=True)
@@ -23,32 +22,6 @@ class RecheckTarget:
     item_id: int
     url: str
     validators: Validators
-
-
-def save_validators(engine: Engine, rows: Sequence[dict[str, Any]]) -> None:
-    """Upsert rows of {url, etag, last_modified, body_hash, status}, stamped now, in one go;
-    each kept under the digest of its URL, the URL itself only redacted."""
-    if not rows:
-        return
-    from storage.db import dialect_insert
-
-    now = utcnow()
-    # One row per URL: PostgreSQL refuses an upsert that touches a row twice.
-    by_digest = {url_digest(row["url"]): row for row in rows}
-    values = [
-        {**row, "url_digest": digest, "url": redact_url(row["url"]), "checked_at": now}
-        for digest, row in by_digest.items()
-    ]
-    statement = dialect_insert(engine)(HttpValidator)
-    statement = statement.on_conflict_do_update(
-        index_elements=["url_digest"],
-        set_={
-            column: statement.excluded[column]
-            for column in ("etag", "last_modified", "body_hash", "status", "checked_at")
-        },
-    )
-    with Session(engine) as session, session.begin():
-        session.execute(statement, values)
 
 
 def recheck_targets(

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from storage.clock import to_utc
 from storage.db import dialect_insert
 from storage.deliveries import AlertRoute, bundle_stories, insert_owed, owed_rows
-from storage.models import CrawlRun, Item, KeywordMatch, Source, utcnow
+from storage.models import Item, KeywordMatch, utcnow
 
 
 @dataclass(frozen=True)
@@ -135,15 +136,7 @@ def newest_published(engine: Engine, url_keys: Iterable[str]) -> datetime | None
                 select(func.max(Item.published_at)).where(Item.url_key.in_(chunk))
             )
             if isinstance(found, str):  # func.max bypasses the UTC type on SQLite
-                found = datetime.fromisoformat(found).replace(tzinfo=UTC)
+                found = to_utc(found)
             if found is not None and (newest is None or found > newest):
                 newest = found
     return newest
-
-
-def list_runs(engine: Engine, source: str | None = None, limit: int = 20) -> list[CrawlRun]:
-    statement = select(CrawlRun).order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc())
-    if source:
-        statement = statement.join(CrawlRun.source).where(Source.name == source)
-    with Session(engine) as session:
-        return list(session.scalars(statement.limit(limit)))

@@ -18,11 +18,10 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Double,
     Engine,
     Float,
     and_,
@@ -32,7 +31,6 @@ from sqlalchemy import (
     exists,
     func,
     literal,
-    literal_column,
     null,
     or_,
     select,
@@ -42,54 +40,40 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from storage.search_syntax import SearchSyntaxError, parse, to_fts5, to_tsquery
+from storage.clock import to_utc
+from storage.filters import DATE_FIELDS, ItemQuery, QueryError, filter_conditions, item_date
+from storage.fulltext import MARK_END, MARK_START, full_text, search_condition
+from storage.stories import first_of_story
 from storage.tables import UTCDateTime, items, keyword_matches, sources
 
-# Snippets come back with matches between these private-use characters; front ends turn them
-# into »marks« or <mark> (after escaping the text, never before).
-MARK_START, MARK_END = "\ue000", "\ue001"
-SNIPPET_TOKENS = 24
-TITLE_WEIGHT, TEXT_WEIGHT = 5.0, 1.0
-DATE_FIELDS = ("item", "published", "fetched")
+# Public here too: the query API's callers import these from storage.search.
+__all__ = [
+    "MARK_END",
+    "MARK_START",
+    "Hit",
+    "ItemQuery",
+    "Match",
+    "Page",
+    "QueryError",
+    "StoredItem",
+    "decode_cursor",
+    "encode_cursor",
+    "filter_conditions",
+    "get_item",
+    "html_snippet",
+    "item_date",
+    "iter_items",
+    "list_keywords",
+    "list_sources",
+    "plain_snippet",
+    "search_condition",
+    "search_items",
+    "validate_query",
+]
+
 SORTS = ("newest", "relevance")
 MAX_PAGE = 1000
 MAX_ITEM_ID = 2**31 - 1  # items.id is a 32-bit INTEGER on PostgreSQL
-
-
-class QueryError(ValueError):
-    """A query the caller got wrong: bad search syntax, a cursor from another query, a bad filter."""
-
-
-@dataclass(frozen=True)
-class ItemQuery:
-    """Which items, in what order, and where to resume. Every field is optional."""
-
-    keyword: str | None = None
-    source: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    date_field: str = "item"  # item = published date, else fetch date
-    language: str | None = None
-    flagged: bool = False
-    has_duplicates: bool = False
-    collapse_duplicates: bool = False  # one row per story (storage/stories.py)
-    search: str | None = None
-    # newest | relevance: the default when searching (bm25 / ts_rank) or filtering on a keyword
-    # (items the keyword hit in the title first, then newest first).
-    sort: str | None = None
-    limit: int = 50
-    cursor: str | None = None
-
-    @property
-    def effective_sort(self) -> str:
-        return self.sort or ("relevance" if self.search or self.keyword else "newest")
-
-    @property
-    def cursor_kind(self) -> str:
-        """What a cursor of this query holds: a date, a search rank, or (title hit, date)."""
-        if self.effective_sort == "relevance" and not self.search:
-            return "title"
-        return self.effective_sort
 
 
 @dataclass(frozen=True)
@@ -214,12 +198,12 @@ def decode_cursor(cursor: str, expected_kind: str) -> tuple[Any, int]:
         if kind != expected_kind or not isinstance(item_id, int):
             raise ValueError
         if kind == "newest":
-            key = _in_utc(datetime.fromisoformat(key))
+            key = to_utc(key)
         elif kind == "title":
             title_rank, date = key
             if title_rank not in (0, 1):
                 raise ValueError
-            key = (title_rank, _in_utc(datetime.fromisoformat(date)))
+            key = (title_rank, to_utc(date))
         elif not isinstance(key, int | float) or not math.isfinite(key):
             raise ValueError
     except (ValueError, TypeError, OverflowError, binascii.Error):
@@ -227,11 +211,6 @@ def decode_cursor(cursor: str, expected_kind: str) -> tuple[Any, int]:
             "invalid cursor: pass the next cursor of the same query unchanged"
         ) from None
     return key, item_id
-
-
-def _in_utc(when: datetime) -> datetime:
-    """`when` in UTC; OverflowError when that falls outside the years 1 to 9999."""
-    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def plain_snippet(snippet: str | None, start: str = "»", end: str = "«") -> str | None:
@@ -278,7 +257,7 @@ def validate_query(query: ItemQuery) -> None:
         if when is None:
             continue
         try:
-            _in_utc(when)
+            to_utc(when)
         except OverflowError:
             raise QueryError(
                 f"{name}: {when.isoformat()} is outside the years 1 to 9999 in UTC"
@@ -293,17 +272,11 @@ def validate_query(query: ItemQuery) -> None:
         raise QueryError(f"limit must be between 1 and {MAX_PAGE}")
 
 
-def item_date() -> Any:
-    return func.coalesce(items.c.published_at, items.c.fetched_at, type_=UTCDateTime)
-
-
 def _page_statement(dialect: str, query: ItemQuery) -> Any:
     """SELECT id, sort key, rank for one page (plus one row to see if more follow)."""
     sort = query.effective_sort
     conditions = filter_conditions(query)
     if query.collapse_duplicates:
-        from storage.stories import first_of_story
-
         conditions.append(first_of_story(dialect, query))
     if sort == "newest":
         if query.search:
@@ -312,7 +285,7 @@ def _page_statement(dialect: str, query: ItemQuery) -> Any:
         return _newest_page(query, conditions)
     if not query.search:
         return _title_hits_first_page(query, conditions)
-    match, rank, _snippet, join = _full_text(dialect, query.search or "")
+    match, rank, _snippet, join = full_text(dialect, query.search or "")
     if join is not None and not conditions:
         # Ranking alone needs no item row: rank inside the FTS table, skip the join.
         fts = table("items_fts", column("rowid"))
@@ -379,99 +352,18 @@ def _title_hits_first_page(query: ItemQuery, conditions: list[Any]) -> Any:
     return statement.order_by(title_rank, sort_key.desc(), items.c.id.desc())
 
 
-def _full_text(dialect: str, search: str) -> tuple[Any, Any, Any, Any]:
-    """(match condition, rank, snippet, join) for `search` on this database."""
-    try:
-        tree = parse(search)
-    except SearchSyntaxError as error:
-        raise QueryError(f"search syntax: {error}") from None
-    if dialect == "sqlite":
-        fts = table("items_fts", column("rowid"))
-        target = literal_column("items_fts")
-        match = target.op("MATCH")(to_fts5(tree))
-        rank = func.bm25(target, TITLE_WEIGHT, TEXT_WEIGHT, type_=Float)
-        snippet = func.snippet(target, -1, MARK_START, MARK_END, "…", SNIPPET_TOKENS)
-        return match, rank, snippet, lambda s: s.join(fts, fts.c.rowid == items.c.id)
-    if dialect == "postgresql":
-        tsquery = func.to_tsquery("simple", to_tsquery(tree))
-        vector = literal_column("items.search_vector")
-        match = vector.op("@@")(tsquery)
-        # Negated so that, as with bm25, lower ranks first. In double precision: a float4 rank
-        # read into Python and compared again would not round-trip, and cursors would skip rows.
-        rank = -cast(func.ts_rank_cd(vector, tsquery), Double)
-        snippet = func.ts_headline(
-            "simple",
-            items.c.text,
-            tsquery,
-            f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=35, MinWords=15, MaxFragments=1",
-        )
-        return match, rank, snippet, None
-    raise QueryError(f"full-text search needs SQLite or PostgreSQL, not {dialect}")
-
-
 def _snippets(
     connection: Connection, dialect: str, search: str | None, ids: list[int]
 ) -> dict[int, str]:
     """Snippets for one page only: computed in the page query they would run for every match."""
     if not search or not ids:
         return {}
-    match, _rank, snippet, join = _full_text(dialect, search)
+    match, _rank, snippet, join = full_text(dialect, search)
     statement = select(items.c.id, snippet).select_from(items)
     if join is not None:
         statement = join(statement)
     statement = statement.where(match, items.c.id.in_(ids))
     return {item_id: text for item_id, text in connection.execute(statement)}
-
-
-def search_condition(dialect: str, search: str) -> Any:
-    """A WHERE condition: the item matches `search` (for counts, where no rank is needed)."""
-    match, _rank, _snippet, _join = _full_text(dialect, search)
-    if dialect == "sqlite":
-        return items.c.id.in_(select(column("rowid")).select_from(table("items_fts")).where(match))
-    return match
-
-
-def filter_conditions(query: ItemQuery) -> list[Any]:
-    """WHERE conditions for every filter of `query` except the full-text search."""
-    conditions: list[Any] = []
-    if query.keyword:
-        conditions.append(
-            items.c.id.in_(
-                select(keyword_matches.c.item_id).where(keyword_matches.c.keyword == query.keyword)
-            )
-        )
-    if query.flagged:
-        conditions.append(exists().where(keyword_matches.c.item_id == items.c.id))
-    if query.source:
-        conditions.append(
-            items.c.source_id
-            == select(sources.c.id).where(sources.c.name == query.source).scalar_subquery()
-        )
-    if query.language:
-        # Stored tags vary in case and region ("en", "en-GB"): match the language part.
-        language = query.language.lower()
-        stored = func.lower(items.c.language)
-        conditions.append(
-            or_(stored == language, stored.startswith(f"{language}-", autoescape=True))
-        )
-    date = {"item": item_date(), "published": items.c.published_at, "fetched": items.c.fetched_at}[
-        query.date_field
-    ]
-    if query.since:
-        conditions.append(date >= query.since)
-    if query.until:
-        conditions.append(date < query.until)
-    if query.has_duplicates:
-        conditions.append(_in_duplicate_group())
-    return conditions
-
-
-def _in_duplicate_group() -> Any:
-    """Items that duplicate another item or that another item duplicates."""
-    other = items.alias("other")
-    return or_(
-        items.c.duplicate_of.is_not(None), exists().where(other.c.duplicate_of == items.c.id)
-    )
 
 
 _ITEM_COLUMNS = [

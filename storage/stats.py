@@ -8,13 +8,10 @@ from typing import Any
 
 from sqlalchemy import Date, Engine, cast, distinct, exists, func, select
 
-from storage.search import (
-    ItemQuery,
-    filter_conditions,
-    item_date,
-    search_condition,
-    validate_query,
-)
+from storage.clock import to_utc
+from storage.filters import ItemQuery, filter_conditions, item_date
+from storage.fulltext import search_condition
+from storage.search import validate_query
 from storage.tables import items, keyword_matches, sources
 
 
@@ -115,6 +112,4 @@ def _iso_day(value: Any) -> str:
 def _aware(value: Any) -> datetime | None:
     if value is None:
         return None
-    if isinstance(value, str):  # SQLite max() returns the stored text
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return to_utc(value)  # SQLite max() returns the stored text

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import exists, or_, select
 
+from storage.filters import ItemQuery, filter_conditions
+from storage.fulltext import search_condition
 from storage.tables import items
-
-if TYPE_CHECKING:
-    from storage.search import ItemQuery
 
 
 def first_of_story(dialect: str, query: ItemQuery) -> Any:
@@ -20,8 +19,6 @@ def first_of_story(dialect: str, query: ItemQuery) -> Any:
     apply first, so a keyword found only in a copy still shows that copy. Every lookup uses
     the primary key or the `duplicate_of` index.
     """
-    from storage.search import filter_conditions, search_condition
-
     plain = replace(query, collapse_duplicates=False, cursor=None)
     conditions = filter_conditions(plain)
     if plain.search:

@@ -7,7 +7,7 @@ Every schema change here ships with an Alembic revision in storage/migrations/ve
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -30,9 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from storage.clock import to_utc
+from storage.clock import utcnow as utcnow  # public here too: column defaults and callers
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -44,14 +43,12 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).replace(tzinfo=None)
+        return to_utc(value).replace(tzinfo=None)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC)
+        return to_utc(value)  # stored naive, in UTC
 
 
 metadata = MetaData()

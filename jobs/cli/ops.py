@@ -88,7 +88,7 @@ def run(
 @click.pass_obj
 def runs(state: State, source: str | None, limit: int, fmt: str) -> None:
     """List recorded crawl runs, newest first."""
-    from storage.queries import list_runs
+    from storage.runs import list_runs
 
     engine = state.engine()
     rows = (

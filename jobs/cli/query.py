@@ -15,6 +15,7 @@ import click
 
 from jobs.cli.state import State, fail, pass_state
 from jobs.exits import EXIT_CONFIG, EXIT_FAILED, EXIT_USAGE
+from storage.filters import FILTERS, Filter, ItemQuery
 
 FORMATS = ["table", "json", "jsonl", "csv"]
 WEB_TOKEN_ENV = "NEWSMON_WEB_TOKEN"
@@ -27,39 +28,32 @@ def _when(_ctx: click.Context, _param: click.Parameter, value: str | None) -> da
     return parse_when(value)
 
 
-def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The filters shared by items, export and stats."""
-    options = [
-        click.option(
-            "--search", metavar="QUERY", help='Full text: words, "a phrase", prefix*, AND/OR/NOT.'
-        ),
-        click.option("--keyword", metavar="NAME", help="Only items flagged for this keyword rule."),
-        click.option("--source", metavar="NAME", help="Only items from this source."),
-        click.option(
-            "--since", metavar="DATE", callback=_when, help="At or after: 2025-07-25, or 7d ago."
-        ),
-        click.option("--until", metavar="DATE", callback=_when, help="Before this date."),
-        click.option(
-            "--date-field",
-            type=click.Choice(["item", "published", "fetched"]),
-            default="item",
+def _filter_option(item_filter: Filter) -> Callable[..., Any]:
+    """The click option of one filter of storage/filters.py."""
+    settings: dict[str, Any] = {"help": item_filter.help}
+    if item_filter.kind == "flag":
+        settings["is_flag"] = True
+    elif item_filter.kind == "choice":
+        settings.update(
+            type=click.Choice(list(item_filter.choices)),
+            default=item_filter.default,
             show_default=True,
-            help="Which date --since/--until test; item = published, else fetched.",
-        ),
-        click.option("--language", metavar="CODE", help="Only items in this language (en, ur)."),
-        click.option("--flagged", is_flag=True, help="Only items that matched some keyword."),
-        click.option(
-            "--has-duplicates", is_flag=True, help="Only items in a near-duplicate group."
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
+        )
+    else:
+        settings["metavar"] = item_filter.metavar
+        if item_filter.kind == "date":
+            settings["callback"] = _when
+    return click.option(item_filter.option, **settings)
+
+
+def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The filters shared by items, export and stats: one option per filter of FILTERS."""
+    for item_filter in reversed(FILTERS):
+        command = _filter_option(item_filter)(command)
     return command
 
 
-def _query(limit: int = 50, **filters: Any) -> Any:
-    from storage.search import ItemQuery
-
+def _query(limit: int = 50, **filters: Any) -> ItemQuery:
     return ItemQuery(limit=limit, **filters)
 
 

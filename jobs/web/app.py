@@ -13,9 +13,10 @@ never cached, and no response may be sniffed into another type.
 from __future__ import annotations
 
 import hmac
+import inspect
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -31,6 +32,8 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from crawler.redact import redact_url
 from jobs.web.feeds import atom_feed
+from storage.clock import to_utc
+from storage.filters import FILTERS, Filter
 from storage.search import (
     MARK_END,
     MARK_START,
@@ -175,17 +178,7 @@ def create_app(
             "next_url": None,
         }
         try:
-            query = item_query(
-                q=params.get("q") or None,
-                keyword=params.get("keyword") or None,
-                source=params.get("source") or None,
-                since=params.get("since") or None,
-                until=params.get("until") or None,
-                language=params.get("language") or None,
-                flagged=params.get("flagged") == "1",
-                limit=25,
-                cursor=params.get("cursor") or None,
-            )
+            query = item_query(**search_form(params), limit=25, cursor=params.get("cursor") or None)
             page = search_items(engine, query)
         except (QueryError, HTTPException) as error:
             context["error"] = getattr(error, "detail", None) or str(error)
@@ -223,47 +216,86 @@ def create_app(
     return app
 
 
-def item_query(
-    q: Annotated[
-        str | None, Query(description='Full text: words, "phrase", prefix*, AND/OR/NOT')
-    ] = None,
-    keyword: str | None = None,
-    source: str | None = None,
-    since: Annotated[str | None, Query(description="ISO date or datetime (UTC if no zone)")] = None,
-    until: Annotated[str | None, Query(description="ISO date or datetime, exclusive")] = None,
-    date_field: Annotated[str, Query(pattern="^(item|published|fetched)$")] = "item",
-    language: str | None = None,
-    flagged: bool = False,
-    has_duplicates: bool = False,
-    sort: Annotated[str | None, Query(pattern="^(newest|relevance)$")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
-) -> ItemQuery:
-    """The query parameters shared by /api/items and the search page."""
-    return ItemQuery(
-        search=q,
-        keyword=keyword,
-        source=source,
-        since=_when(since, "since"),
-        until=_when(until, "until"),
-        date_field=date_field,
-        language=language,
-        flagged=flagged,
-        has_duplicates=has_duplicates,
-        sort=sort,
-        limit=limit,
-        cursor=cursor,
+def _web_parameter(item_filter: Filter) -> inspect.Parameter:
+    """The API query parameter of one filter of storage/filters.py."""
+    description = item_filter.web_help or item_filter.help
+    annotation: Any
+    if item_filter.kind == "flag":
+        annotation = Annotated[bool, Query(description=description)]
+    elif item_filter.kind == "choice":
+        pattern = "^(" + "|".join(item_filter.choices) + ")$"
+        annotation = Annotated[str, Query(pattern=pattern, description=description)]
+    else:
+        annotation = Annotated[str | None, Query(description=description)]
+    return inspect.Parameter(
+        item_filter.parameter,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=item_filter.default,
+        annotation=annotation,
     )
+
+
+_PAGE_PARAMETERS = [
+    inspect.Parameter(
+        "sort",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[str | None, Query(pattern="^(newest|relevance)$")],
+    ),
+    inspect.Parameter(
+        "limit",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=50,
+        annotation=Annotated[int, Query(ge=1, le=200)],
+    ),
+    inspect.Parameter(
+        "cursor", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=str | None
+    ),
+]
+_ITEM_QUERY = inspect.Signature(
+    [*(_web_parameter(item_filter) for item_filter in FILTERS), *_PAGE_PARAMETERS],
+    return_annotation=ItemQuery,
+)
+
+
+def item_query(**parameters: Any) -> ItemQuery:
+    """The query parameters shared by /api/items and the search page: one per filter of
+    storage/filters.py (FastAPI reads them from the signature below), then sort, limit, cursor."""
+    bound = _ITEM_QUERY.bind(**parameters)
+    bound.apply_defaults()
+    values = dict(bound.arguments)
+    filters: dict[str, Any] = {}
+    for item_filter in FILTERS:
+        value = values.pop(item_filter.parameter)
+        filters[item_filter.name] = (
+            _when(value, item_filter.parameter) if item_filter.kind == "date" else value
+        )
+    return ItemQuery(**filters, **values)
+
+
+item_query.__signature__ = _ITEM_QUERY  # type: ignore[attr-defined]
+
+
+def search_form(params: Any) -> dict[str, Any]:
+    """The search page's form fields as item_query() arguments (a checkbox sends 1)."""
+    return {
+        item_filter.parameter: params.get(item_filter.parameter) == "1"
+        if item_filter.kind == "flag"
+        else params.get(item_filter.parameter) or None
+        for item_filter in FILTERS
+        if item_filter.on_search_page
+    }
 
 
 def _when(value: str | None, name: str) -> datetime | None:
     if not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value)
+        return to_utc(value)
     except ValueError:
         raise HTTPException(400, f"{name}: use an ISO date (2025-07-25) or datetime") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except OverflowError:
+        raise HTTPException(400, f"{name}: {value} is outside the years 1 to 9999 in UTC") from None
 
 
 def _token_ok(request: Request, token: str) -> bool:

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from storage.clock import to_utc
 from storage.search import StoredItem
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -63,7 +64,7 @@ def _updated(item: StoredItem) -> datetime:
 
 def _stamp(value: datetime | None) -> str:
     value = value or datetime.now(UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return to_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _clean(value: str) -> str:

@@ -15,7 +15,7 @@ from crawler.probe import Fetched, HostProbe, ProbeError, probe_sources
 from crawler.walks import crawl_target
 from storage import walks
 from storage.crawlstate import ensure_source
-from storage.incremental import save_validators
+from storage.validators import save_validators
 from storage.walks import Progress
 from tests.faults.server import FaultSite
 from tests.faults.tls import self_signed

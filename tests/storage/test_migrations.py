@@ -61,8 +61,8 @@ def test_upgrading_from_the_first_revision_keeps_the_data(database_url):
 
 
 def test_validators_keyed_by_url_are_rekeyed_by_digest_and_keep_no_secret(database_url):
-    from storage.crawlstate import Validators, validators_for
     from storage.urlkeys import url_digest
+    from storage.validators import Validators, validators_for
 
     engine = make_engine(database_url)
     upgrade(engine, "0005")

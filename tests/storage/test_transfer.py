@@ -4,16 +4,17 @@ import pytest
 from sqlalchemy import select, text
 
 from storage import walks
-from storage.crawlstate import RunOutcome, ensure_source, finish_run, start_run
+from storage.crawlstate import ensure_source
 from storage.db import SchemaError, make_engine
-from storage.incremental import save_validators
 from storage.models import Base
 from storage.queries import (
     ArticleRecord,
     MatchRecord,
     store_articles,
 )
+from storage.runs import RunOutcome, finish_run, start_run
 from storage.transfer import copy_store
+from storage.validators import save_validators
 from tests.services import newsmon_engine
 
 
