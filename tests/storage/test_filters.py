@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from jobs.cli import main
-from jobs.cli_query import export, items, stats
+from jobs.cli.query import export, items, stats
 from jobs.web.app import TEMPLATES, create_app
 from storage.filters import FILTERS, VIEW_FIELDS, ItemQuery
 from storage.search import iter_items
