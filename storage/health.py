@@ -34,6 +34,10 @@ class SourceHealth:
     last_new_item: datetime | None
     first_run: datetime | None
 
+    @classmethod
+    def never_run(cls, source: str) -> SourceHealth:
+        return cls(source, 0, None, None, None, None, 0, 0, 0, None, None)
+
 
 def source_health(
     engine: Engine, names: Iterable[str], now: datetime | None = None

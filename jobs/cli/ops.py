@@ -156,9 +156,7 @@ def status(state: State, fmt: str) -> None:
     catching_up = walks.catching_up(engine, [(s.name, s.url) for s in sources]) if schema else {}
     backfills = walks.unfinished_backfills(engine, names) if schema else {}
     for source in sources:
-        facts = known.get(source.name) or SourceHealth(
-            source.name, 0, *[None] * 4, 0, 0, 0, None, None
-        )
+        facts = known.get(source.name) or SourceHealth.never_run(source.name)
         schedule = config.schedule_for(source)
         overdue_after = None
         if facts.last_started is not None:
