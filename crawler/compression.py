@@ -8,14 +8,12 @@ middleware runs just before HttpCompressionMiddleware and checks the stream reac
 from __future__ import annotations
 
 import zlib
-from typing import TYPE_CHECKING, Self
 
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
-if TYPE_CHECKING:
-    from scrapy.crawler import Crawler
+from crawler.components import Component
 
 CHUNK = 64 * 1024
 GZIP_ENCODINGS = {b"gzip", b"x-gzip"}
@@ -41,13 +39,11 @@ def gzip_is_complete(body: bytes, max_output: int = 0) -> bool:
     return decompressor.eof
 
 
-class StrictGzipMiddleware:
-    def __init__(self, max_size: int = 0) -> None:
-        self.max_size = max_size
+class StrictGzipMiddleware(Component):
+    needs_context = False
 
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler.settings.getint("DOWNLOAD_MAXSIZE"))
+    def configure(self) -> None:
+        self.max_size = self.settings.getint("DOWNLOAD_MAXSIZE")
 
     def process_response(self, request: Request, response: Response) -> Response:
         encodings = response.headers.getlist(b"Content-Encoding")

@@ -13,95 +13,31 @@ cut short makes the next run skip what was never stored.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Self
 
 from scrapy import Request
 from scrapy.http import Response
-from sqlalchemy import Engine
 
-from crawler.urls import url_key
-from storage import queries
-from storage.validators import Validators, body_hash, validators_for
-
-if TYPE_CHECKING:
-    from scrapy.crawler import Crawler
+from crawler.components import Component
+from storage.validators import body_hash
 
 log = logging.getLogger(__name__)
 
-UNCHANGED_STAT = "newsmon/skipped/unchanged"
+UNCHANGED = "skipped/unchanged"  # the count of responses found unchanged
 CONDITIONAL_HEADERS = (b"If-None-Match", b"If-Modified-Since")
 
 
-@dataclass
-class ValidatorBook:
-    """Validators seen during one source's crawl, to save once what they describe is stored.
-
-    A discovery URL's are saved when its walk caught up (crawler/walks.py), an article's when
-    its item is stored (or its re-check completed).
-    """
-
-    engine: Engine
-    seen: dict[str, dict[str, Any]] = field(default_factory=dict)
-    articles: set[str] = field(default_factory=set)
-    rechecks: set[str] = field(default_factory=set)
-    rechecked: set[str] = field(default_factory=set)
-
-    def lookup(self, url: str) -> Validators | None:
-        return validators_for(self.engine, [url]).get(url)
-
-    def record(self, url: str, response: Response, digest: str, *, kind: str) -> None:
-        """Note a 200 response; `kind` is discovery, article or recheck."""
-        self.seen[url] = {
-            "url": url,
-            "etag": _header(response, b"ETag"),
-            "last_modified": _header(response, b"Last-Modified"),
-            "body_hash": digest,
-            "status": response.status,
-        }
-        if kind == "article":
-            self.articles.add(url)
-        elif kind == "recheck":
-            self.rechecks.add(url)
-
-    def discovery_rows(self, urls: Iterable[str]) -> list[dict[str, Any]]:
-        return [self.seen[url] for url in urls if url in self.seen]
-
-    def item_rows(self) -> list[dict[str, Any]]:
-        """Those of stored articles and completed re-checks."""
-        stored = queries.known_url_keys(self.engine, (url_key(url) for url in self.articles))
-        articles = [self.seen[url] for url in self.articles if url_key(url) in stored]
-        rechecks = [self.seen[url] for url in self.rechecks if url in self.rechecked]
-        return articles + rechecks
-
-
-def _header(response: Response, name: bytes) -> str | None:
-    value = response.headers.get(name)
-    return value.decode("latin-1") if value else None
-
-
-class ConditionalGetMiddleware:
-    """Downloader middleware: conditional headers out, `unchanged` responses in."""
-
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler)
-
-    def book(self) -> ValidatorBook | None:
-        return getattr(self.crawler.spider, "validator_book", None)
+class ConditionalGetMiddleware(Component):
+    """Downloader middleware: conditional headers out, `unchanged` responses in. The
+    validators are the source's (its context's ValidatorBook, crawler/validators.py): a crawl
+    that is not a source's has none, and leaves this middleware out."""
 
     def process_request(self, request: Request) -> None:
         # A redirect copies the headers of the request it replaces: start clean for this URL.
         for name in CONDITIONAL_HEADERS:
             request.headers.pop(name, None)
-        book = self.book()
-        if book is None:
-            return
+        book = self.context.validator_book
         if "first_discovery" in request.meta:
+            # The spider's rule (a listing page's differs): may its last walk be trusted?
             if not self.crawler.spider.may_shortcut(request.url):  # type: ignore[union-attr]
                 return  # its last walk did not catch up: fetch and parse it in full
             validators = book.lookup(request.url)
@@ -121,9 +57,9 @@ class ConditionalGetMiddleware:
         request.meta["handle_httpstatus_list"] = [*allowed, 304]
 
     def process_response(self, request: Request, response: Response) -> Response:
-        book = self.book()
+        book = self.context.validator_book
         conditional = "first_discovery" in request.meta or "recheck" in request.meta
-        if book is None or not (conditional or request.meta.get("article")):
+        if not (conditional or request.meta.get("article")):
             return response
         if response.status == 304 and conditional:
             return self._unchanged(request, response, "304")
@@ -143,7 +79,6 @@ class ConditionalGetMiddleware:
 
     def _unchanged(self, request: Request, response: Response, why: str) -> Response:
         request.meta["unchanged"] = True
-        assert self.crawler.stats is not None
-        self.crawler.stats.inc_value(UNCHANGED_STAT)
+        self.count(UNCHANGED)
         log.debug("%s unchanged (%s)", request.url, why)
         return response

@@ -1,4 +1,10 @@
-"""What one crawl of one source needs besides Scrapy: config, database, matcher, counters."""
+"""What one crawl of one source needs besides Scrapy: config, database, matcher, and the state
+the run keeps while it goes (walks, validators, near-duplicates, re-checks, failures).
+
+The runner builds the context and hands it to the spider; the spider opens the crawl state
+when it starts (`open_crawl`); middlewares and pipelines reach it through crawler/components.py.
+Nothing of this is kept on the spider.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,11 @@ from sqlalchemy import Engine
 from crawler.config.models import Config, Source
 from crawler.keywords import Matcher
 from crawler.probe import Fetched
+from crawler.validators import ValidatorBook
 from crawler.walks import Backfill, WalkTracker, crawl_target
-from storage import queries, walks
+from storage import queries, validators, walks
+from storage.incremental import RecheckTarget
+from storage.neardup import DuplicateLinker
 
 
 @dataclass
@@ -25,6 +34,27 @@ class SourceContext:
     # Responses the pre-crawl probe received in full, by URL: served once instead of fetched.
     prefetched: dict[str, Fetched] = field(default_factory=dict)
     backfill: Backfill | None = None  # `newsmon backfill`, not a routine crawl
+    # The run's state, set by open_crawl when the spider starts.
+    walks: WalkTracker = field(init=False)
+    validator_book: ValidatorBook = field(init=False)
+    duplicate_linker: DuplicateLinker = field(init=False)
+    # Known articles re-fetched in this run, by url_key (crawler/incremental.py).
+    rechecking: dict[str, RecheckTarget] = field(init=False, default_factory=dict)
+    # Why the run failed: its first discovery request, or the database refusing a whole batch.
+    discovery_error: str | None = field(init=False, default=None)
+    store_error: str | None = field(init=False, default=None)
+
+    def open_crawl(self) -> None:
+        """Set up the run's state, from what the last walks left."""
+        self.validator_book = ValidatorBook(self.engine)
+        self.walks = self.walk_tracker()
+        self.duplicate_linker = DuplicateLinker(self.config.near_duplicates.threshold)
+        self.rechecking = {}
+
+    @property
+    def failure(self) -> str | None:
+        """Why the run failed, if it did for a reason of its own."""
+        return self.discovery_error or self.store_error
 
     @property
     def walk_kind(self) -> str:
@@ -40,3 +70,12 @@ class SourceContext:
 
     def known_url_keys(self, url_keys: Iterable[str]) -> set[str]:
         return queries.known_url_keys(self.engine, url_keys)
+
+    def save_progress(self) -> None:
+        """Save what walks started and caught up: walking before any item below is stored,
+        validators of a caught-up URL before it is marked so. Raises when it cannot."""
+        progress = self.walks.take()
+        if progress.caught_up:
+            rows = self.validator_book.discovery_rows(url for url, _ in progress.caught_up)
+            validators.save_validators(self.engine, rows)
+        walks.record(self.engine, self.source_id, self.walk_kind, self.walks.target, progress)

@@ -15,19 +15,18 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from scrapy import Request
-from scrapy.exceptions import DropItem
+from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.http import Response
 from sqlalchemy.orm import Session
 
-from crawler.conditional import ValidatorBook
+from crawler.components import Component
 from crawler.redact import sealed
-from crawler.walks import BackfillStep, Walk
+from crawler.walks import BackfillStep, Walk, WalkTracker
 from storage import incremental, validators
 from storage import walks as walk_store
-from storage.incremental import RecheckTarget
 from storage.minhash import minhash
 from storage.models import utcnow
-from storage.neardup import DEFAULT_THRESHOLD, DuplicateLinker, index_signature
+from storage.neardup import index_signature
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -45,15 +44,13 @@ class IncrementalSpider:
     crawler: Crawler
 
     def init_incremental(self) -> None:
-        self.validator_book = ValidatorBook(self.context.engine)
-        self.walks = self.context.walk_tracker()
-        threshold = getattr(self.context.config, "near_duplicates", None)
-        self.duplicate_linker = DuplicateLinker(
-            threshold.threshold if threshold is not None else DEFAULT_THRESHOLD
-        )
-        self.rechecking: dict[str, RecheckTarget] = {}
+        self.context.open_crawl()
         self.discovery_incomplete = False
         self.all_known = False
+
+    @property
+    def walks(self) -> WalkTracker:
+        return self.context.walks
 
     def parse_discovery(self, response: Response) -> Iterable[Request]:
         raise NotImplementedError
@@ -88,7 +85,9 @@ class IncrementalSpider:
     def recheck_article(self, response: Response, hints: Any) -> Iterable[Any]:
         if response.meta.get("unchanged"):
             self.count("recheck/unchanged")
-            self.validator_book.rechecked.add(response.request.url if response.request else "")
+            self.context.validator_book.rechecked.add(
+                response.request.url if response.request else ""
+            )
             self.walks.settle(response.meta["walk"], ok=True)
             return []
         return self.parse_article(response, hints)
@@ -97,16 +96,16 @@ class IncrementalSpider:
         self, known: set[str], candidates: dict[str, tuple[str, Any]]
     ) -> list[Request]:
         """Conditional re-fetches of known articles first fetched within the re-check window."""
-        window = getattr(self.context.source, "recheck", None)
+        window = self.context.source.recheck
         if not window or not known:
             return []
         since = utcnow() - timedelta(seconds=window)
         targets = incremental.recheck_targets(self.context.engine, known, since)
         requests = []
         for key, target in targets.items():
-            if key in self.rechecking:  # listed again by another feed, sitemap or page
+            if key in self.context.rechecking:  # listed again by another feed, sitemap or page
                 continue
-            self.rechecking[key] = target
+            self.context.rechecking[key] = target
             requests.append(
                 Request(
                     target.url,
@@ -163,48 +162,34 @@ class IncrementalSpider:
             )
             backfill.report(step)
 
-    def save_progress(self) -> None:
-        """Save what walks started and caught up: walking before any item below is stored,
-        validators of a caught-up URL before it is marked so. Raises when it cannot."""
-        progress = self.walks.take()
-        if progress.caught_up:
-            rows = self.validator_book.discovery_rows(url for url, _ in progress.caught_up)
-            validators.save_validators(self.context.engine, rows)
-        walk_store.record(
-            self.context.engine,
-            self.context.source_id,
-            self.context.walk_kind,
-            self.walks.target,
-            progress,
-        )
-
     def closed(self, reason: str) -> None:
         """Scrapy calls this after the pipelines closed: save the rest of the progress."""
         try:
-            self.save_progress()
-            validators.save_validators(self.context.engine, self.validator_book.item_rows())
+            self.context.save_progress()
+            validators.save_validators(self.context.engine, self.context.validator_book.item_rows())
         except Exception as error:  # noqa: BLE001 - unsaved progress costs a fuller walk, no more
             log.warning("%s: saving crawl progress failed: %s", self.context.source.name, error)
 
 
-class RecheckPipeline:
-    """Re-fetched articles: a real change is stored as a new version; they never reach Store."""
+class RecheckPipeline(Component):
+    """Re-fetched articles: a real change is stored as a new version; they never reach Store.
 
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
+    Left out of a crawl whose source re-checks nothing (no `recheck` window).
+    """
 
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> RecheckPipeline:
-        return cls(crawler)
+    def configure(self) -> None:
+        if not self.context.source.recheck:
+            raise NotConfigured  # nothing to re-check (a message would make Scrapy warn)
 
     def process_item(self, article: ArticleRecord) -> ArticleRecord:
-        spider: Any = self.crawler.spider
-        target = spider.rechecking.get(article.url_key)
+        context = self.context
+        target = context.rechecking.get(article.url_key)
         if target is None:
             return article
+        name = context.source.name
         try:
             changed = incremental.store_version(
-                spider.context.engine,
+                context.engine,
                 target.item_id,
                 text=article.text,
                 title=article.title,
@@ -214,20 +199,21 @@ class RecheckPipeline:
                 reindex=_reindex,
             )
         except Exception as error:  # noqa: BLE001 - any store failure fails this item alone
-            spider.count("errors/store")
-            spider.walks.stored(article.url_key, ok=False)
-            log.error("%s: storing a new version of %s failed: %s", spider.name, article.url, error)
+            self.count("errors/store")
+            context.walks.stored(article.url_key, ok=False)
+            log.error("%s: storing a new version of %s failed: %s", name, article.url, error)
             raise DropItem(f"version_failed: {article.url}", log_level="DEBUG") from None
-        spider.validator_book.rechecked.add(target.url)
-        spider.walks.stored(article.url_key, ok=True)
+        context.validator_book.rechecked.add(target.url)
+        context.walks.stored(article.url_key, ok=True)
         if changed is None:
-            spider.count("recheck/same_text")
+            self.count("recheck/same_text")
         else:
-            spider.count("recheck/new_versions")
-            spider.count("recheck/new_matches", len(changed.new_keywords))
+            self.count("recheck/new_versions")
+            if changed.new_keywords:
+                self.count("recheck/new_matches", len(changed.new_keywords))
             log.info(
                 "%s: %s changed: version %d%s",
-                spider.name,
+                name,
                 article.url,
                 changed.version,
                 f", newly flagged {', '.join(changed.new_keywords)}"
@@ -241,17 +227,9 @@ def _reindex(session: Session, item_id: int, text: str) -> None:
     index_signature(session, item_id, minhash(text))
 
 
-class SignaturePipeline:
+class SignaturePipeline(Component):
     """Computes each new article's MinHash before the store transaction links it."""
 
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> SignaturePipeline:
-        return cls(crawler)
-
     def process_item(self, article: ArticleRecord) -> ArticleRecord:
-        linker = self.crawler.spider.duplicate_linker  # type: ignore[union-attr]
-        linker.remember(article.url_key, article.text, article.signature)
+        self.context.duplicate_linker.remember(article.url_key, article.text, article.signature)
         return article

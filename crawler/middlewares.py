@@ -3,27 +3,27 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Self
 
 from scrapy import Request
-from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
+from scrapy.exceptions import CannotResolveHostError, IgnoreRequest, NotConfigured
 from scrapy.http import Headers, Response
 from scrapy.responsetypes import responsetypes
 from scrapy.utils.httpobj import urlparse_cached
 
 from crawler.addresses import AddressGuard, LookupFailed
-
-if TYPE_CHECKING:
-    from scrapy.crawler import Crawler
+from crawler.components import Component
 
 log = logging.getLogger(__name__)
 
-BLOCKED_STAT = "newsmon/blocked/private_address"
+BLOCKED = "blocked/private_address"
+BLOCKED_STAT = f"newsmon/{BLOCKED}"
+# The hosts this crawl may fetch at private addresses (crawler/settings.py source_settings).
+ALLOWED_PRIVATE_HOSTS_SETTING = "NEWSMON_ALLOWED_PRIVATE_HOSTS"
 
 
-class PrivateAddressMiddleware:
+class PrivateAddressMiddleware(Component):
     """Ignores requests whose host resolves to a non-public address (loopback, LAN, cloud
-    metadata…) unless the spider's ``allowed_private_hosts`` names the host. A host that does
+    metadata…) unless the crawl's ``NEWSMON_ALLOWED_PRIVATE_HOSTS`` setting names the host. A host that does
     not resolve fails the request as a DNS error (retried like one), never passes.
 
     The answer it judges is the one the connection uses (crawler/addresses.py pins it, and
@@ -35,22 +35,11 @@ class PrivateAddressMiddleware:
     requests, which RobotsTxtMiddleware sends through the engine.
     """
 
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
-        self._guard: AddressGuard | None = None
+    needs_context = False  # a guard for any crawl: the allow-list is a setting
+
+    def configure(self) -> None:
+        self.guard = AddressGuard(self.settings.getlist(ALLOWED_PRIVATE_HOSTS_SETTING))
         self._hosts_logged: set[str] = set()
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler)
-
-    @property
-    def guard(self) -> AddressGuard:
-        # Built on first use: the spider (and its allow-list) exists only once the crawl opens.
-        if self._guard is None:
-            allowed = getattr(self.crawler.spider, "allowed_private_hosts", ())
-            self._guard = AddressGuard(allowed)
-        return self._guard
 
     async def process_request(self, request: Request) -> None:
         try:
@@ -67,31 +56,27 @@ class PrivateAddressMiddleware:
                 request.url,
                 reason,
             )
-        assert self.crawler.stats is not None
-        self.crawler.stats.inc_value(BLOCKED_STAT)
+        self.count(BLOCKED)
         raise IgnoreRequest(reason)
 
 
-class PrefetchedResponseMiddleware:
+class PrefetchedResponseMiddleware(Component):
     """Answers a request with the response the pre-crawl probe already received for its URL
     (crawler/probe.py), once, so that a discovery page or robots.txt is never fetched twice.
 
     It runs after the robots.txt and private-address checks; every middleware's
-    process_response still sees the response, as if it had just been downloaded.
+    process_response still sees the response, as if it had just been downloaded. Left out of
+    a crawl the probe fetched nothing for.
     """
 
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler)
+    def configure(self) -> None:
+        if not self.context.prefetched:
+            raise NotConfigured  # nothing to serve (a message would make Scrapy warn)
 
     def process_request(self, request: Request) -> Response | None:
-        context = getattr(self.crawler.spider, "context", None)
-        if context is None or request.method != "GET":
+        if request.method != "GET":
             return None
-        fetched = context.prefetched.pop(request.url, None)
+        fetched = self.context.prefetched.pop(request.url, None)
         if fetched is None:
             return None
         headers = Headers()

@@ -6,13 +6,12 @@ import asyncio
 import hashlib
 import logging
 import time
-from typing import Any
 
 from scrapy import signals
-from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from crawler.components import Component
 from crawler.extract import Extracted, NotAnArticle, date_from_url, extract_article
 from crawler.items import FetchedPage
 from crawler.pool import extraction_pool
@@ -30,26 +29,7 @@ STORE_BATCH = 50
 STORE_MAX_WAIT_S = 2.0
 
 
-class Stage:
-    """A pipeline stage that reaches its source's context through the crawler."""
-
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Any:
-        return cls(crawler)
-
-    @property
-    def spider(self) -> Any:
-        return self.crawler.spider
-
-    def count(self, key: str, amount: int = 1) -> None:
-        assert self.crawler.stats is not None
-        self.crawler.stats.inc_value(f"newsmon/{key}", amount)
-
-
-class ExtractPipeline(Stage):
+class ExtractPipeline(Component):
     """Runs trafilatura in the worker pool and turns a fetched page into an article record."""
 
     async def process_item(self, page: FetchedPage) -> ArticleRecord:
@@ -58,16 +38,16 @@ class ExtractPipeline(Stage):
             extracted = await asyncio.wait_for(asyncio.wrap_future(future), EXTRACT_TIMEOUT_S)
         except NotAnArticle as reason:
             self.count("skipped/not_article")
-            self.spider.walks.settle(page.walk, ok=True)
+            self.context.walks.settle(page.walk, ok=True)
             raise DropItem(f"not_article: {page.url} ({reason})", log_level="DEBUG") from None
         except Exception as error:  # noqa: BLE001 - a page that breaks the extractor is counted, not fatal
             self.count("errors/extract")
-            self.spider.walks.settle(page.walk, ok=False)
+            self.context.walks.settle(page.walk, ok=False)
             log.warning("%s: extraction failed for %s: %r", page.source, page.url, error)
             raise DropItem(f"extract_failed: {page.url}", log_level="DEBUG") from None
         record = article_record(page, extracted)
-        self.spider.walks.expect(record.url_key, page.walk)
-        self.spider.walks.dated(page.walk, record.published_at)
+        self.context.walks.expect(record.url_key, page.walk)
+        self.context.walks.dated(page.walk, record.published_at)
         return record
 
 
@@ -117,15 +97,15 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
 
 
-class FlagPipeline(Stage):
+class FlagPipeline(Component):
     """Attaches the keyword matches of the source's rules; a regex that runs past its time
     limit (crawler/userregex.py) is counted as an error of the run."""
 
     def process_item(self, article: ArticleRecord) -> ArticleRecord:
-        matches = self.spider.context.matcher.match(
+        matches = self.context.matcher.match(
             article.title or "",
             article.text,
-            source=self.spider.source.name,
+            source=self.context.source.name,
             on_timeout=lambda _rule: self.count("errors/regex_timeout"),
         )
         article.matches = [
@@ -134,7 +114,7 @@ class FlagPipeline(Stage):
         return article
 
 
-class StorePipeline(Stage):
+class StorePipeline(Component):
     """Buffers articles and writes them in batches; each batch is one transaction.
 
     A batch the database refuses because of what is in it is retried item by item, so a bad
@@ -143,11 +123,10 @@ class StorePipeline(Stage):
     run fetches it again.
     """
 
-    def __init__(self, crawler: Crawler) -> None:
-        super().__init__(crawler)
+    def configure(self) -> None:
         self.pending: list[ArticleRecord] = []
         self.pending_since = 0.0
-        crawler.signals.connect(self.flush, signal=signals.spider_idle)
+        self.crawler.signals.connect(self.flush, signal=signals.spider_idle)
 
     def process_item(self, article: ArticleRecord) -> ArticleRecord:
         if not self.pending:
@@ -168,7 +147,7 @@ class StorePipeline(Stage):
             return
         batch, self.pending = self.pending, []
         try:
-            self.spider.save_progress()  # walks below which items are stored are walking first
+            self.context.save_progress()  # walks below which items are stored are walking first
         except Exception as error:  # noqa: BLE001 - unsaved, storing could fake a finished walk
             self.lost(batch, error, whole=True)
             return
@@ -179,15 +158,15 @@ class StorePipeline(Stage):
         except Exception as error:  # noqa: BLE001 - what it was, the items one by one tell
             log.warning(
                 "%s: storing %d items failed (%s); storing them one by one",
-                self.spider.name,
+                self.context.source.name,
                 len(batch),
                 describe(error),
             )
             self.one_by_one(batch)
         try:
-            self.spider.save_progress()  # the walks these items were the last of caught up
+            self.context.save_progress()  # the walks these items were the last of caught up
         except Exception as error:  # noqa: BLE001 - unsaved, a walk is only walked again
-            log.warning("%s: saving crawl progress failed: %s", self.spider.name, error)
+            log.warning("%s: saving crawl progress failed: %s", self.context.source.name, error)
 
     def one_by_one(self, batch: list[ArticleRecord]) -> None:
         for index, article in enumerate(batch):
@@ -200,7 +179,7 @@ class StorePipeline(Stage):
                 self.lost([article], error)
 
     def store(self, batch: list[ArticleRecord]) -> None:
-        context = self.spider.context
+        context = self.context
         # Deliveries are owed in the same transaction as the items: none lost, none twice.
         alerts = [
             AlertRoute(alert.name, frozenset(alert.keywords) or None)
@@ -211,13 +190,13 @@ class StorePipeline(Stage):
             context.source_id,
             batch,
             alerts,
-            after_insert=self.spider.duplicate_linker.link,
+            after_insert=context.duplicate_linker.link,
         )
         self.count("new_items", len(stored.new_item_ids))
         self.count("flagged", len(stored.flagged_item_ids))
         self.count("skipped/already_stored", len(batch) - len(stored.new_item_ids))
         for article in batch:
-            self.spider.walks.stored(article.url_key, ok=True)
+            self.context.walks.stored(article.url_key, ok=True)
 
     def lost(
         self, articles: list[ArticleRecord], error: BaseException, whole: bool = False
@@ -225,14 +204,17 @@ class StorePipeline(Stage):
         """These items rolled back: nothing half-written, and the next run fetches them again."""
         self.count("errors/store", len(articles))
         for article in articles:
-            self.spider.walks.stored(article.url_key, ok=False)
+            self.context.walks.stored(article.url_key, ok=False)
         message = f"storing {len(articles)} items failed: {describe(error)}"
         if whole:  # the database refuses writes: the source's run fails
-            self.spider.store_error = message
-            log.error("%s: %s", self.spider.name, message)
+            self.context.store_error = message
+            log.error("%s: %s", self.context.source.name, message)
         else:
             log.error(
-                "%s: storing %s failed: %s", self.spider.name, articles[0].url, describe(error)
+                "%s: storing %s failed: %s",
+                self.context.source.name,
+                articles[0].url,
+                describe(error),
             )
 
 

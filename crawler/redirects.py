@@ -8,17 +8,14 @@ vanish without a count. This middleware sees each 3xx just before RedirectMiddle
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Self
 from urllib.parse import urljoin
 
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
+from crawler.components import Component
 from crawler.urls import InvalidURL, canonicalize, host_of, url_key
-
-if TYPE_CHECKING:
-    from scrapy.crawler import Crawler
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +26,8 @@ class RedirectLoop(IgnoreRequest):
     kind = "redirect_loop"
 
 
-class RedirectGuardMiddleware:
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler)
+class RedirectGuardMiddleware(Component):
+    needs_context = False
 
     def process_response(self, request: Request, response: Response) -> Response:
         location = response.headers.get(b"Location")
@@ -47,8 +39,7 @@ class RedirectGuardMiddleware:
             raise RedirectLoop(f"redirect loop: {' -> '.join([*chain, target])}")
         if host_of(target) != host_of(chain[0]):
             log.info("%s redirects to another host: %s", chain[0], target)
-            if self.crawler.stats is not None:
-                self.crawler.stats.inc_value("newsmon/redirects/offsite")
+            self.count("redirects/offsite")
         return response
 
 

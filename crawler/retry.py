@@ -14,15 +14,12 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Self
 
 from scrapy import Request
 from scrapy.http import Response
 
+from crawler.components import Component
 from storage.clock import to_utc
-
-if TYPE_CHECKING:
-    from scrapy.crawler import Crawler
 
 log = logging.getLogger(__name__)
 
@@ -50,20 +47,17 @@ def backoff_seconds(retries_so_far: int, base: float = BACKOFF_BASE_S) -> float:
     return min(BACKOFF_MAX_S, base * 2**retries_so_far)
 
 
-class RetryAfterMiddleware:
+class RetryAfterMiddleware(Component):
     """Delays retryable responses by Retry-After (capped) or backoff; refuses absurd waits."""
 
-    def __init__(self, crawler: Crawler) -> None:
-        settings = crawler.settings
-        self.crawler = crawler
+    needs_context = False
+
+    def configure(self) -> None:
+        settings = self.settings
         self.retry_codes = {int(code) for code in settings.getlist("RETRY_HTTP_CODES")}
         self.max_retries = settings.getint("RETRY_TIMES")
         self.cap = settings.getfloat("NEWSMON_RETRY_AFTER_MAX", RETRY_AFTER_MAX_S)
         self.base = settings.getfloat("NEWSMON_RETRY_BACKOFF", BACKOFF_BASE_S)
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler)
 
     async def process_response(self, request: Request, response: Response) -> Response:
         if response.status not in self.retry_codes or request.meta.get("dont_retry"):
@@ -80,14 +74,10 @@ class RetryAfterMiddleware:
                 self.cap,
             )
             request.meta["dont_retry"] = True
-            self._count("retry_after_too_long")
+            self.count("retry/retry_after_too_long")
             return response
         if wait is None:
             wait = backoff_seconds(retries, self.base)
-        self._count("retry_waits")
+        self.count("retry/retry_waits")
         await asyncio.sleep(wait)
         return response
-
-    def _count(self, key: str) -> None:
-        if self.crawler.stats is not None:
-            self.crawler.stats.inc_value(f"newsmon/retry/{key}")

@@ -81,14 +81,15 @@ def run_crawl(
         shutdown_pool()
     results = []
     for crawler, context in started:
-        outcome = outcome_of(crawler)
+        outcome = outcome_of(crawler, context.failure)
         runs.finish_run(engine, context.run_id, outcome)
         results.append(SourceResult(context.source.name, context.run_id, outcome))
     return results
 
 
-def outcome_of(crawler: Crawler) -> RunOutcome:
-    """Turn a finished crawler's stats into the run record."""
+def outcome_of(crawler: Crawler, failure: str | None = None) -> RunOutcome:
+    """Turn a finished crawler's stats, and why its source's run failed (its context's
+    `failure`), into the run record."""
     stats = crawler.stats.get_stats() if crawler.stats else {}
     counts = {
         key[len("newsmon/") :]: value for key, value in stats.items() if key.startswith("newsmon/")
@@ -99,16 +100,13 @@ def outcome_of(crawler: Crawler) -> RunOutcome:
     for key, value in stats.items():
         if key.startswith("spider_exceptions/"):
             error_kinds["spider_exception"] = error_kinds.get("spider_exception", 0) + value
-    spider = crawler.spider
-    failure = getattr(spider, "discovery_error", None) or getattr(spider, "store_error", None)
     finish_reason = stats.get("finish_reason", "finished")
-    if failure is None and finish_reason != "finished":
-        failure = f"crawl ended early: {finish_reason}"
+    reason = failure
+    if reason is None and finish_reason != "finished":
+        reason = f"crawl ended early: {finish_reason}"
     errors = sum(error_kinds.values())
-    status = "failed" if failure else ("partial" if errors else "ok")
-    if finish_reason == "shutdown" and not (
-        getattr(spider, "discovery_error", None) or getattr(spider, "store_error", None)
-    ):
+    status = "failed" if reason else ("partial" if errors else "ok")
+    if finish_reason == "shutdown" and not failure:
         status = "interrupted"  # stopped by SIGTERM/SIGINT: not the source's fault, not a failure
     return RunOutcome(
         status=status,
@@ -118,5 +116,5 @@ def outcome_of(crawler: Crawler) -> RunOutcome:
         skipped=sum(value for key, value in counts.items() if key.startswith("skipped/")),
         errors=errors,
         error_kinds=error_kinds,
-        error_text=redact_text(failure) if failure else None,
+        error_text=redact_text(reason) if reason else None,
     )

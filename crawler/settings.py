@@ -10,6 +10,7 @@ from scrapy.settings import default_settings
 
 from crawler.addresses import allowed_private_hosts, proxy_hosts
 from crawler.config.models import Config, Source
+from crawler.middlewares import ALLOWED_PRIVATE_HOSTS_SETTING
 from crawler.resolver import PRIVATE_HOSTS_SETTING
 
 # Scrapy imports every component named in its *_BASE settings, even one set to None, so the
@@ -95,6 +96,8 @@ def source_settings(config: Config, source: Source) -> dict[str, Any]:
     politeness = config.politeness_for(source)
     return {
         **_basic_auth(source),
+        # PrivateAddressMiddleware lets these hosts be fetched at private addresses.
+        ALLOWED_PRIVATE_HOSTS_SETTING: sorted(allowed_private_hosts(source)),
         "ROBOTSTXT_OBEY": politeness.obey_robots,
         "DOWNLOAD_DELAY": politeness.delay,
         "CONCURRENT_REQUESTS_PER_DOMAIN": politeness.concurrency_per_host,

@@ -24,7 +24,6 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from service_identity import VerificationError
 from twisted.python.failure import Failure
 
-from crawler.addresses import allowed_private_hosts
 from crawler.charset import decode_html
 from crawler.incremental import IncrementalSpider
 from crawler.items import FetchedPage, Hints
@@ -141,11 +140,9 @@ class SourceSpider(IncrementalSpider, Spider):
         super().__init__(name=context.source.name, **kwargs)
         self.context = context
         self.source = context.source
-        self.discovery_error: str | None = None
         self.requested: set[str] = set()
         self.out_of_articles = False  # max_articles reached: this run requests no more
         self.known_keys: set[str] = set()  # of the last article_requests call
-        self.allowed_private_hosts = allowed_private_hosts(self.source)
         self.init_incremental()
 
     @classmethod
@@ -286,7 +283,7 @@ class SourceSpider(IncrementalSpider, Spider):
             reason = f"{reason} ({failure.value})"
         elif reason == "tls":
             reason = f"tls ({tls_problem(failure.value)})"
-        self.discovery_error = f"{failed_url(failure)}: {reason}"
+        self.context.discovery_error = f"{failed_url(failure)}: {reason}"
 
     def item_error(self, item: Any, failure: Failure) -> None:
         """A pipeline stage raised (Scrapy logged it): the item is lost to this run, so the
@@ -304,7 +301,9 @@ class SourceSpider(IncrementalSpider, Spider):
         self.count("errors/parse")
         self.discovery_incomplete = True
         if response.meta.get("first_discovery"):
-            self.discovery_error = self.discovery_error or f"{response.url}: {reason}"
+            self.context.discovery_error = (
+                self.context.discovery_error or f"{response.url}: {reason}"
+            )
         log.warning("%s: %s: %s", self.name, response.url, reason)
 
     def count(self, key: str, amount: int = 1) -> None:

@@ -20,13 +20,17 @@ SCRIPT = textwrap.dedent(
 
     class Fetch(Spider):
         name = "fetch"
-        allowed_private_hosts = set(allowed)
         start_urls = [url]
 
         def parse(self, response):
             yield {"url": response.url}
 
-    base = {"LOG_LEVEL": "ERROR", "ROBOTSTXT_OBEY": False, "TELNETCONSOLE_ENABLED": False}
+    base = {
+        "LOG_LEVEL": "ERROR",
+        "ROBOTSTXT_OBEY": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "NEWSMON_ALLOWED_PRIVATE_HOSTS": allowed,  # crawler/middlewares.py
+    }
     process = CrawlerProcess({**base, **settings})
     crawler = process.create_crawler(Fetch)
     process.crawl(crawler)

@@ -12,19 +12,22 @@ from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
-from crawler.middlewares import BLOCKED_STAT, PrivateAddressMiddleware
+from crawler.middlewares import (
+    ALLOWED_PRIVATE_HOSTS_SETTING,
+    BLOCKED_STAT,
+    PrivateAddressMiddleware,
+)
 from tests.crawler.scrapy_child import crawl_once
 
 
 class StubSpider(Spider):
     name = "stub"
-    allowed_private_hosts: set[str] = set()
 
 
 def make_crawler(allowed: set[str], settings: dict | None = None):
-    spider_cls = type("Spider", (StubSpider,), {"allowed_private_hosts": allowed})
-    crawler = get_crawler(spider_cls, settings)
-    crawler.spider = spider_cls.from_crawler(crawler)
+    settings = {**(settings or {}), ALLOWED_PRIVATE_HOSTS_SETTING: sorted(allowed)}
+    crawler = get_crawler(StubSpider, settings)
+    crawler.spider = StubSpider.from_crawler(crawler)
     return crawler
 
 
