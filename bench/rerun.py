@@ -70,9 +70,9 @@ def lookup_cost(stored: int, probes: int = 200) -> None:
 
     from bench.sitegen import SENTENCES
     from storage.db import make_engine, prepare_for_writing
-    from storage.minhash import NUM_PERM, band_hashes, minhash
     from storage.models import Item, Signature, SignatureBand, Source
     from storage.neardup import find_near_copies
+    from storage.text import NUM_PERM, band_hashes, minhash
 
     rng = np.random.default_rng(7)
     with tempfile.TemporaryDirectory() as tmp:

@@ -36,7 +36,7 @@ def extract_article(html: str, url: str, min_chars: int = MIN_TEXT_CHARS) -> Ext
     import trafilatura
     from trafilatura.settings import Document
 
-    from storage.minhash import minhash, to_bytes
+    from storage.text import minhash, to_bytes
 
     document = trafilatura.bare_extraction(
         html,
@@ -100,6 +100,6 @@ def warm_up() -> None:
     """Ready a fresh worker before the first page arrives: imports, MinHash permutations."""
     import trafilatura  # noqa: F401
 
-    from storage.minhash import minhash
+    from storage.text import minhash
 
     minhash("warm up")

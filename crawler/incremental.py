@@ -24,9 +24,9 @@ from crawler.redact import sealed
 from crawler.walks import BackfillStep, Walk, WalkTracker
 from storage import incremental, validators
 from storage import walks as walk_store
-from storage.minhash import minhash
 from storage.models import utcnow
 from storage.neardup import index_signature
+from storage.text import minhash
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

@@ -1,17 +1,16 @@
 """Keyword matching: rules compiled once into an Aho-Corasick prefilter plus per-hit checks.
 
-Text and terms are folded the same way (NFKC, case, dash variants, spaces around a dash,
-whitespace runs, Arabic-script variants); a hit must sit on word boundaries, and every hit is
-reported with offsets into the original, unfolded string.
+Text and terms are folded the same way, by storage/text.py (NFKC, case, dash variants, spaces
+around a dash, whitespace runs, Arabic-script variants), as near-duplicate shingles are; a hit
+must sit on word boundaries, and every hit is reported with offsets into the original, unfolded
+string and with the one snippet of storage/text.py.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-import re
 import unicodedata
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -19,10 +18,10 @@ from typing import Protocol
 import ahocorasick
 
 from crawler.userregex import TIME_LIMIT, Pattern, compile_pattern
+from storage.text import WORD, Folded, fold, fold_mapped, fold_pattern, snippet
 
 logger = logging.getLogger(__name__)
 
-SNIPPET_CONTEXT = 60
 FIELDS = ("title", "text")
 
 
@@ -57,41 +56,6 @@ class RuleSpec(Protocol):
     def sources(self) -> Sequence[str]: ...
 
 
-_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
-# Urdu is often typed on Arabic keyboards: fold the Arabic code points to the Urdu/Persian ones.
-_ARABIC_SCRIPT = {
-    "\u064a": "\u06cc",  # ي Arabic yeh -> ی Farsi yeh
-    "\u0649": "\u06cc",  # ى alef maksura -> ی
-    "\u0643": "\u06a9",  # ك Arabic kaf -> ک keheh
-    "\u0647": "\u06c1",  # ه heh -> ہ heh goal
-    "\u0629": "\u06c3",  # ة teh marbuta -> ۃ teh marbuta goal
-    **{chr(0x0660 + d): str(d) for d in range(10)},  # Arabic-Indic digits
-    **{chr(0x06F0 + d): str(d) for d in range(10)},  # Extended Arabic-Indic (Urdu) digits
-}
-# Invisible or optional marks: harakat, superscript alef, tatweel, zero-width and bidi controls.
-_DROPPED = (
-    "".join(map(chr, range(0x064B, 0x0660)))
-    + "\u0670\u0640\u00ad\u200b\u200c\u200d\u200e\u200f\ufeff"
-    + "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
-_SPACES = "".join(c for c in map(chr, range(0x3001)) if c.isspace())  # U+3000 is the last one
-_CHAR_MAP = {
-    **dict.fromkeys(_DASHES, "-"),
-    **_ARABIC_SCRIPT,
-    **dict.fromkeys(_SPACES.replace(" ", ""), " "),
-}
-_TABLE = str.maketrans({**_CHAR_MAP, **dict.fromkeys(_DROPPED)})  # for the slow path
-_MAPPED_RE = re.compile(f"[{re.escape(''.join(_CHAR_MAP))}]")
-_DROPPED_RE = re.compile(f"[{re.escape(_DROPPED)}]")
-_RUN_PAIRS = ("  ", " -", "- ")  # how every run that _collapse shortens begins
-_WORD = re.compile(r"\w+")
-
-
-def normalize(text: str) -> str:
-    """The folded form used for matching, for display and search keys."""
-    return _fold(text).text.strip()
-
-
 @dataclass(frozen=True)
 class Match:
     keyword: str
@@ -109,164 +73,7 @@ class RuleError(ValueError):
         super().__init__(f"keyword {rule!r}: {problem}")
 
 
-# --- Folding ------------------------------------------------------------------------------------
-
-
-class _OffsetMap:
-    """Folded offsets -> offsets before folding, as segments that start at anchors.
-
-    A segment is either linear (a stretch copied one to one) or a replacement: folded
-    characters that all stand for one original span (an NFKC expansion, a collapsed run).
-    """
-
-    __slots__ = ("outs", "origs", "ends")
-
-    def __init__(self) -> None:
-        self.outs = [0]  # folded index where each segment begins
-        self.origs = [0]  # original index where it begins
-        self.ends = [-1]  # original end of a replacement segment; -1 for a linear one
-
-    def replace(self, out: int, first: int, stop: int, length: int) -> None:
-        """Folded [out, out+length) replaces original [first, stop); linear again after."""
-        self.outs += (out, out + length)
-        self.origs += (first, stop)
-        self.ends += (stop, -1)
-
-    def start(self, index: int) -> int:
-        segment = bisect_right(self.outs, index) - 1
-        if self.ends[segment] >= 0:
-            return self.origs[segment]
-        return self.origs[segment] + index - self.outs[segment]
-
-    def end(self, index: int) -> int:
-        """The original end of the folded character before `index`."""
-        segment = bisect_right(self.outs, index - 1) - 1
-        if self.ends[segment] >= 0:
-            return self.ends[segment]
-        return self.origs[segment] + index - self.outs[segment]
-
-
-@dataclass(slots=True)
-class _Folded:
-    """Folded text and the maps back: per-character folding, then the whitespace collapse."""
-
-    text: str
-    chars: _OffsetMap | None = None
-    runs: _OffsetMap | None = None
-
-    def start(self, index: int) -> int:
-        index = self.runs.start(index) if self.runs else index
-        return self.chars.start(index) if self.chars else index
-
-    def end(self, index: int) -> int:
-        index = self.runs.end(index) if self.runs else index
-        return self.chars.end(index) if self.chars else index
-
-
-def _fold(text: str, casefold: bool = True) -> _Folded:
-    """Fold for matching. The common case keeps every character in place and needs no map."""
-    chars = None
-    if text.isascii():
-        folded = text.lower() if casefold else text
-    else:
-        folded = text.casefold() if casefold else text
-        if (
-            len(folded) != len(text)
-            or not unicodedata.is_normalized("NFKC", text)
-            or _DROPPED_RE.search(text)
-        ):
-            folded, chars = _fold_groups(text, casefold)
-    folded = _map_chars(folded)
-    folded, runs = _collapse(folded)
-    return _Folded(folded, chars, runs)
-
-
-def _fold_groups(text: str, casefold: bool) -> tuple[str, _OffsetMap]:
-    """Fold the characters that change length (with their combining marks) one group at a time."""
-    normalized = unicodedata.is_normalized("NFKC", text)
-    offsets = _OffsetMap()
-    dirty = "".join(c for c in set(text) if not c.isascii() and _changes_length(c, normalized))
-    if not dirty:  # e.g. conjoining Hangul jamo: left as they are
-        return (text.casefold() if casefold else text), offsets
-    pieces: list[str] = []
-    last = group_end = out = 0
-    for found in re.finditer(f"[{re.escape(''.join(sorted(dirty)))}]", text):
-        position = found.start()
-        if position < group_end:
-            continue
-        first = position
-        if position > 0 and unicodedata.combining(text[position]):
-            first -= 1  # a mark composes with its base under NFKC
-        stop = position + 1
-        while stop < len(text) and unicodedata.combining(text[stop]):
-            stop += 1
-        clean = text[last:first]
-        pieces.append(clean.casefold() if casefold else clean)
-        out += first - last
-        group = unicodedata.normalize("NFKC", text[first:stop]).translate(_TABLE)
-        group = group.casefold() if casefold else group
-        pieces.append(group)
-        offsets.replace(out, first, stop, len(group))
-        out += len(group)
-        last = group_end = stop
-    clean = text[last:]
-    pieces.append(clean.casefold() if casefold else clean)
-    return "".join(pieces), offsets
-
-
-@functools.cache
-def _changes_length(char: str, normalized: bool) -> bool:
-    """Whether folding `char` alone may not give exactly one character in its place."""
-    if char in _DROPPED or len(char.casefold()) != 1:
-        return True
-    if normalized:  # NFKC-stable text: marks have nothing left to compose with
-        return False
-    return unicodedata.combining(char) != 0 or unicodedata.normalize("NFKC", char) != char
-
-
-def _map_chars(text: str) -> str:
-    """Dash variants, Arabic-script variants and every whitespace character, one for one."""
-    if _MAPPED_RE.search(text):
-        for char in set(_MAPPED_RE.findall(text)):
-            text = text.replace(char, _CHAR_MAP[char])
-    return text
-
-
-def _collapse(text: str) -> tuple[str, _OffsetMap | None]:
-    """Whitespace runs become one space and spaces around a dash go.
-
-    Searches for the three pairs that start such a run with str.find: far cheaper than a regex
-    scan over a whole article, and most articles have only a few runs.
-    """
-    nexts = [text.find(pair) for pair in _RUN_PAIRS]
-    if max(nexts) < 0:
-        return text, None
-    offsets = _OffsetMap()
-    pieces: list[str] = []
-    last = 0
-    while True:
-        first = min((n for n in nexts if n >= 0), default=-1)
-        if first < 0:
-            break
-        stop = first + 2
-        while stop < len(text) and text[stop] in " -":
-            stop += 1
-        run = text[first:stop]
-        replacement = run.replace(" ", "") if "-" in run else " "
-        if len(replacement) != len(run):
-            pieces.append(text[last:first])
-            offsets.replace(
-                offsets.outs[-1] + first - offsets.origs[-1], first, stop, len(replacement)
-            )
-            pieces.append(replacement)
-            last = stop
-        for index, pair in enumerate(_RUN_PAIRS):
-            if 0 <= nexts[index] < stop:
-                nexts[index] = text.find(pair, stop)
-    if not pieces:
-        return text, None
-    pieces.append(text[last:])
-    return "".join(pieces), offsets
+# --- Word boundaries ---------------------------------------------------------------------------
 
 
 def _is_word_char(char: str) -> bool:
@@ -326,13 +133,13 @@ class _Rule:
 class _Scan:
     """One field folded and searched: every confirmed hit per term id, in folded offsets."""
 
-    folded: _Folded
+    folded: Folded
     hits: dict[int, list[tuple[int, int]]]
     _word_starts: list[int] | None = None
 
     def word_starts(self) -> list[int]:
         if self._word_starts is None:
-            self._word_starts = [word.start() for word in _WORD.finditer(self.folded.text)]
+            self._word_starts = [word.start() for word in WORD.finditer(self.folded.text)]
         return self._word_starts
 
     def any_hit(self, term_ids: Sequence[int]) -> bool:
@@ -388,8 +195,8 @@ class Matcher:
             first, last = scan.folded.start(start), scan.folded.end(end)
             key = (rule.name, field_name, first)  # two terms may hit at one place: keep one
             if key not in longest or longest[key].end < last:
-                snippet = _snippet(originals[field_name], first, last)
-                longest[key] = Match(rule.name, field_name, first, last, snippet)
+                context = snippet(originals[field_name], first, last)
+                longest[key] = Match(rule.name, field_name, first, last, context)
         order = {name: index for index, name in enumerate(FIELDS)}
         return sorted(longest.values(), key=lambda m: (order[m.field], m.start, m.keyword))
 
@@ -427,7 +234,7 @@ class Matcher:
         return found
 
     def _scan(self, original: str) -> _Scan:
-        folded = _fold(original)
+        folded = fold_mapped(original)
         scan = _Scan(folded, {})
         if self._automaton is None or not original:
             return scan
@@ -444,7 +251,7 @@ class Matcher:
                 if cased is not None:
                     if (start, end) not in cased_at:
                         span = original[folded.start(start) : folded.end(end)]
-                        cased_at[start, end] = _fold(span, casefold=False).text.strip()
+                        cased_at[start, end] = fold(span, casefold=False)
                     if cased_at[start, end] != cased:
                         continue
                 scan.hits.setdefault(term_id, []).append((start, end))
@@ -501,7 +308,7 @@ def _compile_rule(rule: RuleSpec, term_ids: dict[_Term, int]) -> _Rule:
     """One config rule -> term ids into the shared table, regexes compiled, checks done."""
     case_sensitive = {}
     for raw in rule.case_sensitive_terms:
-        cased = _fold(raw, casefold=False).text.strip()
+        cased = fold(raw, casefold=False)
         if not cased:
             raise RuleError(rule.name, f"case-sensitive term {raw!r} is empty after normalisation")
         case_sensitive[cased] = raw
@@ -510,14 +317,14 @@ def _compile_rule(rule: RuleSpec, term_ids: dict[_Term, int]) -> _Rule:
     def terms_of(raws: Sequence[str], kind: str) -> list[_Term]:
         terms = []
         for raw in raws:
-            cased = _fold(raw, casefold=False).text.strip()
+            cased = fold(raw, casefold=False)
             if not cased:
                 raise RuleError(rule.name, f"{kind} {raw!r} is empty after normalisation")
             if cased in case_sensitive:
                 used.add(cased)
-                terms.append(_Term(normalize(raw), cased))
+                terms.append(_Term(fold(raw), cased))
             else:
-                terms.append(_Term(normalize(raw), None))
+                terms.append(_Term(fold(raw), None))
         return terms
 
     terms = terms_of(rule.terms, "term")
@@ -538,7 +345,7 @@ def _compile_rule(rule: RuleSpec, term_ids: dict[_Term, int]) -> _Rule:
     for pattern in rule.regex:
         try:
             # Regexes run over the folded text, so Arabic-script variants are folded in them too.
-            regexes.append(compile_pattern(pattern.translate(_TABLE), ignore_case=True))
+            regexes.append(compile_pattern(fold_pattern(pattern), ignore_case=True))
         except ValueError as exc:
             raise RuleError(rule.name, f"regex {pattern!r} does not compile: {exc}") from None
     if not terms and not regexes:
@@ -558,17 +365,3 @@ def _compile_rule(rule: RuleSpec, term_ids: dict[_Term, int]) -> _Rule:
         near=ids(near),
         within=rule.near.within if rule.near else 0,
     )
-
-
-def _snippet(text: str, start: int, end: int) -> str:
-    """About SNIPPET_CONTEXT characters each side, whole words, whitespace collapsed."""
-    left = max(0, start - SNIPPET_CONTEXT)
-    right = min(len(text), end + SNIPPET_CONTEXT)
-    if left > 0:
-        while left < start and not text[left - 1].isspace():
-            left += 1
-    if right < len(text):
-        while right > end and not text[right].isspace():
-            right -= 1
-    body = " ".join(text[left:right].split())
-    return ("…" if left > 0 else "") + body + ("…" if right < len(text) else "")

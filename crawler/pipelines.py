@@ -18,7 +18,7 @@ from crawler.pool import extraction_pool
 from crawler.urls import InvalidURL, canonicalize, url_key
 from storage.deliveries import AlertRoute
 from storage.queries import ArticleRecord, MatchRecord, store_articles
-from storage.textnorm import storable
+from storage.text import storable
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class ExtractPipeline(Component):
 def article_record(page: FetchedPage, extracted: Extracted) -> ArticleRecord:
     """Merge extraction with discovery hints; hints fill what the page did not say.
 
-    Every text is made storable here (storage/textnorm.py), whether it came from the page or
+    Every text is made storable here (storage/text.py), whether it came from the page or
     from a feed or listing: the database never sees a lone surrogate or a NUL.
     """
     published, date_source = extracted.published, "page"

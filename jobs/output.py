@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
+from storage.text import plain_snippet
+
 if TYPE_CHECKING:
     from storage.search import Hit, StoredItem
 
-CONTEXT_CHARS = 80
 TABLE_CELL = 70
 # C0 controls but tab and newline, DEL, and C1 controls (0x9b is CSI to many terminals).
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -49,12 +50,6 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _snippet(hit: Hit) -> str | None:
-    from storage.search import plain_snippet  # not at the top: `newsmon runs` needs no query code
-
-    return plain_snippet(hit.snippet)
-
-
 # Every field a row can carry, in output order; --fields picks from these.
 FIELDS = (
     Field("id", lambda hit: hit.item.id, "int", narrow=True),
@@ -70,7 +65,7 @@ FIELDS = (
     Field("canonical_url", lambda hit: hit.item.canonical_url),
     Field("keywords", lambda hit: hit.item.keywords, "list", narrow=True),
     Field("duplicate_of", lambda hit: hit.item.duplicate_of, "int"),
-    Field("snippet", _snippet),  # search hits only
+    Field("snippet", lambda hit: plain_snippet(hit.snippet)),  # search hits only
     Field("text", lambda hit: hit.item.text),
 )
 FIELD = {field.name: field for field in FIELDS}
@@ -204,8 +199,7 @@ def write_item(item: StoredItem, out: TextIO) -> None:
     if item.matches:
         out.write(f"\nkeywords ({len(item.matches)} matches):\n")
         for match in item.matches:
-            field_text = (item.title or "") if match.field == "title" else item.text
-            context = in_context(field_text, match.start, match.end)
+            context = printable(plain_snippet(item.context(match)) or "")
             out.write(f"  {printable(match.keyword)} [{match.field}]: {context}\n")
     else:
         out.write("\nkeywords: none\n")
@@ -229,17 +223,8 @@ def highlight(text: str, spans: Sequence[tuple[int, int]], *, ansi: bool = False
     return "".join(pieces) + printable(text[last:])
 
 
-def in_context(text: str, start: int, end: int, around: int = CONTEXT_CHARS) -> str:
-    """The match with some text either side, the match itself marked »like this«."""
-    before = _one_line(text[max(0, start - around) : start])
-    after = _one_line(text[end : end + around])
-    lead = "…" if start > around else ""
-    tail = "…" if end + around < len(text) else ""
-    return f"{lead}{before}»{text[start:end]}«{after}{tail}"
-
-
 def _one_line(text: str) -> str:
-    # Keep edge spaces so the marked match stays separated from its neighbours.
+    # One printable line, its edge spaces kept.
     collapsed = " ".join(printable(text).split())
     if text[:1].isspace():
         collapsed = " " + collapsed

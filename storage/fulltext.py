@@ -14,10 +14,9 @@ from sqlalchemy import Double, Float, cast, column, func, literal_column, select
 from storage.filters import QueryError
 from storage.search_syntax import SearchSyntaxError, parse, to_fts5, to_tsquery
 from storage.tables import items
+from storage.text import MARK_END, MARK_START
 
-# Snippets come back with matches between these private-use characters; front ends turn them
-# into »marks« or <mark> (after escaping the text, never before).
-MARK_START, MARK_END = "\ue000", "\ue001"
+# Snippets come back with the matches marked as storage/text.py marks them.
 SNIPPET_TOKENS = 24
 TITLE_WEIGHT, TEXT_WEIGHT = 5.0, 1.0
 

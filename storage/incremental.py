@@ -11,7 +11,7 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Item, ItemVersion, KeywordMatch, utcnow
-from storage.textnorm import normalise
+from storage.text import normalise
 from storage.validators import Validators, validators_for
 
 

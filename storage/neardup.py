@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.minhash import BANDS, band_hashes, estimated_jaccard, from_values, minhash, to_bytes
 from storage.models import Item, Signature, SignatureBand
+from storage.text import BANDS, band_hashes, estimated_jaccard, from_values, minhash, to_bytes
 
 DEFAULT_THRESHOLD = 0.8
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import html
 import json
 import math
 from collections.abc import Iterator
@@ -42,9 +41,10 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from storage.clock import to_utc
 from storage.filters import DATE_FIELDS, ItemQuery, QueryError, filter_conditions, item_date
-from storage.fulltext import MARK_END, MARK_START, full_text, search_condition
+from storage.fulltext import full_text, search_condition
 from storage.stories import first_of_story
 from storage.tables import UTCDateTime, items, keyword_matches, sources
+from storage.text import MARK_END, MARK_START, snippet
 
 # Public here too: the query API's callers import these from storage.search.
 __all__ = [
@@ -60,12 +60,10 @@ __all__ = [
     "encode_cursor",
     "filter_conditions",
     "get_item",
-    "html_snippet",
     "item_date",
     "iter_items",
     "list_keywords",
     "list_sources",
-    "plain_snippet",
     "search_condition",
     "search_items",
     "validate_query",
@@ -110,6 +108,12 @@ class StoredItem:
     def keywords(self) -> list[str]:
         """The keyword rules that matched, each once, sorted."""
         return sorted({match.keyword for match in self.matches})
+
+    def context(self, match: Match) -> str:
+        """The match in its field as storage/text.py renders it, between MARK_START and
+        MARK_END: what `newsmon show` and the web view print."""
+        text = (self.title or "") if match.field == "title" else self.text
+        return snippet(text, match.start, match.end, marked=True)
 
 
 @dataclass
@@ -211,19 +215,6 @@ def decode_cursor(cursor: str, expected_kind: str) -> tuple[Any, int]:
             "invalid cursor: pass the next cursor of the same query unchanged"
         ) from None
     return key, item_id
-
-
-def plain_snippet(snippet: str | None, start: str = "»", end: str = "«") -> str | None:
-    """A snippet for terminals and JSON: matches marked »like this«."""
-    if snippet is None:
-        return None
-    return snippet.replace(MARK_START, start).replace(MARK_END, end)
-
-
-def html_snippet(snippet: str | None) -> str:
-    """A snippet as safe HTML: the scraped text escaped first, then matches wrapped in <mark>."""
-    escaped = html.escape(snippet or "")
-    return escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
 
 
 def list_sources(engine: Engine) -> list[dict[str, Any]]:
@@ -358,8 +349,8 @@ def _snippets(
     """Snippets for one page only: computed in the page query they would run for every match."""
     if not search or not ids:
         return {}
-    match, _rank, snippet, join = full_text(dialect, search)
-    statement = select(items.c.id, snippet).select_from(items)
+    match, _rank, cut, join = full_text(dialect, search)
+    statement = select(items.c.id, cut).select_from(items)
     if join is not None:
         statement = join(statement)
     statement = statement.where(match, items.c.id.in_(ids))

@@ -35,25 +35,20 @@ from jobs.web.feeds import atom_feed
 from storage.clock import to_utc
 from storage.filters import FILTERS, Filter
 from storage.search import (
-    MARK_END,
-    MARK_START,
     ItemQuery,
-    Match,
     QueryError,
     StoredItem,
     get_item,
-    html_snippet,
     list_keywords,
     list_sources,
-    plain_snippet,
     search_items,
 )
+from storage.text import html_snippet, plain_snippet
 
 log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).with_name("templates")
 FEED_ENTRIES = 50
-CONTEXT_CHARS = 90
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 TOKEN_COOKIE = "newsmon_token"
 HTML_HEADERS = {
@@ -347,7 +342,7 @@ def _item_out(item: StoredItem, snippet: str | None, *, full: bool = False) -> I
                 field=m.field,
                 start=m.start,
                 end=m.end,
-                context=plain_snippet(_match_context(item, m)) or "",
+                context=plain_snippet(item.context(m)) or "",
             )
             for m in item.matches
         ]
@@ -356,20 +351,9 @@ def _item_out(item: StoredItem, snippet: str | None, *, full: bool = False) -> I
     )
 
 
-def _match_context(item: StoredItem, match: Match) -> str:
-    """The match with some text either side, the match between MARK_START and MARK_END."""
-    text = (item.title or "") if match.field == "title" else item.text
-    start, end = match.start, match.end
-    before = " ".join(text[max(0, start - CONTEXT_CHARS) : start].split())
-    after = " ".join(text[end : end + CONTEXT_CHARS].split())
-    lead = "…" if start > CONTEXT_CHARS else ""
-    tail = "…" if end + CONTEXT_CHARS < len(text) else ""
-    return f"{lead}{before} {MARK_START}{text[start:end]}{MARK_END} {after}{tail}".strip()
-
-
 def _result(item: StoredItem, snippet: str | None) -> dict[str, Any]:
     """What the templates show of one item; *_html values are escaped already."""
-    contexts = [html_snippet(_match_context(item, match)) for match in item.matches[:3]]
+    contexts = [html_snippet(item.context(match)) for match in item.matches[:3]]
     return {
         "id": item.id,
         # Stored URLs come from crawling http(s); anything else is not linked.

@@ -5,7 +5,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crawler.config.models import KeywordRule, Near
-from crawler.keywords import Match, Matcher, RuleError, normalize
+from crawler.keywords import Match, Matcher, RuleError
+from storage.text import fold
+from tests.storage.test_text import FOLDING
 
 REAFFIRMED = "We reaffirmed our commitment to the long term Pakistan-US partnership"
 DIALOGUE = "Both sides reviewed the progress in the ongoing Pakistan-US trade dialogue"
@@ -25,31 +27,13 @@ def spans(found: list[Match], text: str) -> list[str]:
     return [text[m.start : m.end] for m in found]
 
 
-# --- normalize ---------------------------------------------------------------------------------
+# --- folding, shared with near-duplicate shingles ----------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("Pakistan-US", "pakistan-us"),
-        *[(f"Pakistan{dash}US", "pakistan-us") for dash in "‐‑‒–—―−﹘﹣－"],
-        ("Pakistan - US", "pakistan-us"),
-        ("Pakistan —US", "pakistan-us"),
-        ("Pakistan\u00a0–\n US", "pakistan-us"),
-        ("  long\n\n term\u00a0\tpartnership ", "long term partnership"),
-        ("ＰＡＫＩＳＴＡＮ", "pakistan"),  # NFKC: fullwidth letters
-        ("ﬁnance", "finance"),  # NFKC: ligature
-        ("Straße", "strasse"),  # casefold, not just lower
-        ("پاکستان امريكه", URDU_TERM),  # Arabic yeh, kaf, heh
-        ("پاکِستان امریکہ", URDU_TERM),  # kasra dropped
-        ("پاکستان امری\u200cکہ", URDU_TERM),  # ZWNJ dropped
-        ("پاکستـــان امریکہ", URDU_TERM),  # tatweel dropped
-        ("صلاة", "صلاۃ"),  # teh marbuta
-        ("٢٠٢٥ ۲۰۲۵", "2025 2025"),  # Arabic-Indic and Urdu digits
-    ],
-)
-def test_normalize(text: str, expected: str) -> None:
-    assert normalize(text) == expected
+@pytest.mark.parametrize(("text", "folded"), FOLDING)
+def test_a_term_finds_its_folding_and_the_folding_finds_the_term(text: str, folded: str) -> None:
+    assert matcher(rule("kw", terms=[folded])).matched_keywords("", text) == ["kw"]
+    assert matcher(rule("kw", terms=[text])).matched_keywords("", folded) == ["kw"]
 
 
 # --- literal terms -----------------------------------------------------------------------------
@@ -320,4 +304,4 @@ def test_offsets_point_at_the_original_hit(before: str, term: str, after: str) -
     text = f"{before} {term} {after}"
     found = matcher(rule("Pakistan-US")).match("", text)
     assert any(text[m.start : m.end] == term for m in found)
-    assert all(normalize(text[m.start : m.end]) == "pakistan-us" for m in found)
+    assert all(fold(text[m.start : m.end]) == "pakistan-us" for m in found)

@@ -9,7 +9,7 @@ import pytest
 from crawler.extract import Extracted
 from crawler.items import FetchedPage, Hints
 from crawler.pipelines import article_record, content_hash
-from storage.textnorm import storable
+from storage.text import storable
 
 TEXT = "Pakistan and the United States\u0000 agreed.\x07\n\tNew\rline \ud83d kept apart."
 

@@ -59,8 +59,8 @@ def test_a_lookup_reads_only_candidates(engine):
     # PostgreSQL refuses: it now leaves the bound out.
     from sqlalchemy.orm import Session
 
-    from storage.minhash import minhash
     from storage.neardup import find_near_copies
+    from storage.text import minhash
 
     source = ensure_source(engine, "s", "feed", "http://x/feed")
     linker = DuplicateLinker(0.8)

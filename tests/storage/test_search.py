@@ -14,7 +14,6 @@ from storage.search import (
     QueryError,
     encode_cursor,
     get_item,
-    html_snippet,
     iter_items,
     list_keywords,
     list_sources,
@@ -22,7 +21,7 @@ from storage.search import (
 )
 from storage.stats import collect_stats
 from tests.services import newsmon_engine, throwaway_schema
-from tests.storage.seed import FILLERS, XSS_TITLE, seed
+from tests.storage.seed import FILLERS, seed
 
 TOTAL = FILLERS + 5
 
@@ -264,13 +263,6 @@ def test_sources_keywords_and_stats(seeded):
     assert sum(per_day.values()) == TOTAL
     searched = collect_stats(engine, ItemQuery(search="spinners"), days=10_000)
     assert (searched.total, searched.days) == (1, [("2025-07-15", 1)])
-
-
-def test_html_snippets_escape_the_text_before_marking():
-    snippet = f"{XSS_TITLE} {MARK_START}Rubio{MARK_END}"
-    rendered = html_snippet(snippet)
-    assert "<script" not in rendered and "<img" not in rendered
-    assert "&lt;script&gt;" in rendered and "<mark>Rubio</mark>" in rendered
 
 
 def test_a_keyword_lists_its_title_hits_first_then_newest_and_pages_by_cursor(database_url):
