@@ -2,7 +2,7 @@
 
 Each `Filter` names an `ItemQuery` field and says what values it takes, its help text, and how it
 becomes a WHERE condition. `filter_conditions` (used by search, stats and stories) turns a query
-into SQL from this table; jobs/cli_query.py makes its click options from it and jobs/web/app.py
+into SQL from this table; jobs/cli/query.py makes its click options from it and jobs/web/app.py
 its query parameters and the search page's form mapping. tests/storage/test_filters.py holds
 the four to each other. A new filter is one `Filter` here plus its `ItemQuery` field.
 
