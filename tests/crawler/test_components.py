@@ -13,7 +13,7 @@ from scrapy.utils.test import get_crawler
 
 from crawler.components import Component, source_context
 from crawler.conditional import ConditionalGetMiddleware
-from crawler.config import Config
+from crawler.config.models import Config
 from crawler.context import SourceContext
 from crawler.incremental import RecheckPipeline, SignaturePipeline
 from crawler.keywords import Matcher
