@@ -13,11 +13,10 @@ from typing import Any
 
 import click
 
-from jobs.cli.state import State, fail, pass_state
+from jobs.cli.state import State, fail, format_option, pass_state
 from jobs.exits import EXIT_CONFIG, EXIT_FAILED, EXIT_USAGE
 from storage.filters import FILTERS, Filter, ItemQuery
 
-FORMATS = ["table", "json", "jsonl", "csv"]
 WEB_TOKEN_ENV = "NEWSMON_WEB_TOKEN"
 WEB_HOSTS_ENV = "NEWSMON_WEB_ALLOWED_HOSTS"
 
@@ -80,7 +79,7 @@ def _fields(value: str | None, fmt: str, searching: bool) -> list[str]:
 )
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @click.option("--cursor", metavar="TOKEN", help="Resume after the previous page (see stderr).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@format_option("table", "json", "jsonl", "csv")
 @click.option("--fields", metavar="A,B,C", help="Columns to print, e.g. id,title,url,keywords.")
 @click.option(
     "--collapse-duplicates",
@@ -147,13 +146,7 @@ def show(state: State, item_id: int, versions: bool) -> None:
     "  newsmon export --format jsonl --out - --keyword Pakistan-US | jq .title"
 )
 @filter_options
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["jsonl", "csv", "parquet"]),
-    default="jsonl",
-    show_default=True,
-)
+@format_option("jsonl", "csv", "parquet")
 @click.option("--out", "out", required=True, metavar="FILE", help="Where to write; - for stdout.")
 @click.option("--fields", metavar="A,B,C", help="Columns to export (default: all; csv: no text).")
 @click.pass_obj
@@ -194,9 +187,7 @@ def export(state: Any, fmt: str, out: str, fields: str | None, **options: Any) -
     show_default=True,
     help="Days per-day counts cover.",
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@format_option("table", "json")
 @click.pass_obj
 def stats(state: Any, days: int, fmt: str, **options: Any) -> None:
     """Counts of stored items per source, per keyword and per day."""
