@@ -24,7 +24,7 @@ from crawler.redact import sealed
 from crawler.walks import BackfillStep, Walk, WalkTracker
 from storage import incremental, validators
 from storage import walks as walk_store
-from storage.models import utcnow
+from storage.clock import utcnow
 from storage.neardup import index_signature
 from storage.text import minhash
 

@@ -26,7 +26,8 @@ from crawler.config.models import Config
 from crawler.config.operations import Alert
 from crawler.redact import hide_parts_of
 from storage import deliveries
-from storage.models import AlertDelivery, Item, utcnow
+from storage.clock import utcnow
+from storage.models import AlertDelivery, Item
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ def select_sources(config: Config, names: Sequence[str]) -> list[Source]:
 def due_sources(config: Config, sources: Sequence[Source], engine: Engine) -> list[Source]:
     """The sources whose schedule says they are due, measured from their last recorded run."""
     from jobs.schedule import is_due
-    from storage.tables import utcnow
+    from storage.clock import utcnow
 
     last, now = runs.last_started(engine), utcnow()
     return [s for s in sources if is_due(config.schedule_for(s), last.get(s.name), now)]

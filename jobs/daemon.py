@@ -32,8 +32,8 @@ from jobs.exits import EXIT_LOCKED
 from jobs.healthz import DaemonStatus, SourceStatus, start_health_server
 from jobs.schedule import cron_trigger, is_due, next_due
 from storage import runs
+from storage.clock import utcnow
 from storage.db import make_engine, prepare_for_writing
-from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 

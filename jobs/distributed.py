@@ -24,7 +24,7 @@ from crawler.config.models import Config
 from crawler.lifeline import PARENT_ENV
 from jobs.exits import EXIT_LOCKED
 from jobs.schedule import interval_of
-from storage.tables import utcnow
+from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.models import utcnow
+from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from storage.models import AlertDelivery, Item, KeywordMatch, utcnow
+from storage.clock import utcnow
+from storage.models import AlertDelivery, Item, KeywordMatch
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 BUNDLED = "bundled"  # a near-copy of a story this alert already covers: recorded, not sent

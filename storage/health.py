@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, func, select, true
 from sqlalchemy.orm import Session
 
-from storage.models import CrawlRun, Item, Source, utcnow
+from storage.clock import utcnow
+from storage.models import CrawlRun, Item, Source
 
 SUCCESS = ("ok", "partial")
 FAILED = "failed"

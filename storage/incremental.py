@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
-from storage.models import Item, ItemVersion, KeywordMatch, utcnow
+from storage.clock import utcnow
+from storage.models import Item, ItemVersion, KeywordMatch
 from storage.text import normalise
 from storage.validators import Validators, validators_for
 

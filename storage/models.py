@@ -12,7 +12,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, relationship
 
 from storage import tables
 from storage.tables import UTCDateTime as UTCDateTime  # noqa: F401 - public here too
-from storage.tables import utcnow as utcnow  # noqa: F401 - public here too
 
 
 class Base(DeclarativeBase):

@@ -9,10 +9,10 @@ from datetime import datetime
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from storage.clock import to_utc
+from storage.clock import to_utc, utcnow
 from storage.db import dialect_insert
 from storage.deliveries import AlertRoute, bundle_stories, insert_owed, owed_rows
-from storage.models import Item, KeywordMatch, utcnow
+from storage.models import Item, KeywordMatch
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 
-from storage.clock import to_utc
-from storage.clock import utcnow as utcnow  # public here too: column defaults and callers
+from storage.clock import to_utc, utcnow
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -13,8 +13,9 @@ from datetime import datetime
 
 from sqlalchemy import Engine, delete, select, update
 
+from storage.clock import utcnow
 from storage.db import dialect_insert
-from storage.tables import backfills, discovery_walks, sources, utcnow
+from storage.tables import backfills, discovery_walks, sources
 from storage.urlkeys import redact_url, url_digest
 
 CRAWL, BACKFILL = "crawl", "backfill"

@@ -142,8 +142,8 @@ def status(state: State, fmt: str) -> None:
     """
     from jobs.schedule import interval_of, next_due
     from storage import walks
+    from storage.clock import utcnow
     from storage.health import SourceHealth, source_health, verdict
-    from storage.models import utcnow
 
     config, now = state.config, utcnow()
     sources = [source for source in config.sources if source.enabled]

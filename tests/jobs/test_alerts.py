@@ -16,9 +16,10 @@ from jobs.alerts import (
     backoff,
     with_delivery_id,
 )
+from storage.clock import utcnow
 from storage.crawlstate import ensure_source
 from storage.deliveries import AlertRoute, delivery_counts
-from storage.models import AlertDelivery, utcnow
+from storage.models import AlertDelivery
 from storage.queries import ArticleRecord, MatchRecord, store_articles
 from tests.localsite import LocalSite, Response
 

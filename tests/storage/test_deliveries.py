@@ -4,9 +4,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage import deliveries
+from storage.clock import utcnow
 from storage.crawlstate import ensure_source
 from storage.deliveries import AlertRoute, delivery_counts
-from storage.models import AlertDelivery, utcnow
+from storage.models import AlertDelivery
 from storage.queries import ArticleRecord, MatchRecord, store_articles
 from storage.reflag import apply_match_changes, iter_item_batches, stored_matches
 
