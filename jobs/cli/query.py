@@ -245,12 +245,10 @@ def serve(state: Any, host: str, port: int, allowed_hosts: tuple[str, ...]) -> N
     """
     import os
 
-    try:
-        import uvicorn
+    import uvicorn
 
-        from jobs.web.app import LOCAL_HOSTS, create_app
-    except ImportError as error:
-        fail(f"serve needs the web extra ({error.name}): pip install 'newsmon[web]'", EXIT_FAILED)
+    from jobs.web.app import LOCAL_HOSTS, create_app
+
     token = os.environ.get(WEB_TOKEN_ENV) or None
     local = host in ("127.0.0.1", "localhost", "::1")
     if token is None and not local:
