@@ -183,7 +183,7 @@ class StorePipeline(Component):
         # Deliveries are owed in the same transaction as the items: none lost, none twice.
         alerts = [
             AlertRoute(alert.name, frozenset(alert.keywords) or None)
-            for alert in context.config.alerts
+            for alert in context.config.item_alerts()
         ]
         stored = store_articles(
             context.engine,

@@ -47,7 +47,9 @@ def reflag(
     matcher = Matcher.from_rules(rules)
     scope = {keyword} if keyword is not None else None
     routes = (
-        [AlertRoute(a.name, frozenset(a.keywords) or None) for a in config.alerts] if alert else []
+        [AlertRoute(a.name, frozenset(a.keywords) or None) for a in config.item_alerts()]
+        if alert
+        else []
     )
     report = ReflagReport()
     for batch in iter_item_batches(engine, since, batch_size):

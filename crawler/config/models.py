@@ -28,7 +28,7 @@ from crawler.config.modes import (
     SitemapOptions,
     either,
 )
-from crawler.config.operations import AlertEntry, Daemon, Distributed, NearDuplicates
+from crawler.config.operations import Alert, AlertEntry, Daemon, Distributed, NearDuplicates
 from crawler.urls import split_credentials
 from crawler.userregex import compile_pattern
 
@@ -234,6 +234,10 @@ class Config(StrictModel):
     def _database_url(cls, value: str) -> str:
         # Checked here, not when the engine is made: a bad URL is a config error (exit 2).
         return check_database_url(value)
+
+    def item_alerts(self) -> list[Alert]:
+        """The channels that announce flagged items (the others announce only events)."""
+        return [alert for alert in self.alerts if "flagged" in alert.on]
 
     def politeness_for(self, source: Source) -> Politeness:
         return source.effective_politeness(self.politeness)

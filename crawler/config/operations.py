@@ -47,6 +47,16 @@ def _alert_mode_shorthand(value: Any) -> Any:
     return value
 
 
+AlertEvent = Literal[
+    "flagged",
+    "keyword_spike",
+    "source_broken",
+    "source_degraded",
+    "source_silent",
+    "source_recovered",
+]
+
+
 class Alert(StrictModel):
     """Where flagged items are announced: any Apprise URL, each item or a periodic digest."""
 
@@ -55,11 +65,16 @@ class Alert(StrictModel):
     keywords: list[str] = []  # empty: every keyword rule
     mode: Literal["each", "digest"] = "each"
     digest: Digest | None = None
+    # What this channel announces: flagged items (as `mode` says), spikes of a keyword rule,
+    # changes of a source's health. Each event of the last two is sent once per change.
+    on: list[AlertEvent] = Field(default=["flagged"], min_length=1)
 
     @model_validator(mode="after")
     def _consistent(self) -> Alert:
         if self.digest is not None and self.mode == "each":
             raise ValueError("digest settings need mode: digest (or leave mode out)")
+        if len(set(self.on)) != len(self.on):
+            raise ValueError("on: each event once")
         if "://" not in self.url:
             raise ValueError("url must be an Apprise URL such as json://host/path or slack://...")
         return self

@@ -42,6 +42,21 @@ def test_alert_modes(tmp_path, alert, mode, every):
     assert loaded.keywords == []  # every rule
 
 
+def test_on_says_what_a_channel_announces(tmp_path):
+    config = load(
+        tmp_path,
+        "    url: json://h/x\n"
+        "  - name: ops\n    url: json://h/y\n    on: [source_broken, source_recovered]\n"
+        "  - name: both\n    url: json://h/z\n    on: [flagged, keyword_spike]\n",
+    )
+    assert [alert.on for alert in config.alerts] == [
+        ["flagged"],
+        ["source_broken", "source_recovered"],
+        ["flagged", "keyword_spike"],
+    ]
+    assert [alert.name for alert in config.item_alerts()] == ["desk", "both"]
+
+
 def test_the_url_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("DESK_HOOK", "slack://T000/B000/XXXX")
     [loaded] = load(tmp_path, "    url: ${DESK_HOOK}\n    keywords: [Pakistan-US]\n").alerts
@@ -62,6 +77,9 @@ def test_the_url_comes_from_the_environment(tmp_path, monkeypatch):
         ("    url: json://h/x\n    mode: hourly\n", "alerts[0].mode"),
         ("    url: json://h/x\n    digest: {every: 10s}\n", "at least 1m"),
         ("    url: hooks.example.org/x\n", "Apprise URL"),
+        ("    url: json://h/x\n    on: [flagged, flagged]\n", "each event once"),
+        ("    url: json://h/x\n    on: [nonsense]\n", "alerts[0].on[0]"),
+        ("    url: json://h/x\n    on: []\n", "alerts[0].on"),
         ("    url: ${NO_SUCH_HOOK}\n", "NO_SUCH_HOOK is not set"),
         (
             "    url: json://h/x\n  - name: desk\n    url: json://h/y\n",
