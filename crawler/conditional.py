@@ -48,6 +48,8 @@ class ConditionalGetMiddleware(Component):
         if validators is None:
             return
         request.meta["known_body_hash"] = validators.body_hash
+        if self.context.source.conditional is False:
+            return  # `conditional: false`: its server's 304s are not trusted; bodies are compared
         if validators.etag:
             request.headers[b"If-None-Match"] = validators.etag
         if validators.last_modified:

@@ -90,6 +90,7 @@ class Probe:
     unchanged: bool = False
     why: str = ""  # why the crawl has to look, for the log
     fetched: dict[str, Fetched] = field(default_factory=dict)  # by URL, for the crawl to reuse
+    discovery: Fetched | None = None  # the discovery URL's response, 304 included: its hints
 
 
 class ProbeError(Exception):
@@ -210,10 +211,13 @@ class HostProbe:
                 probe.why = refusal
                 return probe
         try:
-            response = self.get(source, source.url, politeness, conditional_headers(validators))
+            # `conditional: false`: the server's 304s are not trusted; the body hash decides.
+            headers = conditional_headers(validators) if source.conditional is not False else {}
+            response = self.get(source, source.url, politeness, headers)
         except ProbeError as error:
             probe.why = str(error)
             return probe
+        probe.discovery = response
         if response.status == 304:
             probe.unchanged = True
             return probe

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -13,6 +14,9 @@ from crawler.config.models import Config, Source
 from jobs.exits import EXIT_CONFIG, EXIT_FAILED, EXIT_LOCKED, EXIT_OK
 from storage import crawlstate, runs
 from storage.runs import RunOutcome, SourceResult
+
+if TYPE_CHECKING:
+    from crawler.probe import Probe
 
 
 def select_sources(config: Config, names: Sequence[str]) -> list[Source]:
@@ -29,10 +33,16 @@ def select_sources(config: Config, names: Sequence[str]) -> list[Source]:
 def due_sources(config: Config, sources: Sequence[Source], engine: Engine) -> list[Source]:
     """The sources whose schedule says they are due, measured from their last recorded run."""
     from jobs.schedule import is_due
+    from storage.cadence import load_states
     from storage.clock import utcnow
 
     last, now = runs.last_started(engine), utcnow()
-    return [s for s in sources if is_due(config.schedule_for(s), last.get(s.name), now)]
+    states = load_states(engine, [s.name for s in sources])
+    return [
+        s
+        for s in sources
+        if is_due(config.schedule_for(s), last.get(s.name), now, states.get(s.name))
+    ]
 
 
 def crawl_once(
@@ -122,7 +132,38 @@ def _crawl_and_report(
         fetched = {name: probe.fetched for name, probe in probes.items()}
         for result in run_crawl(config, to_crawl, engine, log_level, fetched):
             by_name[result.source] = result
-    return print_results([by_name[source.name] for source in sources], started)
+    results = [by_name[source.name] for source in sources]
+    plan_next_polls(config, engine, sources, results, probes)
+    return print_results(results, started)
+
+
+def plan_next_polls(
+    config: Config,
+    engine: Engine,
+    sources: Sequence[Source],
+    results: Sequence[SourceResult],
+    probes: Mapping[str, Probe],
+) -> None:
+    """Store each source's next poll (jobs/cadence.py) from what its run saw."""
+    from jobs.cadence import Hints, Observation, Outcome, hints_from
+    from jobs.schedule import record_polls
+    from storage.clock import utcnow
+
+    now, observed = utcnow(), []
+    for source, result in zip(sources, results, strict=True):
+        probe = probes.get(source.name)
+        hints = Hints()
+        if probe is not None and probe.discovery is not None:
+            response = probe.discovery
+            limit = config.politeness_for(source).max_page_bytes
+            body = response.decoded_body(limit) if response.status == 200 else None
+            hints = hints_from(response.status, dict(response.headers), body, now)
+        outcome = result.outcome
+        kind: Outcome = "failed" if outcome.status == "failed" else "changed"
+        if probe is not None and probe.unchanged:
+            kind = "unchanged"
+        observed.append((source, Observation(now, kind, hints, entries_new=outcome.new_items)))
+    record_polls(config, engine, observed)
 
 
 def print_results(results: Sequence[SourceResult], started: float) -> int:

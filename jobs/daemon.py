@@ -28,10 +28,12 @@ from crawler.config.file import ConfigError
 from crawler.config.load import load_config
 from crawler.config.models import Config, Source
 from crawler.lifeline import PARENT_ENV
+from jobs.cadence import Observation
 from jobs.exits import EXIT_LOCKED
 from jobs.healthz import DaemonStatus, SourceStatus, start_health_server
-from jobs.schedule import cron_trigger, is_due, next_due
+from jobs.schedule import cron_trigger, is_due, next_due, record_polls
 from storage import runs
+from storage.cadence import load_states
 from storage.clock import utcnow
 from storage.db import make_engine, prepare_for_writing
 
@@ -134,6 +136,11 @@ class Daemon:
         if name in self.children:
             log.warning("source %s is still running; this run is skipped", name)
             return None
+        source = self.config.source(name)
+        schedule = self.config.schedule_for(source)
+        if schedule.adaptive is not None and not await asyncio.to_thread(self._due, source):
+            return None  # a heartbeat between the polls its cadence planned
+        started_at = utcnow()
         self.active.add(task)
         try:
             if self.dispatcher is not None:
@@ -148,7 +155,26 @@ class Daemon:
         finally:
             self.active.discard(task)
         self._record(report)
+        if schedule.adaptive is not None and self.dispatcher is None:
+            await asyncio.to_thread(self._follow_cadence, source, started_at)
         return report
+
+    def _due(self, source: Source) -> bool:
+        state = load_states(self.engine, [source.name]).get(source.name)
+        last = runs.last_started(self.engine).get(source.name)
+        return is_due(self.config.schedule_for(source), last, utcnow(), state)
+
+    def _follow_cadence(self, source: Source, started_at: datetime) -> None:
+        """Move the source's next run to the poll its cadence planned (jobs/cadence.py).
+
+        The crawl child plans it; a child killed before it could counts as a failed poll.
+        """
+        state = load_states(self.engine, [source.name]).get(source.name)
+        if state is None or state.last_poll_at is None or state.last_poll_at < started_at:
+            observation = Observation(utcnow(), "failed")
+            state = record_polls(self.config, self.engine, [(source, observation)])[source.name]
+        if self.scheduler is not None and self.scheduler.get_job(source.name) is not None:
+            self.scheduler.modify_job(source.name, next_run_time=state.next_at)
 
     def _command(self, name: str) -> list[str]:
         verbosity = {"INFO": ["-v"], "DEBUG": ["-vv"]}.get(self.log_level, [])
@@ -295,17 +321,23 @@ class Daemon:
         from apscheduler.triggers.interval import IntervalTrigger
 
         last, now = runs.last_started(self.engine), utcnow()
+        states = load_states(self.engine)
         self.scheduler.remove_all_jobs()
         for source in self.enabled_sources():
             schedule = self.config.schedule_for(source)
-            if schedule.every is not None:
+            if schedule.adaptive is not None:
+                # A heartbeat at the floor; each run moves the next one to its planned poll.
+                trigger = IntervalTrigger(seconds=schedule.adaptive.min, timezone=UTC)
+            elif schedule.every is not None:
                 jitter = int(schedule.jitter) if schedule.jitter else None
                 trigger = IntervalTrigger(seconds=schedule.every, jitter=jitter, timezone=UTC)
             else:
                 trigger = cron_trigger(schedule, with_jitter=True)
             previous = last.get(source.name)
             # Overdue (or never run): once, now. A backlog never turns into a burst.
-            first = now if is_due(schedule, previous, now) else next_due(schedule, previous, now)
+            state = states.get(source.name)
+            due = is_due(schedule, previous, now, state)
+            first = now if due else next_due(schedule, previous, now, state)
             self.scheduler.add_job(
                 self.run_source,
                 trigger,
@@ -376,10 +408,16 @@ class Daemon:
     async def once(self) -> int:
         """Run every due source once, in parallel up to max_parallel; 1 if any failed."""
         last, now = runs.last_started(self.engine), utcnow()
+        states = load_states(self.engine)
         due = [
             source.name
             for source in self.enabled_sources()
-            if is_due(self.config.schedule_for(source), last.get(source.name), now)
+            if is_due(
+                self.config.schedule_for(source),
+                last.get(source.name),
+                now,
+                states.get(source.name),
+            )
         ]
         if not due:
             log.warning("no source is due")

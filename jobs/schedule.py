@@ -1,16 +1,24 @@
-"""When a source is due: its schedule measured from its last recorded run.
+"""When a source is due: its schedule measured from its last recorded run, or for an adaptive
+schedule the next poll its stored cadence planned (jobs/cadence.py, storage/cadence.py).
 
 Shared by `newsmon crawl --due` (cron mode) and the daemon, so both agree on what "due" means.
 """
 
 from __future__ import annotations
 
+import random
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Engine
+
 from crawler.config import schedules as crawler_cron
-from crawler.config.models import Schedule
-from storage.clock import to_utc
+from crawler.config.models import Config, Schedule, Source
+from jobs.cadence import WINDOW, Observation, plan_next
+from storage import cadence, crawlstate
+from storage.cadence import CadenceState
+from storage.clock import to_utc, utcnow
 
 MAX_SLACK_S = 30.0
 
@@ -23,10 +31,19 @@ def cron_trigger(schedule: Schedule, *, with_jitter: bool = False) -> Any:
     )
 
 
-def next_due(schedule: Schedule, last_started: datetime | None, now: datetime) -> datetime:
+def next_due(
+    schedule: Schedule,
+    last_started: datetime | None,
+    now: datetime,
+    state: CadenceState | None = None,
+) -> datetime:
     """The first time the source is due after its last run (now when it never ran)."""
     if last_started is None:
         return now
+    if schedule.adaptive is not None:
+        if state is not None:
+            return state.next_at
+        return last_started + timedelta(seconds=schedule.adaptive.min)
     if schedule.every is not None:
         return last_started + timedelta(seconds=schedule.every)
     fire = cron_trigger(schedule).get_next_fire_time(None, last_started + timedelta(microseconds=1))
@@ -38,19 +55,56 @@ def slack(schedule: Schedule) -> float:
     drift by a minute per run."""
     if schedule.every is not None:
         return min(MAX_SLACK_S, schedule.every / 10)
+    if schedule.adaptive is not None:
+        return min(MAX_SLACK_S, schedule.adaptive.min / 10)
     return 0.0  # cron starts a crontab line on its minute, never before a cron schedule's time
 
 
-def is_due(schedule: Schedule, last_started: datetime | None, now: datetime) -> bool:
-    due = next_due(schedule, last_started, now)
+def is_due(
+    schedule: Schedule,
+    last_started: datetime | None,
+    now: datetime,
+    state: CadenceState | None = None,
+) -> bool:
+    due = next_due(schedule, last_started, now, state)
     return (due - now).total_seconds() <= slack(schedule)
 
 
-def interval_of(schedule: Schedule, around: datetime) -> float:
-    """Seconds between two runs (for cron, the gap after `around`): sets the overdue margin."""
+def interval_of(schedule: Schedule, around: datetime, state: CadenceState | None = None) -> float:
+    """Seconds between two runs (for cron, the gap after `around`; for an adaptive schedule,
+    its current interval, else its ceiling): sets the overdue margin."""
+    if schedule.adaptive is not None:
+        return state.interval if state is not None else schedule.adaptive.max
     if schedule.every is not None:
         return schedule.every
     trigger = cron_trigger(schedule)
     first = trigger.get_next_fire_time(None, around)
     second = trigger.get_next_fire_time(first, first + timedelta(microseconds=1)) if first else None
     return (second - first).total_seconds() if first and second else 86400.0
+
+
+def record_polls(
+    config: Config, engine: Engine, observed: Sequence[tuple[Source, Observation]]
+) -> dict[str, CadenceState]:
+    """Plan each source's next poll from what its poll saw, and store the plan."""
+    names = [source.name for source, _ in observed]
+    now = utcnow()
+    states = cadence.load_states(engine, names)
+    published = cadence.publication_times(engine, names, now - WINDOW)
+    watched = cadence.watched_since(engine, names)
+    rng = random.Random()
+    planned: dict[str, CadenceState] = {}
+    for source, observation in observed:
+        state = plan_next(
+            config.schedule_for(source),
+            states.get(source.name),
+            observation,
+            published.get(source.name, []),
+            now,
+            rng,
+            watched.get(source.name),
+        )
+        source_id = crawlstate.ensure_source(engine, source.name, source.mode, source.url)
+        cadence.save_state(engine, source_id, state)
+        planned[source.name] = state
+    return planned

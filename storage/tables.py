@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -225,4 +226,22 @@ backfills = Table(
     Column("started_at", UTCDateTime, nullable=False, default=utcnow),
     Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
     Column("finished_at", UTCDateTime),
+)
+
+# A source's poll schedule now (jobs/cadence.py): the interval, what set it, the next poll, and
+# whether its server's conditional answers are still trusted.
+source_schedules = Table(
+    "source_schedules",
+    metadata,
+    Column("source_id", Integer, ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True),
+    Column("interval_s", Float, nullable=False),
+    Column("reason", String(16), nullable=False),
+    Column("next_at", UTCDateTime, nullable=False),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("healthy_interval_s", Float),
+    Column("conditional", Boolean, nullable=False, default=True),
+    Column("conditional_note", Text),
+    Column("last_poll_at", UTCDateTime),
+    Column("last_unconditional_at", UTCDateTime),
+    Column("last_new_at", UTCDateTime),
 )

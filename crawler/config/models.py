@@ -57,18 +57,44 @@ class PolitenessOverride(StrictModel):
     max_page_bytes: Size | None = None
 
 
+class Adaptive(StrictModel):
+    """Bounds of a schedule that follows the source's own publication rate (jobs/cadence.py)."""
+
+    min: Duration = 5 * 60.0
+    max: Duration = 12 * 3600.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Adaptive:
+        if self.min < 1:
+            raise ValueError("min must be at least 1s")
+        if self.max < self.min:
+            raise ValueError("max must be at least min")
+        return self
+
+
+def _schedule_shorthand(value: Any) -> Any:
+    """`schedule: adaptive` and `adaptive:` with no bounds mean the default bounds."""
+    if value == "adaptive":
+        return {"adaptive": {}}
+    if isinstance(value, dict) and "adaptive" in value and value["adaptive"] is None:
+        return {**value, "adaptive": {}}
+    return value
+
+
 class Schedule(StrictModel):
-    """When a source is crawled: every N (s/m/h/d) or a 5-field cron line, optional jitter."""
+    """When a source is polled: adaptive within bounds, every N (s/m/h/d) or a 5-field cron
+    line, with optional jitter."""
 
     every: Duration | None = None
     cron: str | None = None
+    adaptive: Adaptive | None = None
     timezone: str | None = None
     jitter: Duration | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Schedule:
-        if (self.every is None) == (self.cron is None):
-            raise ValueError("a schedule needs exactly one of every or cron")
+        if sum(kind is not None for kind in (self.every, self.cron, self.adaptive)) != 1:
+            raise ValueError("a schedule needs exactly one of adaptive, every or cron")
         if self.every is not None and self.every < 1:
             raise ValueError("every must be at least 1s")
         if self.timezone is not None and self.cron is None:
@@ -102,6 +128,9 @@ class Schedule(StrictModel):
         return expression
 
 
+ScheduleEntry = Annotated[Schedule, BeforeValidator(_schedule_shorthand)]
+
+
 class _Named(StrictModel):
     # A base of its own so that `name` comes first among a source's keys, before the modes'.
     name: str = Field(pattern=SOURCE_NAME, max_length=64)
@@ -120,7 +149,9 @@ class Source(ListingOptions, SitemapOptions, FeedOptions, _Named):
     # False only for a host the user knowingly trusts (an intranet one with a self-signed cert).
     tls_verify: bool = True
     enabled: bool = True
-    schedule: Schedule | None = None
+    schedule: ScheduleEntry | None = None
+    # None: trust 304s and validators until one is caught lying (jobs/cadence.py); False: never.
+    conditional: bool | None = None
     expect_new_within: Duration | None = None
     recheck: Duration | None = None  # re-fetch articles first fetched this recently (off)
     # Bounds on what one discovery page can make a run do (counted and logged when reached).
@@ -224,7 +255,7 @@ class Config(StrictModel):
     politeness: Politeness = Politeness()
     keywords: list[Keyword] = []
     alerts: list[AlertEntry] = []
-    schedule: Schedule = Schedule(every=30 * 60.0)
+    schedule: ScheduleEntry = Schedule(adaptive=Adaptive())
     daemon: Daemon = Daemon()
     near_duplicates: NearDuplicates = NearDuplicates()
     distributed: Distributed | None = None

@@ -142,6 +142,7 @@ def status(state: State, fmt: str) -> None:
     """
     from jobs.schedule import interval_of, next_due
     from storage import walks
+    from storage.cadence import load_states
     from storage.clock import utcnow
     from storage.health import SourceHealth, source_health, verdict
 
@@ -155,14 +156,16 @@ def status(state: State, fmt: str) -> None:
     known = {facts.source: facts for facts in found}
     catching_up = walks.catching_up(engine, [(s.name, s.url) for s in sources]) if schema else {}
     backfills = walks.unfinished_backfills(engine, names) if schema else {}
+    cadences = load_states(engine, names) if schema else {}
     for source in sources:
         facts = known.get(source.name) or SourceHealth.never_run(source.name)
         schedule = config.schedule_for(source)
-        overdue_after = None
+        overdue_after, cadence = None, cadences.get(source.name)
+        next_poll = now
         if facts.last_started is not None:
-            due = next_due(schedule, facts.last_started, now)
-            margin = interval_of(schedule, due) + config.daemon.run_timeout
-            overdue_after = due + timedelta(seconds=margin)
+            next_poll = next_due(schedule, facts.last_started, now, cadence)
+            margin = interval_of(schedule, next_poll, cadence) + config.daemon.run_timeout
+            overdue_after = next_poll + timedelta(seconds=margin)
         healthy, why = verdict(
             facts,
             max_failures=config.daemon.max_consecutive_failures,
@@ -185,6 +188,13 @@ def status(state: State, fmt: str) -> None:
                 "caught_up": facts.runs > 0 and behind is None,
                 "catching_up_since": _iso(behind.since) if behind else None,
                 "backfill_steps_done": backfill.steps_done if backfill else None,
+                "interval": _duration(interval_of(schedule, next_poll, cadence)),
+                "interval_s": interval_of(schedule, next_poll, cadence),
+                "set_by": _set_by(schedule, cadence),
+                "next_poll": _iso(next_poll),
+                "conditional": source.conditional is not False
+                and (cadence is None or cadence.conditional),
+                "conditional_note": cadence.conditional_note if cadence else None,
                 "verdict": why,
                 "last_error": redact_text(facts.last_error) if facts.last_error else None,
             }
@@ -195,10 +205,29 @@ def status(state: State, fmt: str) -> None:
         _table(
             rows,
             ["source", "last_success", "last_failure", "consecutive_failures", "new_24h",
-             "new_7d", "walk", "verdict"],
+             "new_7d", "walk", "interval", "set_by", "next_poll", "verdict"],
             headers={"consecutive_failures": "fails"},
         )  # fmt: skip
     sys.exit(EXIT_OK if healthy_all else EXIT_FAILED)
+
+
+def _set_by(schedule: Any, cadence: Any) -> str:
+    """What set the interval: fixed (every/cron), or the adaptive estimator's reason."""
+    if schedule.adaptive is None:
+        return "fixed"
+    reason = cadence.reason if cadence else "new"
+    return reason if cadence is None or cadence.conditional else f"{reason}; unconditional"
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size < size / 60:
+            return f"{round(seconds / size)}{unit}"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f}h"
+    if seconds >= 60:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds:.0f}s"
 
 
 def _walk_summary(runs: int, behind: Any, backfill: Any) -> str | None:

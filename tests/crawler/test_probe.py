@@ -159,6 +159,26 @@ def test_conditional_headers_go_out_and_a_304_is_unchanged(tmp_path, site):
     assert feed.headers["User-Agent"] == "newsmon-tests/0.1"
 
 
+def test_conditional_false_sends_no_validators_and_compares_the_body(tmp_path, site):
+    config, engine = setup(
+        tmp_path, site, "  - name: feed\n    feed: {base}/feed.xml\n    conditional: false\n"
+    )
+    # A server that lies: 304 to any conditional request, although the feed changed.
+    site.route(
+        "/feed.xml",
+        lambda request: (
+            Response(b"", 304)
+            if request.headers.get("If-None-Match")
+            else Response(FEED + b"<!-- new -->")
+        ),
+    )
+    remember(config, engine, site.url("/feed.xml"), etag='"v1"')
+    probe = probe_sources(config, config.sources, engine)["feed"]
+    assert not probe.unchanged and probe.why == "changed"
+    [feed] = [r for r in site.requests if r.path == "/feed.xml"]
+    assert "If-None-Match" not in feed.headers
+
+
 @pytest.mark.parametrize(
     ("robots_status", "robots_body", "settled", "why"),
     [

@@ -29,7 +29,11 @@ def write(tmp_path, text: str):
         ('schedule: {cron: "61 * * * *"}\n', "config.yaml:4: schedule.cron: cron '61 * * * *' is not valid"),
         ('schedule: {cron: "0 9 * * 8"}\n', "weekday '8' is out of range"),
         ('schedule: {cron: "0 9 * * *", timezone: Mars/Olympus}\n', "schedule.timezone: unknown timezone 'Mars/Olympus'"),
-        ("schedule: {every: 1m, cron: '* * * * *'}\n", "config.yaml:4: schedule: a schedule needs exactly one of every or cron"),
+        ("schedule: {every: 1m, cron: '* * * * *'}\n", "config.yaml:4: schedule: a schedule needs exactly one of adaptive, every or cron"),
+        ("schedule: {adaptive: {min: 1h, max: 5m}}\n", "config.yaml:4: schedule.adaptive: max must be at least min"),
+        ("schedule: {adaptive: {min: 0s}}\n", "min must be at least 1s"),
+        ("schedule: {adaptive: {mn: 5m}}\n", "schedule.adaptive.mn: unknown key 'mn'; did you mean 'min'?"),
+        ("schedule: adaptve\n", "config.yaml:4: schedule"),
         ("schedule: {every: 1m, timezone: UTC}\n", "timezone only applies to a cron schedule"),
         ("daemon: {run_timout: 1m}\n", "daemon.run_timout: unknown key 'run_timout'; did you mean 'run_timeout'?"),
     ],
@@ -38,6 +42,34 @@ def test_invalid_schedules_are_config_errors_naming_key_and_line(tmp_path, text,
     with pytest.raises(ConfigError) as raised:
         load_config(write(tmp_path, text))
     assert message in str(raised.value)
+
+
+def test_adaptive_is_the_default_and_takes_any_bounds(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "sources:\n  - name: a\n    feed: https://example.org/feed\n"
+        "  - name: b\n    feed: https://example.org/b\n    schedule: adaptive\n"
+        "  - name: c\n    feed: https://example.org/c\n"
+        "    schedule: {adaptive: {min: 3s, max: 90s}}\n    conditional: false\n"
+    )
+    config = load_config(path)
+    a, b, c = (config.schedule_for(source).adaptive for source in config.sources)
+    assert (a.min, a.max) == (b.min, b.max) == (300, 12 * 3600)
+    assert (c.min, c.max) == (3, 90)
+    assert [source.conditional for source in config.sources] == [None, None, False]
+
+
+def test_an_adaptive_source_is_due_when_its_plan_says():
+    from storage.cadence import CadenceState
+
+    adaptive = Schedule(adaptive={"min": 60, "max": 3600})
+    planned = CadenceState(interval=600, reason="rate", next_at=NOW + timedelta(minutes=5))
+    assert is_due(adaptive, None, NOW)  # never ran
+    assert not is_due(adaptive, NOW - timedelta(seconds=30), NOW)  # no plan yet: min
+    assert is_due(adaptive, NOW - timedelta(seconds=61), NOW)
+    assert not is_due(adaptive, NOW - timedelta(hours=1), NOW, planned)
+    assert is_due(adaptive, NOW - timedelta(hours=1), NOW + timedelta(minutes=5), planned)
+    assert next_due(adaptive, NOW, NOW, planned) == planned.next_at
 
 
 def test_a_source_schedule_overrides_the_default(tmp_path):

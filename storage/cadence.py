@@ -1,0 +1,97 @@
+"""Each source's poll schedule as stored, and the publication times it is learned from.
+
+jobs/cadence.py decides; this module keeps its CadenceState between polls and processes, so a
+restarted daemon, `newsmon crawl --due` and `newsmon status` all see the same schedule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+from sqlalchemy import Engine, case, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from storage.clock import to_utc
+from storage.tables import crawl_runs, items, source_schedules, sources
+
+
+@dataclass(frozen=True)
+class CadenceState:
+    """A source's schedule now: stored after every poll, read by status and the daemon."""
+
+    interval: float
+    reason: str  # new | rate | burst | ttl | retry-after | backoff | fixed
+    next_at: datetime
+    failures: int = 0
+    healthy_interval: float | None = None  # the interval before the failures began
+    conditional: bool = True  # False once a 304 or unchanged validators were caught lying
+    conditional_note: str | None = None
+    last_poll_at: datetime | None = None
+    last_unconditional_at: datetime | None = None
+    last_new_at: datetime | None = None
+
+
+COLUMNS = {"interval": "interval_s", "healthy_interval": "healthy_interval_s"}
+
+
+def load_states(engine: Engine, names: Iterable[str] | None = None) -> dict[str, CadenceState]:
+    """The stored schedule of each named source (every source when `names` is None)."""
+    statement = select(sources.c.name, source_schedules).join(
+        source_schedules, source_schedules.c.source_id == sources.c.id
+    )
+    if names is not None:
+        statement = statement.where(sources.c.name.in_(list(names)))
+    with engine.connect() as connection:
+        rows = connection.execute(statement).mappings().all()
+    return {
+        row["name"]: CadenceState(**{f.name: row[COLUMNS.get(f.name, f.name)] for f in _FIELDS})
+        for row in rows
+    }
+
+
+def save_state(engine: Engine, source_id: int, state: CadenceState) -> None:
+    values = {COLUMNS.get(f.name, f.name): getattr(state, f.name) for f in _FIELDS}
+    with engine.begin() as connection:
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(source_schedules).values(source_id=source_id, **values)
+        connection.execute(
+            statement.on_conflict_do_update(index_elements=["source_id"], set_=values)
+        )
+
+
+def publication_times(
+    engine: Engine, names: Iterable[str], since: datetime
+) -> dict[str, list[datetime]]:
+    """When each source's items appeared, oldest first: `published_at` where the page gave a
+    plausible one (not after newsmon first saw it), else the time newsmon first saw it."""
+    seen = items.c.fetched_at
+    published = items.c.published_at
+    at = case((published.is_not(None) & (published <= seen), published), else_=seen)
+    statement = (
+        select(sources.c.name, at.label("at"))
+        .join(items, items.c.source_id == sources.c.id)
+        .where(sources.c.name.in_(list(names)), at >= since, items.c.duplicate_of.is_(None))
+        .order_by(at)
+    )
+    found: dict[str, list[datetime]] = {}
+    with engine.connect() as connection:
+        for name, when in connection.execute(statement):
+            found.setdefault(name, []).append(to_utc(when))
+    return found
+
+
+def watched_since(engine: Engine, names: Iterable[str]) -> dict[str, datetime]:
+    """When newsmon first ran each source."""
+    statement = (
+        select(sources.c.name, func.min(crawl_runs.c.started_at))
+        .join(crawl_runs, crawl_runs.c.source_id == sources.c.id)
+        .where(sources.c.name.in_(list(names)))
+        .group_by(sources.c.name)
+    )
+    with engine.connect() as connection:
+        return {name: to_utc(at) for name, at in connection.execute(statement) if at is not None}
+
+
+_FIELDS = fields(CadenceState)
