@@ -301,7 +301,9 @@ def minhash(text: str) -> Any:
     if len(tokens) < SHINGLE_WORDS:
         shingles = {" ".join(tokens)}
     else:
-        shingles = set(map(" ".join, zip(*(tokens[i:] for i in range(SHINGLE_WORDS)))))
+        shingles = set(
+            map(" ".join, zip(*(tokens[i:] for i in range(SHINGLE_WORDS)), strict=False))
+        )
     sha1 = hashlib.sha1
     # datasketch's sha1_hash32: the first 4 bytes of the SHA-1 digest, little-endian.
     prefixes = b"".join([sha1(shingle.encode("utf-8")).digest()[:4] for shingle in shingles])
