@@ -80,6 +80,30 @@ def test_shingles_fold_as_keywords_do(text: str, folded: str) -> None:
     assert (minhash(text) == minhash(folded)).all()
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "one",
+        "one two",
+        "one two three",
+        "Pakistan and the US agreed.\nThey met again; the talks went on for hours.\n" * 40,
+        *(text for text, _ in FOLDING),
+    ],
+)
+def test_minhash_is_datasketchs(text: str) -> None:
+    """Stored signatures stay comparable: the batched MinHash gives datasketch's values."""
+    from datasketch import MinHash
+
+    tokens = words(text)
+    shingles = {" ".join(tokens[i : i + 3]) for i in range(max(1, len(tokens) - 2))}
+    expected = MinHash(num_perm=128, scheme="affine32")
+    expected.update_batch([shingle.encode("utf-8") for shingle in shingles])
+    values = minhash(text)
+    assert values.dtype == expected.hashvalues.dtype
+    assert values.tolist() == expected.hashvalues.tolist()
+
+
 def test_an_arabic_keyboard_copy_is_the_same_article() -> None:
     urdu = "وزیراعظم شہباز شریف نے کہا کہ پاکستان امریکہ کے ساتھ مستحکم تعلقات چاہتا ہے"
     arabic = urdu.translate(str.maketrans("یکہ", "يكه"))
