@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field, create_model, field_validator, model_validator
 
@@ -165,6 +166,11 @@ class Source(ListingOptions, SitemapOptions, FeedOptions, _Named):
             raise ValueError(
                 f"source {self.name!r} needs exactly one of {either(list(MODES))} (found: {found})"
             )
+        try:
+            split_credentials(self.discovery_url)
+            urlsplit(self.discovery_url).port  # noqa: B018 - raises on a bad port or IPv6 host
+        except ValueError as error:
+            raise ValueError(f"{given[0]}: not a valid URL ({error})") from None
         for name in sorted(MODES):  # a stable order: listing's options before sitemap's
             if name != given[0]:
                 problem = MODES[name].options.misplaced(name, self)
