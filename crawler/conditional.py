@@ -18,7 +18,8 @@ from scrapy import Request
 from scrapy.http import Response
 
 from crawler.components import Component
-from storage.validators import body_hash
+from crawler.http_rules import conditional_headers, unchanged
+from storage.validators import Validators, body_hash
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,8 @@ class ConditionalGetMiddleware(Component):
         request.meta["known_body_hash"] = validators.body_hash
         if self.context.source.conditional is False:
             return  # `conditional: false`: its server's 304s are not trusted; bodies are compared
-        if validators.etag:
-            request.headers[b"If-None-Match"] = validators.etag
-        if validators.last_modified:
-            request.headers[b"If-Modified-Since"] = validators.last_modified
+        for header, value in conditional_headers(validators).items():
+            request.headers[header] = value
         # HttpErrorMiddleware drops non-2xx responses unless told otherwise.
         allowed = request.meta.get("handle_httpstatus_list", [])
         request.meta["handle_httpstatus_list"] = [*allowed, 304]
@@ -63,13 +62,14 @@ class ConditionalGetMiddleware(Component):
         conditional = "first_discovery" in request.meta or "recheck" in request.meta
         if not (conditional or request.meta.get("article")):
             return response
-        if response.status == 304 and conditional:
-            return self._unchanged(request, response, "304")
+        known = Validators(body_hash=request.meta.get("known_body_hash"))
+        if conditional and unchanged(response.status, response.body, known):
+            return self._unchanged(
+                request, response, "304" if response.status == 304 else "same body"
+            )
         if response.status != 200:
             return response
         digest = body_hash(response.body)
-        if conditional and digest == request.meta.get("known_body_hash"):
-            return self._unchanged(request, response, "same body")
         if "recheck" in request.meta:
             kind = "recheck"
         elif "first_discovery" in request.meta:

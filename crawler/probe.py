@@ -20,16 +20,19 @@ the URL's user:password goes in an Authorization header. This module imports no 
 from __future__ import annotations
 
 import base64
+import functools
 import http.client
+import json
 import logging
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.request
-import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,17 +40,30 @@ from sqlalchemy import Engine
 
 from crawler.addresses import allowed_private_hosts, open_checked
 from crawler.config.models import Config, Politeness, Source
+from crawler.http_rules import (
+    RobotsRule,
+    conditional_headers,
+    decode_body,
+    robots_allows,
+    robots_rule,
+    too_large,
+    unchanged,
+)
 from crawler.walks import crawl_target
 from storage import walks
-from storage.validators import Validators, body_hash, validators_for
+from storage.validators import Validators, validators_for
 
 log = logging.getLogger(__name__)
 
 # A hung host delays its crawl by at most this; then the crawl's own timeouts and retries apply.
 PROBE_TIMEOUT = 10.0
 MAX_HOSTS_AT_ONCE = 8
+# How long a poller that outlives one run trusts a robots.txt (RFC 9309 §2.4 allows 24 h).
+ROBOTS_MAX_AGE = 3600.0
 # Bodies held for the crawl to reuse; past this, a source's responses are dropped and fetched again.
 MAX_HANDED_OVER_BYTES = 64 * 2**20
+# Set by the daemon for a crawl child: the file of the responses its polls received.
+HANDOVER_ENV = "NEWSMON_POLLED"
 ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"  # as Scrapy sends
 
 
@@ -65,22 +81,32 @@ class Fetched:
 
     def decoded_body(self, limit: int) -> bytes | None:
         """The body without its Content-Encoding; None when unknown or larger than `limit`."""
-        encoding = (self.header("Content-Encoding") or "identity").strip().lower()
-        if encoding == "identity":
-            return self.body
-        if encoding in ("gzip", "x-gzip"):
-            decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif encoding == "deflate":  # zlib-wrapped as RFC 9110 says, or raw as some servers send
-            decoder = zlib.decompressobj(
-                zlib.MAX_WBITS if self.body[:1] == b"x" else -zlib.MAX_WBITS
-            )
-        else:
-            return None
-        try:
-            body = decoder.decompress(self.body, limit + 1)
-        except zlib.error:
-            return None
-        return body if len(body) <= limit and decoder.eof else None
+        return decode_body(self.body, self.header("Content-Encoding"), limit)
+
+
+def write_handover(path: Path, fetched: Mapping[str, Mapping[str, Fetched]]) -> None:
+    """Save what polls received, by source and URL, for a crawl child to be served
+    (a private file of the daemon's; bodies as base64 in JSON, never pickled)."""
+    document = {
+        name: [
+            [r.url, r.status, list(map(list, r.headers)), base64.b64encode(r.body).decode()]
+            for r in responses.values()
+        ]
+        for name, responses in fetched.items()
+    }
+    path.write_text(json.dumps(document), encoding="utf-8")
+
+
+def read_handover(path: Path) -> dict[str, dict[str, Fetched]]:
+    """What write_handover saved: every source named was polled, some with responses."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    return {
+        name: {
+            url: Fetched(url, status, tuple((k, v) for k, v in headers), base64.b64decode(body))
+            for url, status, headers, body in responses
+        }
+        for name, responses in document.items()
+    }
 
 
 @dataclass
@@ -89,8 +115,14 @@ class Probe:
 
     unchanged: bool = False
     why: str = ""  # why the crawl has to look, for the log
+    failed: bool = False  # no usable answer: an error, an error status, robots.txt unreadable
     fetched: dict[str, Fetched] = field(default_factory=dict)  # by URL, for the crawl to reuse
     discovery: Fetched | None = None  # the discovery URL's response, 304 included: its hints
+
+    @property
+    def outcome(self) -> str:
+        """unchanged, changed or failed: what /metrics counts polls by."""
+        return "unchanged" if self.unchanged else "failed" if self.failed else "changed"
 
 
 class ProbeError(Exception):
@@ -138,13 +170,21 @@ class _GuardedHTTPSHandler(urllib.request.HTTPSHandler):
 
 def opener_for(source: Source) -> urllib.request.OpenerDirector:
     """urllib as the crawl would fetch for `source`: no redirects, the guard, its TLS rule."""
-    tls = ssl.create_default_context()
-    if not source.tls_verify:
-        tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
     allowed = allowed_private_hosts(source)
     return urllib.request.build_opener(
-        _NoRedirects, _GuardedHTTPHandler(allowed), _GuardedHTTPSHandler(allowed, tls)
+        _NoRedirects,
+        _GuardedHTTPHandler(allowed),
+        _GuardedHTTPSHandler(allowed, tls_context(source.tls_verify)),
     )
+
+
+@functools.cache
+def tls_context(verify: bool) -> ssl.SSLContext:
+    """One per rule for the process: loading the CA store costs milliseconds each time."""
+    tls = ssl.create_default_context()
+    if not verify:
+        tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+    return tls
 
 
 def auth_headers(source: Source) -> dict[str, str]:
@@ -155,34 +195,62 @@ def auth_headers(source: Source) -> dict[str, str]:
 
 
 def probe_sources(config: Config, sources: Sequence[Source], engine: Engine) -> dict[str, Probe]:
-    """Probe the sources whose last walk caught up (validators describe everything stored
-    below their discovery URL); those of one host in turn."""
-    caught_up = walks.caught_up_roots(
-        engine, [(source.name, source.url, crawl_target(source)) for source in sources]
-    )
-    known = validators_for(engine, (source.url for source in sources if source.name in caught_up))
-    by_host: dict[str, list[tuple[Source, Validators]]] = {}
-    for source in sources:
-        if source.url in known and source.name in caught_up:
-            group = by_host.setdefault(urlsplit(source.url).netloc, [])
-            group.append((source, known[source.url]))
-    if not by_host:
-        return {}
-    probes: dict[str, Probe] = {}
-    with ThreadPoolExecutor(min(len(by_host), MAX_HOSTS_AT_ONCE)) as pool:
-        for host_probes in pool.map(lambda group: HostProbe(config).run(group), by_host.values()):
+    """Probe the sources whose last walk caught up, once (what `newsmon crawl` does)."""
+    with Prober(config) as prober:
+        return prober.probe(sources, engine)
+
+
+class Prober:
+    """Probes run by one process over time: the daemon's polls, or one crawl's probe.
+
+    Each host has one HostProbe, so requests to it go one at a time and `delay` apart across
+    polls, robots.txt is read again only after ROBOTS_MAX_AGE, and connections are set up
+    once per source. Hosts are probed in parallel, at most `max_hosts` at once.
+    """
+
+    def __init__(self, config: Config, max_hosts: int = MAX_HOSTS_AT_ONCE) -> None:
+        self.config = config
+        self.hosts: dict[str, HostProbe] = {}
+        self.pool = ThreadPoolExecutor(max_hosts, thread_name_prefix="probe")
+
+    def __enter__(self) -> Prober:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def probe(self, sources: Sequence[Source], engine: Engine) -> dict[str, Probe]:
+        """Probe those of `sources` whose last walk caught up (validators describe
+        everything stored below their discovery URL); those of one host in turn."""
+        caught_up = walks.caught_up_roots(
+            engine, [(source.name, source.url, crawl_target(source)) for source in sources]
+        )
+        known = validators_for(
+            engine, (source.url for source in sources if source.name in caught_up)
+        )
+        by_host: dict[str, list[tuple[Source, Validators]]] = {}
+        for source in sources:
+            if source.url in known and source.name in caught_up:
+                group = by_host.setdefault(urlsplit(source.url).netloc, [])
+                group.append((source, known[source.url]))
+        probes: dict[str, Probe] = {}
+        hosts = [self.hosts.setdefault(host, HostProbe(self.config)) for host in by_host]
+        for host_probes in self.pool.map(HostProbe.run, hosts, by_host.values()):
             probes.update(host_probes)
-    held = 0
-    for name, probe in probes.items():
-        log.debug("%s: %s", name, "unchanged" if probe.unchanged else f"crawl ({probe.why})")
-        if probe.unchanged:
-            probe.fetched.clear()
-        size = sum(len(response.body) for response in probe.fetched.values())
-        if held + size > MAX_HANDED_OVER_BYTES:
-            probe.fetched.clear()
-        else:
-            held += size
-    return probes
+        held = 0
+        for name, probe in probes.items():
+            log.debug("%s: %s", name, "unchanged" if probe.unchanged else f"crawl ({probe.why})")
+            if probe.unchanged:
+                probe.fetched.clear()
+            size = sum(len(response.body) for response in probe.fetched.values())
+            if held + size > MAX_HANDED_OVER_BYTES:
+                probe.fetched.clear()
+            else:
+                held += size
+        return probes
 
 
 class HostProbe:
@@ -193,9 +261,16 @@ class HostProbe:
         self.openers: dict[str, urllib.request.OpenerDirector] = {}  # by source name
         self.last_request_at: float | None = None
         self.robots: Fetched | ProbeError | None = None
+        self.robots_at = 0.0
+        self.busy = threading.Lock()  # one probe of this host at a time, even across polls
 
     def run(self, group: Sequence[tuple[Source, Validators]]) -> dict[str, Probe]:
-        return {source.name: self.probe(source, validators) for source, validators in group}
+        with self.busy:
+            # An error is kept for this run only; an answer for ROBOTS_MAX_AGE.
+            stale = time.monotonic() - self.robots_at > ROBOTS_MAX_AGE
+            if isinstance(self.robots, ProbeError) or stale:
+                self.robots = None
+            return {source.name: self.probe(source, validators) for source, validators in group}
 
     def probe(self, source: Source, validators: Validators) -> Probe:
         politeness = self.config.politeness_for(source)
@@ -203,31 +278,30 @@ class HostProbe:
         if politeness.obey_robots:
             robots = self.robots_txt(source, politeness)
             if isinstance(robots, ProbeError):
-                probe.why = f"robots.txt: {robots}"
+                probe.why, probe.failed = f"robots.txt: {robots}", True
                 return probe
             probe.fetched[robots.url] = robots
             refusal = self.robots_refusal(robots, source.url, politeness)
             if refusal:
-                probe.why = refusal
+                probe.why, probe.failed = refusal, robots.status >= 500
                 return probe
         try:
             # `conditional: false`: the server's 304s are not trusted; the body hash decides.
             headers = conditional_headers(validators) if source.conditional is not False else {}
             response = self.get(source, source.url, politeness, headers)
         except ProbeError as error:
-            probe.why = str(error)
+            probe.why, probe.failed = str(error), True
             return probe
         probe.discovery = response
-        if response.status == 304:
-            probe.unchanged = True
-            return probe
-        probe.fetched[response.url] = response
-        if response.status != 200:
-            probe.why = f"HTTP {response.status}"
-            return probe
+        if response.status != 304:
+            probe.fetched[response.url] = response
         body = response.decoded_body(politeness.max_page_bytes)
-        same = body is not None and body_hash(body) == validators.body_hash
-        probe.unchanged, probe.why = same, "" if same else "changed"
+        probe.unchanged = unchanged(response.status, body, validators)
+        if not probe.unchanged:
+            # An error status, or a body it cannot vouch for (corrupt, too large): the crawl
+            # counts what went wrong.
+            probe.failed = response.status >= 400 or (response.status == 200 and body is None)
+            probe.why = "changed" if response.status == 200 else f"HTTP {response.status}"
         return probe
 
     def robots_txt(self, source: Source, politeness: Politeness) -> Fetched | ProbeError:
@@ -238,24 +312,23 @@ class HostProbe:
                 self.robots = self.get(source, robots_url, politeness)
             except ProbeError as error:
                 self.robots = error
+            self.robots_at = time.monotonic()
         return self.robots
 
     def robots_refusal(self, robots: Fetched, url: str, politeness: Politeness) -> str | None:
         """None when robots.txt lets the probe go on, else why the crawl should judge
         (robots.txt as crawler/robots.py and Scrapy read it)."""
-        if 400 <= robots.status < 500:
-            return None  # RFC 9309: unavailable, so no rules
-        if robots.status != 200:
+        rule = robots_rule(robots.status)
+        if rule is RobotsRule.ALLOW_ALL:
+            return None
+        if rule is not RobotsRule.PARSE:
             return f"robots.txt answered HTTP {robots.status}"
         body = robots.decoded_body(politeness.max_page_bytes)
         if body is None:
             return "robots.txt has an unknown encoding"
-        if not body.strip():
+        if robots_allows(body, url, self.config.user_agent):
             return None
-        from protego import Protego  # what Scrapy's robots.txt middleware parses with
-
-        rules = Protego.parse(body.decode("utf-8-sig", errors="ignore"))
-        return None if rules.can_fetch(url, self.config.user_agent) else "robots.txt disallows it"
+        return "robots.txt disallows it"
 
     def get(
         self,
@@ -297,21 +370,12 @@ class HostProbe:
             raise ProbeError(str(error) or type(error).__name__) from None
 
 
-def conditional_headers(validators: Validators) -> dict[str, str]:
-    headers = {}
-    if validators.etag:
-        headers["If-None-Match"] = validators.etag
-    if validators.last_modified:
-        headers["If-Modified-Since"] = validators.last_modified
-    return headers
-
-
 def read_limited(response: http.client.HTTPResponse, limit: int, deadline: float) -> bytes:
     """The whole body, unless it is larger than `limit` or arrives after `deadline`."""
     chunks, size = [], 0
     while chunk := response.read1(64 * 1024):
         size += len(chunk)
-        if size > limit:
+        if too_large(size, limit):
             raise ProbeError(f"body larger than {limit} bytes")
         if time.monotonic() > deadline:
             raise ProbeError("timed out reading the body")

@@ -16,14 +16,15 @@ from scrapy import Request
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.http import Response
 
-log = logging.getLogger(__name__)
+from crawler.http_rules import DISALLOW_ALL, RobotsRule, robots_rule
 
-DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
+log = logging.getLogger(__name__)
 
 
 class SpecRobotsTxtMiddleware(RobotsTxtMiddleware):
     async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
-        if response.status >= 500:
+        rule = robots_rule(response.status)
+        if rule is RobotsRule.DISALLOW_ALL:
             log.warning(
                 "%s answered HTTP %s: assuming complete disallow (RFC 9309)",
                 response.url,
@@ -31,6 +32,6 @@ class SpecRobotsTxtMiddleware(RobotsTxtMiddleware):
             )
             self._stats.inc_value("newsmon/robots/unreachable")
             response = response.replace(body=DISALLOW_ALL)
-        elif response.status >= 400:
+        elif rule is RobotsRule.ALLOW_ALL:
             response = response.replace(body=b"")  # "unavailable": no rules, crawl freely
         await super()._parse_robots(response, netloc, request)

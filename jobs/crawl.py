@@ -6,6 +6,7 @@ import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -102,34 +103,38 @@ def deliver_alerts(config: Config, engine: Engine) -> None:
         )
 
 
-def record_unchanged(engine: Engine, source: Source) -> SourceResult:
-    """The run of a source whose discovery page the probe found unchanged: nothing to do."""
-    source_id = crawlstate.ensure_source(engine, source.name, source.mode, source.url)
-    run_id = runs.start_run(engine, source_id, pid=os.getpid())
+def record_unchanged(engine: Engine, sources: Sequence[Source]) -> dict[str, SourceResult]:
+    """The runs of sources whose discovery page a probe found unchanged: nothing to do."""
+    if not sources:
+        return {}
+    source_ids = crawlstate.ensure_sources(
+        engine, [(source.name, source.mode, source.url) for source in sources]
+    )
     # What the crawl records for an unchanged first discovery page (crawler/conditional.py).
     outcome = RunOutcome("ok", skipped=1)
-    runs.finish_run(engine, run_id, outcome)
-    return SourceResult(source.name, run_id, outcome)
+    run_ids = runs.record_runs(engine, source_ids, outcome, pid=os.getpid())
+    return {name: SourceResult(name, run_id, outcome) for name, run_id in run_ids.items()}
 
 
 def _crawl_and_report(
     config: Config, sources: Sequence[Source], engine: Engine, log_level: str
 ) -> int:
-    from crawler.probe import probe_sources
+    from crawler.probe import HANDOVER_ENV, probe_sources, read_handover
 
     started = time.monotonic()
-    probes = probe_sources(config, sources, engine)
-    by_name = {
-        source.name: record_unchanged(engine, source)
-        for source in sources
-        if source.name in probes and probes[source.name].unchanged
-    }
+    # A daemon's child: the daemon polled these sources already and hands over what it got.
+    handover = os.environ.get(HANDOVER_ENV)
+    polled = read_handover(Path(handover)) if handover else {}
+    probes = probe_sources(config, [s for s in sources if s.name not in polled], engine)
+    by_name = record_unchanged(
+        engine, [s for s in sources if s.name in probes and probes[s.name].unchanged]
+    )
     to_crawl = [source for source in sources if source.name not in by_name]
     if to_crawl:
         # Imported only now: Scrapy's start-up is most of what a run with nothing new costs.
         from crawler.runner import run_crawl
 
-        fetched = {name: probe.fetched for name, probe in probes.items()}
+        fetched = {**{name: probe.fetched for name, probe in probes.items()}, **polled}
         for result in run_crawl(config, to_crawl, engine, log_level, fetched):
             by_name[result.source] = result
     results = [by_name[source.name] for source in sources]

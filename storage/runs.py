@@ -8,7 +8,7 @@ the two reads that hand back ORM rows load it when called.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -67,6 +67,35 @@ def finish_run(engine: Engine, run_id: int, outcome: RunOutcome) -> None:
     )
     with engine.begin() as connection:
         connection.execute(statement)
+
+
+def record_runs(
+    engine: Engine, source_ids: Mapping[str, int], outcome: RunOutcome, pid: int | None = None
+) -> dict[str, int]:
+    """Runs that are over as they start (sources a poll found unchanged), in one transaction:
+    their ids by source name."""
+    now = utcnow()
+    values = {
+        "started_at": now,
+        "finished_at": now,
+        "pid": pid,
+        "status": outcome.status,
+        "pages": outcome.pages,
+        "new_items": outcome.new_items,
+        "flagged": outcome.flagged,
+        "skipped": outcome.skipped,
+        "errors": outcome.errors,
+        "error_kinds": dict(outcome.error_kinds),
+        "error_text": outcome.error_text,
+    }
+    if not source_ids:
+        return {}
+    names = list(source_ids)
+    statement = insert(crawl_runs).returning(crawl_runs.c.id, sort_by_parameter_order=True)
+    with engine.begin() as connection:
+        rows = [{**values, "source_id": source_ids[name]} for name in names]
+        run_ids = connection.execute(statement, rows).scalars().all()
+    return dict(zip(names, run_ids, strict=True))
 
 
 def interrupt_stale_runs(engine: Engine, source_names: Iterable[str]) -> int:

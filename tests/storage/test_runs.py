@@ -10,6 +10,7 @@ from storage.runs import (
     interrupt_stale_runs,
     last_started,
     list_runs,
+    record_runs,
     run_of_process,
     start_run,
 )
@@ -70,3 +71,16 @@ def test_the_run_of_a_killed_process_is_ended_with_one_error_of_its_kind(engine)
     assert run.finished_at is not None and run.error_text.startswith("killed after")
     assert end_running_run(engine, 4242, status="failed", error_text="again") is None
     assert run_of_process(engine, "mofa", 4242) is None
+
+
+def test_runs_settled_at_once_are_recorded_finished_in_one_go(engine):
+    ids = {
+        name: ensure_source(engine, name, "feed", f"https://{name}.example/feed") for name in "ab"
+    }
+    run_ids = record_runs(engine, ids, RunOutcome("ok", skipped=1), pid=7)
+    assert sorted(run_ids) == ["a", "b"] and len(set(run_ids.values())) == 2
+    for name, run_id in run_ids.items():
+        run = run_of_process(engine, name, 7)
+        assert run is not None and run.id == run_id
+        assert (run.status, run.skipped, run.finished_at is not None) == ("ok", 1, True)
+    assert record_runs(engine, {}, RunOutcome("ok")) == {}
