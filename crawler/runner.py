@@ -29,6 +29,8 @@ from crawler.walks import Backfill
 from storage import crawlstate, runs
 from storage.runs import RunOutcome, SourceResult
 
+log = logging.getLogger(__name__)
+
 
 def run_crawl(
     config: Config,
@@ -53,6 +55,7 @@ def run_crawl(
         # line says the same in one line.
         logging.getLogger("scrapy.downloadermiddlewares.robotstxt").setLevel("CRITICAL")
     started: list[tuple[Crawler, SourceContext]] = []
+    finished: dict[int, SourceResult] = {}
     for source in sources:
         source_id = crawlstate.ensure_source(engine, source.name, source.mode, source.url)
         run_id = runs.start_run(engine, source_id, pid=os.getpid())
@@ -67,7 +70,11 @@ def run_crawl(
             {"custom_settings": source_settings(config, source)},
         )
         crawler = process.create_crawler(spider_class)
-        process.crawl(crawler, context=context)
+        done = process.crawl(crawler, context=context)
+        # Each run is recorded as its crawler finishes, not when the last one does: in a batch
+        # that a hung source keeps running until the daemon kills it at run_timeout, the
+        # others' runs are already closed (jobs/daemon.py).
+        done.addBoth(_finish, engine, crawler, context, finished)
         started.append((crawler, context))
     # Start-up left ~100k long-lived objects (modules, classes, schemas). Freezing them keeps
     # every later collection, and the one at exit, from walking them again: ~0.3 s per crawl.
@@ -81,10 +88,30 @@ def run_crawl(
         shutdown_pool()
     results = []
     for crawler, context in started:
+        result = finished.get(context.run_id)
+        if result is None:
+            outcome = outcome_of(crawler, context.failure)
+            runs.finish_run(engine, context.run_id, outcome)
+            result = SourceResult(context.source.name, context.run_id, outcome)
+        results.append(result)
+    return results
+
+
+def _finish(
+    passed: object,
+    engine: Engine,
+    crawler: Crawler,
+    context: SourceContext,
+    finished: dict[int, SourceResult],
+) -> object:
+    """Record `context`'s run as soon as its crawler is done (a Deferred callback)."""
+    try:
         outcome = outcome_of(crawler, context.failure)
         runs.finish_run(engine, context.run_id, outcome)
-        results.append(SourceResult(context.source.name, context.run_id, outcome))
-    return results
+        finished[context.run_id] = SourceResult(context.source.name, context.run_id, outcome)
+    except Exception:  # recorded again at the end of the process, with what is known then
+        log.exception("%s: could not record its run as it ended", context.source.name)
+    return passed
 
 
 def outcome_of(crawler: Crawler, failure: str | None = None) -> RunOutcome:
