@@ -107,3 +107,13 @@ def unchanged(status: int, decoded_body: bytes | None, validators: Validators) -
     if status != 200 or decoded_body is None or validators.body_hash is None:
         return False
     return body_hash(decoded_body) == validators.body_hash
+
+
+def same_validators(etag: str | None, last_modified: str | None, validators: Validators) -> bool:
+    """Whether a response's ETag / Last-Modified are the stored ones (a conditional GET would
+    have been answered 304): an ETag decides when both sides have one."""
+    if validators.etag and etag:
+        return etag.strip() == validators.etag.strip()
+    if validators.last_modified and last_modified:
+        return last_modified.strip() == validators.last_modified.strip()
+    return False

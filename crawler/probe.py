@@ -29,7 +29,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +46,7 @@ from crawler.http_rules import (
     decode_body,
     robots_allows,
     robots_rule,
+    same_validators,
     too_large,
     unchanged,
 )
@@ -118,6 +119,10 @@ class Probe:
     failed: bool = False  # no usable answer: an error, an error status, robots.txt unreadable
     fetched: dict[str, Fetched] = field(default_factory=dict)  # by URL, for the crawl to reuse
     discovery: Fetched | None = None  # the discovery URL's response, 304 included: its hints
+    conditional_sent: bool = False  # If-None-Match / If-Modified-Since went out
+    # A 200 whose ETag / Last-Modified are the stored ones: had the request been conditional,
+    # the server would have claimed 304 (jobs/cadence.py: validators that lie).
+    same_validators: bool = False
 
     @property
     def outcome(self) -> str:
@@ -222,20 +227,23 @@ class Prober:
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def probe(self, sources: Sequence[Source], engine: Engine) -> dict[str, Probe]:
+    def probe(
+        self, sources: Sequence[Source], engine: Engine, unconditional: Collection[str] = ()
+    ) -> dict[str, Probe]:
         """Probe those of `sources` whose last walk caught up (validators describe
-        everything stored below their discovery URL); those of one host in turn."""
+        everything stored below their discovery URL); those of one host in turn. Sources
+        named in `unconditional` are asked without their validators (the body hash decides)."""
         caught_up = walks.caught_up_roots(
             engine, [(source.name, source.url, crawl_target(source)) for source in sources]
         )
         known = validators_for(
             engine, (source.url for source in sources if source.name in caught_up)
         )
-        by_host: dict[str, list[tuple[Source, Validators]]] = {}
+        by_host: dict[str, list[tuple[Source, Validators, bool]]] = {}
         for source in sources:
             if source.url in known and source.name in caught_up:
-                group = by_host.setdefault(urlsplit(source.url).netloc, [])
-                group.append((source, known[source.url]))
+                group = by_host.setdefault(urlsplit(source.url).netloc.lower(), [])
+                group.append((source, known[source.url], source.name not in unconditional))
         probes: dict[str, Probe] = {}
         hosts = [self.hosts.setdefault(host, HostProbe(self.config)) for host in by_host]
         for host_probes in self.pool.map(HostProbe.run, hosts, by_host.values()):
@@ -254,7 +262,11 @@ class Prober:
 
 
 class HostProbe:
-    """Requests to one host, one at a time and `delay` apart, as the crawl would send them."""
+    """Requests to one host, one at a time and `delay` apart, as the crawl would send them.
+
+    The host's budget: every source on it shares this object, so their requests never overlap
+    and never come closer than the largest `delay` among them.
+    """
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -263,16 +275,22 @@ class HostProbe:
         self.robots: Fetched | ProbeError | None = None
         self.robots_at = 0.0
         self.busy = threading.Lock()  # one probe of this host at a time, even across polls
+        self.gap = 0.0  # the largest delay of the sources seen on this host
 
-    def run(self, group: Sequence[tuple[Source, Validators]]) -> dict[str, Probe]:
+    def run(self, group: Sequence[tuple[Source, Validators, bool]]) -> dict[str, Probe]:
         with self.busy:
             # An error is kept for this run only; an answer for ROBOTS_MAX_AGE.
             stale = time.monotonic() - self.robots_at > ROBOTS_MAX_AGE
             if isinstance(self.robots, ProbeError) or stale:
                 self.robots = None
-            return {source.name: self.probe(source, validators) for source, validators in group}
+            for source, _, _ in group:
+                self.gap = max(self.gap, self.config.politeness_for(source).delay)
+            return {
+                source.name: self.probe(source, validators, conditional)
+                for source, validators, conditional in group
+            }
 
-    def probe(self, source: Source, validators: Validators) -> Probe:
+    def probe(self, source: Source, validators: Validators, conditional: bool = True) -> Probe:
         politeness = self.config.politeness_for(source)
         probe = Probe()
         if politeness.obey_robots:
@@ -287,12 +305,17 @@ class HostProbe:
                 return probe
         try:
             # `conditional: false`: the server's 304s are not trusted; the body hash decides.
-            headers = conditional_headers(validators) if source.conditional is not False else {}
+            trusted = conditional and source.conditional is not False
+            headers = conditional_headers(validators) if trusted else {}
+            probe.conditional_sent = bool(headers)
             response = self.get(source, source.url, politeness, headers)
         except ProbeError as error:
             probe.why, probe.failed = str(error), True
             return probe
         probe.discovery = response
+        probe.same_validators = response.status == 200 and same_validators(
+            response.header("ETag"), response.header("Last-Modified"), validators
+        )
         if response.status != 304:
             probe.fetched[response.url] = response
         body = response.decoded_body(politeness.max_page_bytes)
@@ -340,7 +363,8 @@ class HostProbe:
         """One request for `source` (its URL or its host's robots.txt, on the same host:port,
         so its credentials go too)."""
         if self.last_request_at is not None:
-            time.sleep(max(0.0, self.last_request_at + politeness.delay - time.monotonic()))
+            gap = max(self.gap, politeness.delay)
+            time.sleep(max(0.0, self.last_request_at + gap - time.monotonic()))
         self.last_request_at = time.monotonic()
         timeout = min(politeness.timeout, PROBE_TIMEOUT)
         request = urllib.request.Request(

@@ -19,6 +19,10 @@ from storage.runs import RunOutcome, SourceResult
 if TYPE_CHECKING:
     from crawler.probe import Probe
 
+# Set by the daemon for its crawl children: it plans their next polls itself (jobs/poller.py),
+# from the poll and the child's runs together.
+CADENCE_BY_PARENT_ENV = "NEWSMON_CADENCE_BY_PARENT"
+
 
 def select_sources(config: Config, names: Sequence[str]) -> list[Source]:
     """The named sources, or every enabled one; an unknown name is a config error."""
@@ -138,7 +142,8 @@ def _crawl_and_report(
         for result in run_crawl(config, to_crawl, engine, log_level, fetched):
             by_name[result.source] = result
     results = [by_name[source.name] for source in sources]
-    plan_next_polls(config, engine, sources, results, probes)
+    if not os.environ.get(CADENCE_BY_PARENT_ENV):
+        plan_next_polls(config, engine, sources, results, probes)
     return print_results(results, started)
 
 

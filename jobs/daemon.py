@@ -1,8 +1,13 @@
-"""`newsmon run`: the scheduler daemon. One APScheduler job per source; each run is a child process.
+"""`newsmon run`: the scheduler daemon. One APScheduler job per source; polls in the daemon,
+crawls in child processes.
 
-The daemon itself never imports Scrapy: every crawl is `newsmon crawl --source NAME` in its own
-process group, killed at the run timeout, so a crash, a hang or a leak in one crawl cannot
-take the daemon down or grow its memory.
+The sources due at one moment make one tick. The daemon polls each of them itself
+(crawler/probe.py: robots.txt, then the conditional GET or body hash of its discovery URL), so
+an unchanged source costs a request and a run record, never a process. The sources of a tick
+that changed (or cannot be polled) are crawled together by one `newsmon crawl --source A
+--source B …` child, handed the responses the polls received. The daemon itself never imports
+Scrapy: every crawl runs in its own process group, killed at the run timeout, so a crash, a
+hang or a leak in one crawl cannot take the daemon down or grow its memory.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,12 +34,14 @@ from crawler.config.file import ConfigError
 from crawler.config.load import load_config
 from crawler.config.models import Config, Source
 from crawler.lifeline import PARENT_ENV
-from jobs.cadence import Observation
+from crawler.probe import HANDOVER_ENV, Fetched, write_handover
+from jobs.crawl import CADENCE_BY_PARENT_ENV, record_unchanged
 from jobs.exits import EXIT_LOCKED
 from jobs.healthz import DaemonStatus, SourceStatus, start_health_server
+from jobs.poller import POLL_HOSTS_AT_ONCE, Poll, Poller
 from jobs.schedule import cron_trigger, is_due, next_due, record_polls
 from storage import runs
-from storage.cadence import load_states
+from storage.cadence import CadenceState, load_states
 from storage.clock import utcnow
 from storage.db import make_engine, prepare_for_writing
 
@@ -45,6 +53,9 @@ KILL_WAIT_S = 10.0
 # which its group kill is ending) before the daemon stops reading.
 STDERR_EOF_WAIT_S = 5.0
 EXIT_POLL_S = 0.1
+# Sources due within this window of each other are polled, and crawled, together.
+TICK_WINDOW_S = 0.25
+MAX_BATCH_SOURCES = 25  # sources per crawl child
 
 
 @dataclass
@@ -116,7 +127,12 @@ class Daemon:
         self.scheduler: Any = None
         self.started_at = utcnow()
         self.runs_total: dict[tuple[str, str], int] = {}
+        self.polls_total: dict[str, int] = {}  # by outcome: unchanged, changed, failed
         self.last_reports: dict[str, RunReport] = {}
+        self.poller = Poller(snapshot.config, POLL_HOSTS_AT_ONCE)
+        self.alone: set[str] = set()  # sources crawled in a child of their own (batches())
+        self.pending: dict[str, asyncio.Future[RunReport | None]] = {}  # the coming tick's
+        self.ticking: asyncio.Task[None] | None = None
 
     @property
     def config(self) -> Config:
@@ -133,30 +149,25 @@ class Daemon:
         assert task is not None
         if self.stopping.is_set():
             return None
-        if name in self.children:
+        if name in self.children or name in self.pending:
             log.warning("source %s is still running; this run is skipped", name)
             return None
         source = self.config.source(name)
         schedule = self.config.schedule_for(source)
         if schedule.adaptive is not None and not await asyncio.to_thread(self._due, source):
             return None  # a heartbeat between the polls its cadence planned
-        started_at = utcnow()
         self.active.add(task)
         try:
             if self.dispatcher is not None:
                 started = time.monotonic()
                 await asyncio.to_thread(self.dispatcher, name)
-                report = RunReport(name, "dispatched", time.monotonic() - started)
+                report: RunReport | None = RunReport(name, "dispatched", time.monotonic() - started)
             else:
-                async with self.slots:
-                    if self.stopping.is_set():
-                        return None
-                    report = await self._run_child(name)
+                report = await self._join_tick(name)
         finally:
             self.active.discard(task)
-        self._record(report)
-        if schedule.adaptive is not None and self.dispatcher is None:
-            await asyncio.to_thread(self._follow_cadence, source, started_at)
+        if report is not None:
+            self._record(report)
         return report
 
     def _due(self, source: Source) -> bool:
@@ -164,19 +175,142 @@ class Daemon:
         last = runs.last_started(self.engine).get(source.name)
         return is_due(self.config.schedule_for(source), last, utcnow(), state)
 
-    def _follow_cadence(self, source: Source, started_at: datetime) -> None:
-        """Move the source's next run to the poll its cadence planned (jobs/cadence.py).
+    async def _join_tick(self, name: str) -> RunReport | None:
+        """Run `name` in the coming tick, with every other source due by then."""
+        future: asyncio.Future[RunReport | None] = asyncio.get_running_loop().create_future()
+        self.pending[name] = future
+        if self.ticking is None:
+            self.ticking = asyncio.create_task(self._tick())
+        return await future
 
-        The crawl child plans it; a child killed before it could counts as a failed poll.
-        """
-        state = load_states(self.engine, [source.name]).get(source.name)
-        if state is None or state.last_poll_at is None or state.last_poll_at < started_at:
-            observation = Observation(utcnow(), "failed")
-            state = record_polls(self.config, self.engine, [(source, observation)])[source.name]
-        if self.scheduler is not None and self.scheduler.get_job(source.name) is not None:
-            self.scheduler.modify_job(source.name, next_run_time=state.next_at)
+    async def _tick(self) -> None:
+        await asyncio.sleep(TICK_WINDOW_S)
+        due, self.pending, self.ticking = self.pending, {}, None
 
-    def _command(self, name: str) -> list[str]:
+        def settle(reports: Mapping[str, RunReport | None]) -> None:
+            for name, report in reports.items():
+                if name in due and not due[name].done():
+                    due[name].set_result(report)
+
+        try:
+            await self._poll_and_crawl(list(due), settle)
+        except Exception as error:  # a bug here must not leave the sources waiting for ever
+            log.exception("tick of %d sources failed", len(due))
+            settle({name: RunReport(name, "failed", 0.0, error_text=repr(error)) for name in due})
+        settle(dict.fromkeys(due))  # those never run (stopping, or removed by a reload)
+
+    async def _poll_and_crawl(
+        self, names: Sequence[str], settle: Callable[[Mapping[str, RunReport | None]], None]
+    ) -> None:
+        """Poll `names` and settle the unchanged at once (their next poll must not wait for
+        the others' crawl); crawl the rest in batches of child processes, settling each."""
+        if self.stopping.is_set():
+            return
+        sources = [source for source in self.enabled_sources() if source.name in names]
+        polls, reports, planned = await asyncio.to_thread(self._poll, sources)
+        self._reschedule(planned)
+        for poll in polls.values():
+            if poll.outcome is not None:
+                self.polls_total[poll.outcome] = self.polls_total.get(poll.outcome, 0) + 1
+        settle(reports)
+        to_crawl = [source.name for source in sources if source.name not in reports]
+        handed = {
+            name: polls[name].probe.fetched  # type: ignore[union-attr]
+            for name in to_crawl
+            if polls[name].probe is not None
+        }
+
+        async def crawl(batch: Sequence[str]) -> None:
+            reports = await self._crawl(batch, handed)
+            batch_polls = [polls[name] for name in batch]
+            self._reschedule(await asyncio.to_thread(self._after_crawl, batch_polls, reports))
+            settle(reports)
+
+        await asyncio.gather(*(crawl(batch) for batch in self.batches(to_crawl)))
+
+    def batches(self, names: Sequence[str]) -> list[list[str]]:
+        """The child processes for `names`: one per MAX_BATCH_SOURCES, and one of its own for
+        each source whose last run was killed at run_timeout, so a source that hangs never
+        again holds the others' runs until the kill (they are stored either way)."""
+        alone = [[name] for name in names if name in self.alone]
+        together = [name for name in names if name not in self.alone]
+        chunks = [
+            together[start : start + MAX_BATCH_SOURCES]
+            for start in range(0, len(together), MAX_BATCH_SOURCES)
+        ]
+        return [*chunks, *alone]
+
+    def _poll(
+        self, sources: Sequence[Source]
+    ) -> tuple[dict[str, Poll], dict[str, RunReport], dict[str, CadenceState]]:
+        """Poll `sources` (in a worker thread) and record those found unchanged, under their
+        crawl locks, as `newsmon crawl` would: so cron and the daemon never overlap."""
+        from jobs.locks import locks_for
+
+        started = time.monotonic()
+        locks = locks_for(self.engine)
+        reports: dict[str, RunReport] = {}
+        try:
+            mine = [source for source in sources if locks.acquire(source.name)]
+            for source in sources:
+                if source not in mine:
+                    reports[source.name] = RunReport(
+                        source.name, "skipped", 0.0, error_text="another crawl holds its lock"
+                    )
+            polls = self.poller.poll(self.engine, mine)
+            duration = time.monotonic() - started
+            settled = [s for s in mine if polls[s.name].unchanged]
+            for name, result in record_unchanged(self.engine, settled).items():
+                reports[name] = RunReport(
+                    name, result.outcome.status, duration, run_id=result.run_id
+                )
+            now = utcnow()
+            observed = [(s, polls[s.name].observation(now)) for s in settled]
+            planned = record_polls(self.config, self.engine, observed)
+        finally:
+            locks.release_all()
+        return polls, reports, planned
+
+    def _after_crawl(
+        self, batch: Sequence[Poll], reports: Mapping[str, RunReport]
+    ) -> dict[str, CadenceState]:
+        """Plan each crawled source's next poll from its poll and its run (in a thread)."""
+        now, observed = utcnow(), []
+        for poll in batch:
+            report = reports.get(poll.source.name)
+            if report is None or report.status == "skipped":
+                continue  # not crawled by this child (stopping, or locked by another crawl)
+            if "timeout" in report.error_kinds:
+                self.alone.add(poll.source.name)
+            elif report.status != "failed":
+                self.alone.discard(poll.source.name)
+            observed.append((poll.source, poll.observation(now, report.status, report.new_items)))
+        return record_polls(self.config, self.engine, observed)
+
+    def _reschedule(self, states: Mapping[str, CadenceState]) -> None:
+        """Move adaptive sources' next runs to the polls their cadence planned."""
+        if self.scheduler is None:
+            return
+        for name, state in states.items():
+            source = self.config.source(name)
+            if self.config.schedule_for(source).adaptive is None:
+                continue
+            if self.scheduler.get_job(name) is not None:
+                self.scheduler.modify_job(name, next_run_time=state.next_at)
+
+    async def _crawl(
+        self, names: Sequence[str], handed: Mapping[str, Mapping[str, Fetched]]
+    ) -> dict[str, RunReport]:
+        async with self.slots:
+            if self.stopping.is_set():
+                return {}
+            # A crawl of a host starts once no poll of it is in flight, and counts as the
+            # host's latest request: its next poll waits the host's gap after it.
+            urls = [self.config.source(name).url for name in names]
+            await asyncio.to_thread(self.poller.hold_off, urls)
+            return await self._run_child(names, handed)
+
+    def _command(self, names: Sequence[str]) -> list[str]:
         verbosity = {"INFO": ["-v"], "DEBUG": ["-vv"]}.get(self.log_level, [])
         config = str(self.snapshot.copy)
         return [
@@ -187,8 +321,7 @@ class Daemon:
             "--config",
             config,
             "crawl",
-            "--source",
-            name,
+            *(argument for name in names for argument in ("--source", name)),
         ]
 
     def _child_env(self) -> dict[str, str]:
@@ -198,20 +331,32 @@ class Daemon:
             **os.environ,
             "NEWSMON_DATABASE_URL": self.config.database,
             PARENT_ENV: str(os.getpid()),
+            CADENCE_BY_PARENT_ENV: "1",  # the daemon records each poll's observation itself
         }
 
-    async def _run_child(self, name: str) -> RunReport:
+    async def _run_child(
+        self, names: Sequence[str], handed: Mapping[str, Mapping[str, Fetched]]
+    ) -> dict[str, RunReport]:
+        """One crawl child for `names`, served what their polls received (`handed`)."""
         timeout = self.config.daemon.run_timeout
         started = time.monotonic()
+        env = self._child_env()
+        polled = {name: handed[name] for name in names if name in handed}
+        handover = self.snapshot.copy.with_name(f"polled-{uuid.uuid4().hex}.json")
+        if polled:
+            await asyncio.to_thread(write_handover, handover, polled)
+            env[HANDOVER_ENV] = str(handover)
+        name = ", ".join(names)  # for the log lines
         process = await asyncio.create_subprocess_exec(
-            *self._command(name),
+            *self._command(names),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
-            env=self._child_env(),
+            env=env,
             start_new_session=True,  # its own process group, extraction workers included
         )
-        self.children[name] = process
+        for each in names:
+            self.children[each] = process
         if self.stopping.is_set():  # stop arrived while the child was starting
             _signal(process.pid, signal.SIGTERM)
         assert process.stderr is not None
@@ -224,9 +369,11 @@ class Daemon:
                 _kill_group(process.pid)
                 await _exited(process, KILL_WAIT_S)
         finally:
-            self.children.pop(name, None)
+            for each in names:
+                self.children.pop(each, None)
             # Whatever it left in its group (pool processes of a child killed alone) goes too.
             _kill_group(process.pid)
+            handover.unlink(missing_ok=True)
         try:
             await asyncio.wait_for(asyncio.gather(tail, process.wait()), STDERR_EOF_WAIT_S)
         except TimeoutError:
@@ -234,37 +381,49 @@ class Daemon:
         stderr_tail = stderr.text()
         duration = time.monotonic() - started
         return await asyncio.to_thread(
-            self._report, name, process, duration, timed_out, stderr_tail
+            self._reports, names, process, duration, timed_out, stderr_tail
         )
 
-    def _report(
+    def _reports(
         self,
-        name: str,
+        names: Sequence[str],
         process: asyncio.subprocess.Process,
         duration: float,
         timed_out: bool,
         stderr_tail: str,
-    ) -> RunReport:
-        """Read the child's run record; close it if the child was killed before closing it."""
+    ) -> dict[str, RunReport]:
+        """Read the child's run records; close those it was killed before closing."""
         if timed_out:
             timeout = self.config.daemon.run_timeout
-            runs.end_running_run(
-                self.engine,
+            self._end_running_runs(
                 process.pid,
                 status="failed",
                 kind="timeout",
                 error_text=f"killed after run_timeout ({timeout:g}s)",
             )
         elif process.returncode is not None and process.returncode < 0:
-            runs.end_running_run(
-                self.engine,
+            self._end_running_runs(
                 process.pid,
                 status="interrupted" if self.stopping.is_set() else "failed",
                 error_text=f"crawl process killed by signal {-process.returncode}",
             )
-        if process.returncode == EXIT_LOCKED:
-            return RunReport(name, "skipped", duration, error_text="another crawl holds its lock")
+        return {name: self._report(name, process, duration, stderr_tail) for name in names}
+
+    def _end_running_runs(self, pid: int, **closing: Any) -> None:
+        for _ in range(MAX_BATCH_SOURCES):  # one per source of the batch, at most
+            if runs.end_running_run(self.engine, pid, **closing) is None:
+                return
+
+    def _report(
+        self,
+        name: str,
+        process: asyncio.subprocess.Process,
+        duration: float,
+        stderr_tail: str,
+    ) -> RunReport:
         run = runs.run_of_process(self.engine, name, process.pid)
+        if run is None and process.returncode == EXIT_LOCKED:
+            return RunReport(name, "skipped", duration, error_text="another crawl holds its lock")
         if run is None:
             last_line = stderr_tail.strip().splitlines()[-1:] or [f"exit {process.returncode}"]
             return RunReport(name, "failed", duration, error_text=last_line[0])
@@ -360,6 +519,8 @@ class Daemon:
             log.error("config reload failed; keeping the running config:\n%s", error)
             return
         log.warning("config reloaded: %d sources", len(self.enabled_sources()))
+        retired, self.poller = self.poller, Poller(self.config, POLL_HOSTS_AT_ONCE)
+        retired.close(wait=False)  # polls under way finish with the old config
         if self.scheduler is not None and not self.stopping.is_set():
             self.schedule_all()
 
@@ -436,7 +597,7 @@ class Daemon:
 
     async def drain(self) -> None:
         """Ask running crawls to stop (SIGTERM), wait `shutdown_grace`, then kill what is left."""
-        for process in list(self.children.values()):
+        for process in set(self.children.values()):
             _signal(process.pid, signal.SIGTERM)  # the child alone: Scrapy stops gracefully
         grace = self.config.daemon.shutdown_grace
         if self.active:
@@ -445,7 +606,7 @@ class Daemon:
                 log.warning(
                     "%d crawl(s) still running after %gs; killing them", len(pending), grace
                 )
-                for process in list(self.children.values()):
+                for process in set(self.children.values()):
                     _kill_group(process.pid)
                 await asyncio.wait(pending, timeout=KILL_WAIT_S)
 
@@ -474,6 +635,7 @@ class Daemon:
             stopping=self.stopping.is_set(),
             runs_total=dict(self.runs_total),
             sources=tuple(sources),
+            polls_total=dict(self.polls_total),
         )
 
 
@@ -541,6 +703,7 @@ async def serve(
     finally:
         if server is not None:
             server.close()
+        daemon.poller.close()
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(signum)
         snapshot.close()

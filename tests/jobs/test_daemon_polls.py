@@ -1,0 +1,136 @@
+"""`newsmon run` polls due sources itself: unchanged ones start no process, changed ones of a
+tick are crawled together by one child (jobs/daemon.py)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.jobs.helpers import write_config
+from tests.jobs.test_daemon import run_once
+from tests.localsite import LocalSite, RecordedRequest, Response
+
+pytestmark = pytest.mark.slow
+
+FEEDS = 24  # dozens, and one crawl child's worth
+
+
+def feed(title: str) -> bytes:
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title></channel></rss>'
+    ).encode()
+
+
+def serving(titles: dict[str, str], name: str) -> Callable[[RecordedRequest], Response]:
+    def handler(_request: RecordedRequest) -> Response:
+        return Response(feed(titles[name]), headers={"Content-Type": "application/rss+xml"})
+
+    return handler
+
+
+def pids_by_source(db, since_id: int) -> dict[str, int]:
+    with sqlite3.connect(db) as connection:
+        found = connection.execute(
+            "select s.name, r.pid from crawl_runs r join sources s on s.id = r.source_id"
+            " where r.id > ? and r.status = 'ok'",
+            (since_id,),
+        ).fetchall()
+    return dict(found)
+
+
+def last_run_id(db) -> int:
+    with sqlite3.connect(db) as connection:
+        return connection.execute("select coalesce(max(id), 0) from crawl_runs").fetchone()[0]
+
+
+def test_unchanged_polls_start_no_child_and_the_changed_go_to_one_crawl(tmp_path):
+    names = [f"feed{number:02d}" for number in range(FEEDS)]
+    titles = dict.fromkeys(names, "first")
+    with LocalSite() as site:
+        for name in names:
+            site.route(f"/{name}.xml", serving(titles, name))
+        sources = "".join(f"  - name: {name}\n    feed: {{base}}/{name}.xml\n" for name in names)
+        config = write_config(tmp_path, site, sources, "schedule: {every: 1s}\n")
+        db = tmp_path / "newsmon.db"
+
+        code, stderr = run_once(config)  # nothing known yet: every source is crawled
+        assert code == 0, stderr
+        first = pids_by_source(db, 0)
+        assert sorted(first) == names
+        assert len(set(first.values())) == 1  # one crawl child for the whole tick
+
+        time.sleep(1.1)
+        mark = last_run_id(db)
+        code, stderr = run_once(config)  # nothing changed: polled by the daemon alone
+        assert code == 0, stderr
+        second = pids_by_source(db, mark)
+        assert sorted(second) == names
+        assert len(set(second.values())) == 1  # every run recorded by the daemon itself
+        assert set(second.values()).isdisjoint(first.values())
+        assert all(site.hits(f"/{name}.xml") == 2 for name in names)  # no refetch
+
+        changed = names[::6]
+        for name in changed:
+            titles[name] = "second"
+        time.sleep(1.1)
+        mark = last_run_id(db)
+        code, stderr = run_once(config)
+        assert code == 0, stderr
+        third = pids_by_source(db, mark)
+        assert sorted(third) == names
+        crawl_pids = {third[name] for name in changed}
+        assert len(crawl_pids) == 1
+        assert all(third[name] != third[changed[0]] for name in names if name not in changed)
+        # The crawl was handed the poll's response: each changed feed fetched once this tick.
+        assert all(site.hits(f"/{name}.xml") == 3 for name in names)
+
+
+def test_a_304_that_lies_is_caught_by_an_unconditional_poll_and_trusted_no_more(tmp_path):
+    """The server keeps one ETag and answers 304 to it whatever its feed holds: the daemon's
+    unconditional poll (jobs/cadence.send_unconditional) finds a new entry behind it, the
+    source stops sending conditional requests and `status` says why."""
+    import json
+
+    from tests.jobs.helpers import newsmon
+    from tests.jobs.newssite import Layout, NewsSite
+
+    with LocalSite() as site:
+        news = NewsSite(site, Layout(feed=3))
+        shown = news.sections["feed"][:2]
+        conditional: list[bool] = []
+
+        def lying_feed(request: RecordedRequest) -> Response:
+            sent = {k.lower(): v for k, v in request.headers.items()}.get("if-none-match")
+            conditional.append(sent is not None)
+            if sent == '"v1"':
+                return Response(b"", 304, {"ETag": '"v1"'})
+            items = "".join(
+                f"<item><title>{p}</title><link>{site.base_url}{p}</link></item>" for p in shown
+            )
+            body = f'<?xml version="1.0"?><rss version="2.0"><channel>{items}</channel></rss>'
+            return Response(
+                body.encode(), headers={"Content-Type": "application/rss+xml", "ETag": '"v1"'}
+            )
+
+        site.route("/wire/feed.xml", lying_feed)
+        config = write_config(
+            tmp_path, site, news.sources(["feed"]), "schedule: {adaptive: {min: 1s, max: 1h}}\n"
+        )
+        code, stderr = run_once(config)  # the first crawl stores two
+        assert code == 0, stderr
+        shown.append(news.sections["feed"][2])  # a new entry, behind the same ETag
+        time.sleep(1.5)
+        code, stderr = run_once(config)
+        assert code == 0, stderr
+        status = newsmon(config, "status", "--format", "json")
+    [row] = json.loads(status.stdout)
+    assert conditional[-1] is False  # the second poll went out without If-None-Match
+    assert row["conditional"] is False
+    assert "304 or unchanged validators" in row["conditional_note"]
+    assert "unconditional" in row["set_by"]
+    db = tmp_path / "newsmon.db"
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("select count(*) from items").fetchone()[0] == 3
