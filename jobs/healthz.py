@@ -12,7 +12,7 @@ import json
 import logging
 import resource
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from storage.clock import utcnow
 log = logging.getLogger(__name__)
 
 READ_TIMEOUT_S = 5.0
+POLL_OUTCOMES = ("unchanged", "changed", "failed")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class DaemonStatus:
     stopping: bool
     runs_total: Mapping[tuple[str, str], int]  # (source, status) -> runs finished
     sources: tuple[SourceStatus, ...]  # the enabled ones, in config order
+    polls_total: Mapping[str, int] = field(default_factory=dict)  # by outcome
 
 
 def health_document(status: DaemonStatus) -> dict[str, Any]:
@@ -61,18 +63,27 @@ def health_document(status: DaemonStatus) -> dict[str, Any]:
         "started_at": status.started_at.isoformat(),
         "uptime_s": round((utcnow() - status.started_at).total_seconds(), 1),
         "runs": sum(status.runs_total.values()),
+        "polls": {outcome: status.polls_total.get(outcome, 0) for outcome in POLL_OUTCOMES},
         "sources": sources,
     }
 
 
 def metrics_text(status: DaemonStatus) -> str:
-    """Prometheus text exposition, written by hand: three metric families need no library."""
+    """Prometheus text exposition, written by hand: four metric families need no library."""
     lines = [
         "# HELP newsmon_runs_total Crawl runs finished by this daemon, by source and outcome.",
         "# TYPE newsmon_runs_total counter",
     ]
     for (source, outcome), count in sorted(status.runs_total.items()):
         lines.append(f'newsmon_runs_total{{source="{source}",status="{outcome}"}} {count}')
+    lines += [
+        "# HELP newsmon_polls_total Polls the daemon made itself, by outcome.",
+        "# TYPE newsmon_polls_total counter",
+    ]
+    for outcome in POLL_OUTCOMES:
+        lines.append(
+            f'newsmon_polls_total{{outcome="{outcome}"}} {status.polls_total.get(outcome, 0)}'
+        )
     lines += [
         "# HELP newsmon_source_running Whether a crawl of the source is running now.",
         "# TYPE newsmon_source_running gauge",

@@ -4,6 +4,7 @@ tick are crawled together by one child (jobs/daemon.py)."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 
@@ -134,3 +135,60 @@ def test_a_304_that_lies_is_caught_by_an_unconditional_poll_and_trusted_no_more(
     db = tmp_path / "newsmon.db"
     with sqlite3.connect(db) as connection:
         assert connection.execute("select count(*) from items").fetchone()[0] == 3
+
+
+def test_healthz_and_metrics_count_the_daemons_polls_by_outcome(tmp_path):
+    import json
+    import urllib.request
+
+    from tests.jobs.helpers import free_port
+    from tests.jobs.test_daemon import start_daemon, stop, wait_for
+
+    names = ["calm", "busy"]
+    titles = dict.fromkeys(names, "first")
+    with LocalSite() as site:
+        for name in names:
+            site.route(f"/{name}.xml", serving(titles, name))
+        down = threading.Event()
+
+        def flaky(request: RecordedRequest) -> Response:
+            return Response(b"busy", 500) if down.is_set() else serving(titles, "calm")(request)
+
+        site.route("/flaky.xml", flaky)
+        sources = "".join(
+            f"  - name: {name}\n    feed: {{base}}/{name}.xml\n" for name in [*names, "flaky"]
+        )
+        config = write_config(tmp_path, site, sources, "schedule: {every: 1s}\n")
+        code, stderr = run_once(config)  # stores validators: from now on the daemon polls
+        assert code == 0, stderr
+        titles["busy"] = "second"
+        down.set()
+        port = free_port()
+        daemon = start_daemon(config, "--health-port", str(port))
+
+        def polls() -> dict[str, int]:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    return json.load(r)["polls"]
+            except OSError:
+                return {}
+
+        try:
+            wait_for(
+                lambda: polls().get("unchanged", 0) >= 3 and polls().get("failed", 0) >= 1,
+                60,
+                "three unchanged polls and a failed one",
+            )
+            counted = polls()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                metrics = r.read().decode().splitlines()
+        finally:
+            code, stderr = stop(daemon)
+        assert code == 0, stderr
+    assert set(counted) == {"unchanged", "changed", "failed"}
+    assert counted["changed"] >= 1  # busy's new title, seen once, then unchanged again
+    for outcome in ("unchanged", "changed", "failed"):
+        [line] = [
+            m for m in metrics if m.startswith(f'newsmon_polls_total{{outcome="{outcome}"}} ')
+        ]
+        assert int(line.split()[-1]) >= counted[outcome]

@@ -44,3 +44,18 @@ def test_metrics_count_runs_by_source_and_outcome_and_say_what_runs():
     assert 'newsmon_source_running{source="mofa"} 1' in lines
     assert 'newsmon_source_running{source="dawn"} 0' in lines
     assert any(line.startswith("newsmon_daemon_max_rss_bytes ") for line in lines)
+
+
+def test_polls_are_counted_by_outcome_every_outcome_named():
+    status = DaemonStatus(
+        started_at=STARTED,
+        stopping=False,
+        runs_total={},
+        sources=(),
+        polls_total={"unchanged": 40, "changed": 2},
+    )
+    assert health_document(status)["polls"] == {"unchanged": 40, "changed": 2, "failed": 0}
+    lines = metrics_text(status).splitlines()
+    assert 'newsmon_polls_total{outcome="unchanged"} 40' in lines
+    assert 'newsmon_polls_total{outcome="changed"} 2' in lines
+    assert 'newsmon_polls_total{outcome="failed"} 0' in lines
