@@ -46,7 +46,8 @@ def run(
 ) -> None:
     """Run the scheduler daemon: crawl each source on its schedule until SIGTERM.
 
-    Each run is a child `newsmon crawl --source NAME` with a timeout. SIGHUP reloads the
+    The daemon polls due sources itself; an unchanged one starts no process, the changed ones
+    of a tick go to one child `newsmon crawl --source A --source B …` with a timeout. SIGHUP reloads the
     config (an invalid one is logged and ignored). Exit 0 after SIGTERM/SIGINT; with --once,
     1 when some source failed.
     """
