@@ -24,7 +24,7 @@ from crawler.keywords import Matcher
 from crawler.pool import shutdown_pool
 from crawler.probe import Fetched
 from crawler.redact import redact_text
-from crawler.settings import process_settings, source_settings
+from crawler.settings import host_sharing, process_settings, source_settings
 from crawler.walks import Backfill
 from storage import crawlstate, runs
 from storage.runs import RunOutcome, SourceResult
@@ -55,6 +55,7 @@ def run_crawl(
         # line says the same in one line.
         logging.getLogger("scrapy.downloadermiddlewares.robotstxt").setLevel("CRITICAL")
     started: list[tuple[Crawler, SourceContext]] = []
+    sharing = host_sharing(sources)  # sources of one host share its budget (source_settings)
     finished: dict[int, SourceResult] = {}
     for source in sources:
         source_id = crawlstate.ensure_source(engine, source.name, source.mode, source.url)
@@ -67,7 +68,7 @@ def run_crawl(
         spider_class = type(
             f"{source.mode.title()}Spider[{source.name}]",
             (MODES[source.mode].spider_class(),),
-            {"custom_settings": source_settings(config, source)},
+            {"custom_settings": source_settings(config, source, sharing[source.name])},
         )
         crawler = process.create_crawler(spider_class)
         done = process.crawl(crawler, context=context)

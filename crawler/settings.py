@@ -90,20 +90,27 @@ def process_settings(
     }
 
 
-def source_settings(config: Config, source: Source) -> dict[str, Any]:
+def source_settings(config: Config, source: Source, sharing: int = 1) -> dict[str, Any]:
     """The source's politeness (global defaults overlaid with its own overrides), and the
-    credentials of its URL, sent to its own host only."""
+    credentials of its URL, sent to its own host only.
+
+    `sharing` crawlers of one process crawl the source's host (host_sharing): each crawler has
+    downloader slots of its own, so each gets its share of the host's budget, `delay` times
+    `sharing` apart and `concurrency_per_host` divided among them (at least 1 each).
+    """
     politeness = config.politeness_for(source)
+    delay = politeness.delay * sharing
+    concurrency = max(1, politeness.concurrency_per_host // sharing)
     return {
         **_basic_auth(source),
         # PrivateAddressMiddleware lets these hosts be fetched at private addresses.
         ALLOWED_PRIVATE_HOSTS_SETTING: sorted(allowed_private_hosts(source)),
         "ROBOTSTXT_OBEY": politeness.obey_robots,
-        "DOWNLOAD_DELAY": politeness.delay,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": politeness.concurrency_per_host,
+        "DOWNLOAD_DELAY": delay,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
         "AUTOTHROTTLE_ENABLED": politeness.autothrottle,
-        "AUTOTHROTTLE_START_DELAY": max(politeness.delay, 1.0),
-        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(politeness.concurrency_per_host),
+        "AUTOTHROTTLE_START_DELAY": max(delay, 1.0),
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(concurrency),
         "DOWNLOAD_TIMEOUT": politeness.timeout,
         "RETRY_TIMES": politeness.retries,
         "DOWNLOAD_MAXSIZE": politeness.max_page_bytes,
@@ -112,6 +119,12 @@ def source_settings(config: Config, source: Source) -> dict[str, Any]:
         # (or the bundle SSL_CERT_FILE names) and the host name, unless the source opts out.
         "DOWNLOAD_VERIFY_CERTIFICATES": source.tls_verify,
     }
+
+
+def host_sharing(sources: Sequence[Source]) -> dict[str, int]:
+    """How many of `sources` (crawled by one process) share each one's host:port, by name."""
+    hosts = [urlsplit(source.url).netloc.lower() for source in sources]
+    return {source.name: hosts.count(host) for source, host in zip(sources, hosts, strict=True)}
 
 
 def _basic_auth(source: Source) -> dict[str, Any]:

@@ -98,3 +98,27 @@ def test_a_proxy_from_the_environment_stays_reachable(monkeypatch):
     config = Config.model_validate({"sources": [{"name": "b", "feed": "https://news.example/f"}]})
     hosts = process_settings(config, config.sources)["NEWSMON_PRIVATE_HOSTS"]
     assert hosts == ["10.0.0.8", "news.example", "proxy.corp.lan"]
+
+
+def test_crawlers_of_one_host_in_one_process_share_its_budget():
+    """Each Scrapy crawler keeps downloader slots of its own: two sources of one host crawled
+    by one child get half the host's concurrency each and twice its delay."""
+    from crawler.config.models import Config
+    from crawler.settings import host_sharing, source_settings
+
+    config = Config.model_validate(
+        {
+            "politeness": {"delay": "1s", "concurrency_per_host": 4},
+            "sources": [
+                {"name": "a", "feed": "https://News.example/feed"},
+                {"name": "b", "sitemap": "https://news.example/sitemap.xml"},
+                {"name": "c", "feed": "https://other.example/feed"},
+            ],
+        }
+    )
+    sharing = host_sharing(config.sources)
+    assert sharing == {"a": 2, "b": 2, "c": 1}
+    a, b, c = (source_settings(config, s, sharing[s.name]) for s in config.sources)
+    assert (a["DOWNLOAD_DELAY"], a["CONCURRENT_REQUESTS_PER_DOMAIN"]) == (2.0, 2)
+    assert (b["DOWNLOAD_DELAY"], b["CONCURRENT_REQUESTS_PER_DOMAIN"]) == (2.0, 2)
+    assert (c["DOWNLOAD_DELAY"], c["CONCURRENT_REQUESTS_PER_DOMAIN"]) == (1.0, 4)
