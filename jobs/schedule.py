@@ -87,6 +87,8 @@ def record_polls(
     config: Config, engine: Engine, observed: Sequence[tuple[Source, Observation]]
 ) -> dict[str, CadenceState]:
     """Plan each source's next poll from what its poll saw, and store the plan."""
+    if not observed:
+        return {}
     names = [source.name for source, _ in observed]
     now = utcnow()
     states = cadence.load_states(engine, names)
@@ -94,6 +96,7 @@ def record_polls(
     watched = cadence.watched_since(engine, names)
     rng = random.Random()
     planned: dict[str, CadenceState] = {}
+    ids = crawlstate.ensure_sources(engine, [(s.name, s.mode, s.url) for s, _ in observed])
     for source, observation in observed:
         state = plan_next(
             config.schedule_for(source),
@@ -104,7 +107,6 @@ def record_polls(
             rng,
             watched.get(source.name),
         )
-        source_id = crawlstate.ensure_source(engine, source.name, source.mode, source.url)
-        cadence.save_state(engine, source_id, state)
         planned[source.name] = state
+    cadence.save_states(engine, [(ids[name], state) for name, state in planned.items()])
     return planned

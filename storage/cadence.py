@@ -52,13 +52,19 @@ def load_states(engine: Engine, names: Iterable[str] | None = None) -> dict[str,
 
 
 def save_state(engine: Engine, source_id: int, state: CadenceState) -> None:
-    values = {COLUMNS.get(f.name, f.name): getattr(state, f.name) for f in _FIELDS}
+    save_states(engine, [(source_id, state)])
+
+
+def save_states(engine: Engine, planned: Iterable[tuple[int, CadenceState]]) -> None:
+    """Store each (source id, state), in one transaction: a tick's polls cost one commit."""
     with engine.begin() as connection:
         dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(source_schedules).values(source_id=source_id, **values)
-        connection.execute(
-            statement.on_conflict_do_update(index_elements=["source_id"], set_=values)
-        )
+        for source_id, state in planned:
+            values = {COLUMNS.get(f.name, f.name): getattr(state, f.name) for f in _FIELDS}
+            statement = dialect.insert(source_schedules).values(source_id=source_id, **values)
+            connection.execute(
+                statement.on_conflict_do_update(index_elements=["source_id"], set_=values)
+            )
 
 
 def publication_times(
