@@ -192,3 +192,16 @@ def test_healthz_and_metrics_count_the_daemons_polls_by_outcome(tmp_path):
             m for m in metrics if m.startswith(f'newsmon_polls_total{{outcome="{outcome}"}} ')
         ]
         assert int(line.split()[-1]) >= counted[outcome]
+
+
+def test_a_tick_is_crawled_25_sources_a_child_and_a_source_that_hung_alone():
+    from types import SimpleNamespace
+
+    from jobs.daemon import MAX_BATCH_SOURCES, Daemon
+
+    names = [f"s{n:02d}" for n in range(30)] + ["hung"]
+    daemon = SimpleNamespace(alone={"hung"})
+    batches = Daemon.batches(daemon, names)  # type: ignore[arg-type]
+    assert MAX_BATCH_SOURCES == 25
+    assert batches == [names[:25], names[25:30], ["hung"]]
+    assert Daemon.batches(SimpleNamespace(alone=set()), names[:3]) == [names[:3]]  # type: ignore[arg-type]
