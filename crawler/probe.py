@@ -301,7 +301,9 @@ class HostProbe:
             probe.fetched[robots.url] = robots
             refusal = self.robots_refusal(robots, source.url, politeness)
             if refusal:
-                probe.why, probe.failed = refusal, robots.status >= 500
+                # Refused (5xx, disallowed, undecodable) is a failed poll; a redirect is the
+                # crawl's to follow.
+                probe.why, probe.failed = refusal, not 300 <= robots.status < 400
                 return probe
         try:
             # `conditional: false`: the server's 304s are not trusted; the body hash decides.

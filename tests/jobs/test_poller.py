@@ -117,3 +117,26 @@ def test_entries_and_hints_come_from_the_discovery_response(tmp_path):
         poller.close()
     assert poll.entries_seen == 2
     assert (poll.hints.ttl, poll.hints.max_age) == (5400.0, 600.0)
+
+
+def test_a_crawl_child_starts_only_once_no_poll_of_its_host_is_in_flight(tmp_path):
+    from crawler.probe import HostProbe
+
+    with LocalSite() as site:
+        config = load_config(write_config(tmp_path, site, "  - name: a\n    feed: {base}/a\n"))
+    poller = Poller(config)
+    try:
+        budget = poller.prober.hosts.setdefault("news.example", HostProbe(config))
+        budget.busy.acquire()  # a poll of the host under way
+        held = threading.Thread(target=poller.hold_off, args=(["https://News.example/feed"],))
+        held.start()
+        held.join(0.3)
+        assert held.is_alive()  # waiting for the poll
+        budget.busy.release()
+        held.join(10)
+        assert not held.is_alive()
+        # The crawl's start is the host's latest request: the next poll waits its gap after it.
+        assert budget.last_request_at is not None
+        poller.hold_off(["https://elsewhere.example/"])  # a host never polled: no wait
+    finally:
+        poller.close()
