@@ -131,6 +131,7 @@ class Daemon:
         self.last_reports: dict[str, RunReport] = {}
         self.poller = Poller(snapshot.config, POLL_HOSTS_AT_ONCE)
         self.alone: set[str] = set()  # sources crawled in a child of their own (batches())
+        self.in_tick: set[str] = set()  # sources a tick has taken and not settled yet
         self.pending: dict[str, asyncio.Future[RunReport | None]] = {}  # the coming tick's
         self.ticking: asyncio.Task[None] | None = None
 
@@ -149,7 +150,7 @@ class Daemon:
         assert task is not None
         if self.stopping.is_set():
             return None
-        if name in self.children or name in self.pending:
+        if name in self.children or name in self.pending or name in self.in_tick:
             log.warning("source %s is still running; this run is skipped", name)
             return None
         source = self.config.source(name)
@@ -186,11 +187,13 @@ class Daemon:
     async def _tick(self) -> None:
         await asyncio.sleep(TICK_WINDOW_S)
         due, self.pending, self.ticking = self.pending, {}, None
+        self.in_tick |= set(due)  # until settled: polled, waiting for a crawl slot, crawled
 
         def settle(reports: Mapping[str, RunReport | None]) -> None:
             for name, report in reports.items():
                 if name in due and not due[name].done():
                     due[name].set_result(report)
+                    self.in_tick.discard(name)
 
         try:
             await self._poll_and_crawl(list(due), settle)
