@@ -199,10 +199,13 @@ def auth_headers(source: Source) -> dict[str, str]:
     return {"Authorization": f"Basic {token}"}
 
 
-def probe_sources(config: Config, sources: Sequence[Source], engine: Engine) -> dict[str, Probe]:
-    """Probe the sources whose last walk caught up, once (what `newsmon crawl` does)."""
+def probe_sources(
+    config: Config, sources: Sequence[Source], engine: Engine, unconditional: Collection[str] = ()
+) -> dict[str, Probe]:
+    """Probe the sources whose last walk caught up, once (what `newsmon crawl` does); those
+    named in `unconditional` without their validators."""
     with Prober(config) as prober:
-        return prober.probe(sources, engine)
+        return prober.probe(sources, engine, unconditional)
 
 
 class Prober:

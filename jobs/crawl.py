@@ -129,7 +129,14 @@ def _crawl_and_report(
     # A daemon's child: the daemon polled these sources already and hands over what it got.
     handover = os.environ.get(HANDOVER_ENV)
     polled = read_handover(Path(handover)) if handover else {}
-    probes = probe_sources(config, [s for s in sources if s.name not in polled], engine)
+    to_probe = [s for s in sources if s.name not in polled]
+    unconditional: set[str] = set()
+    if not os.environ.get(CADENCE_BY_PARENT_ENV):  # else the daemon decided when it polled
+        from jobs.poller import unconditional_names
+        from storage.clock import utcnow
+
+        unconditional = unconditional_names(config, engine, to_probe, utcnow())
+    probes = probe_sources(config, to_probe, engine, unconditional)
     by_name = record_unchanged(
         engine, [s for s in sources if s.name in probes and probes[s.name].unchanged]
     )
@@ -154,25 +161,20 @@ def plan_next_polls(
     results: Sequence[SourceResult],
     probes: Mapping[str, Probe],
 ) -> None:
-    """Store each source's next poll (jobs/cadence.py) from what its run saw."""
-    from jobs.cadence import Hints, Observation, Outcome, hints_from
+    """Store each source's next poll (jobs/cadence.py) from what its probe and run saw, as
+    the daemon does (jobs/poller.py): hints, entries, an unconditional answer that lied."""
+    from jobs.poller import poll_of
     from jobs.schedule import record_polls
     from storage.clock import utcnow
 
     now, observed = utcnow(), []
     for source, result in zip(sources, results, strict=True):
-        probe = probes.get(source.name)
-        hints = Hints()
-        if probe is not None and probe.discovery is not None:
-            response = probe.discovery
-            limit = config.politeness_for(source).max_page_bytes
-            body = response.decoded_body(limit) if response.status == 200 else None
-            hints = hints_from(response.status, dict(response.headers), body, now)
-        outcome = result.outcome
-        kind: Outcome = "failed" if outcome.status == "failed" else "changed"
-        if probe is not None and probe.unchanged:
-            kind = "unchanged"
-        observed.append((source, Observation(now, kind, hints, entries_new=outcome.new_items)))
+        poll = poll_of(config, source, probes.get(source.name), now)
+        if poll.unchanged:
+            observation = poll.observation(now)
+        else:
+            observation = poll.observation(now, result.outcome.status, result.outcome.new_items)
+        observed.append((source, observation))
     record_polls(config, engine, observed)
 
 

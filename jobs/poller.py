@@ -121,28 +121,41 @@ class Poller:
 
     def poll(self, engine: Engine, sources: Sequence[Source]) -> dict[str, Poll]:
         """Poll `sources` (blocking; the daemon calls it in a thread), one Poll each."""
-        now, names = utcnow(), [source.name for source in sources]
-        states = cadence.load_states(engine, names)
-        published = cadence.publication_times(engine, names, now - WINDOW)
-        unconditional = {
-            source.name
-            for source in sources
-            if send_unconditional(
-                self.config.schedule_for(source),
-                states.get(source.name),
-                now,
-                published.get(source.name, []),
-                source.conditional,
-            )
-        }
+        now = utcnow()
+        unconditional = unconditional_names(self.config, engine, sources, now)
         probes = self.prober.probe(sources, engine, unconditional)
-        return {source.name: self._poll(source, probes.get(source.name), now) for source in sources}
+        return {
+            source.name: poll_of(self.config, source, probes.get(source.name), now)
+            for source in sources
+        }
 
-    def _poll(self, source: Source, probe: Probe | None, now: datetime) -> Poll:
-        if probe is None or probe.discovery is None:
-            return Poll(source, probe)
-        response = probe.discovery
-        limit = self.config.politeness_for(source).max_page_bytes
-        body = response.decoded_body(limit) if response.status == 200 else None
-        hints = hints_from(response.status, dict(response.headers), body, now)
-        return Poll(source, probe, hints, len(ENTRY.findall(body)) if body else 0)
+
+def unconditional_names(
+    config: Config, engine: Engine, sources: Sequence[Source], now: datetime
+) -> set[str]:
+    """The sources whose next poll goes out without validators (cadence.send_unconditional)."""
+    names = [source.name for source in sources]
+    states = cadence.load_states(engine, names)
+    published = cadence.publication_times(engine, names, now - WINDOW)
+    return {
+        source.name
+        for source in sources
+        if send_unconditional(
+            config.schedule_for(source),
+            states.get(source.name),
+            now,
+            published.get(source.name, []),
+            source.conditional,
+        )
+    }
+
+
+def poll_of(config: Config, source: Source, probe: Probe | None, now: datetime) -> Poll:
+    """What the cadence reads from a probe: the hints and entries of its discovery response."""
+    if probe is None or probe.discovery is None:
+        return Poll(source, probe)
+    response = probe.discovery
+    limit = config.politeness_for(source).max_page_bytes
+    body = response.decoded_body(limit) if response.status == 200 else None
+    hints = hints_from(response.status, dict(response.headers), body, now)
+    return Poll(source, probe, hints, len(ENTRY.findall(body)) if body else 0)

@@ -123,3 +123,14 @@ def test_runs_status_and_the_daemon_never_import_scrapy(tmp_path, site):
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
     assert "heavy: []" in result.stdout, result.stdout + result.stderr
+
+
+def test_crawl_verifies_304s_with_an_unconditional_probe_as_the_daemon_does(tmp_path):
+    from tests.jobs.helpers import newsmon
+    from tests.jobs.test_daemon_polls import catch_a_lying_304
+
+    def crawl(config):
+        result = newsmon(config, "crawl")
+        return result.returncode, result.stderr
+
+    catch_a_lying_304(tmp_path, crawl)

@@ -7,6 +7,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -93,6 +94,11 @@ def test_a_304_that_lies_is_caught_by_an_unconditional_poll_and_trusted_no_more(
     """The server keeps one ETag and answers 304 to it whatever its feed holds: the daemon's
     unconditional poll (jobs/cadence.send_unconditional) finds a new entry behind it, the
     source stops sending conditional requests and `status` says why."""
+    catch_a_lying_304(tmp_path, run_once)
+
+
+def catch_a_lying_304(tmp_path, run: Callable[[Path], tuple[int, str]]) -> None:
+    """`run` (the daemon's --once, or `newsmon crawl`) twice against a feed whose 304s lie."""
     import json
 
     from tests.jobs.helpers import newsmon
@@ -120,11 +126,11 @@ def test_a_304_that_lies_is_caught_by_an_unconditional_poll_and_trusted_no_more(
         config = write_config(
             tmp_path, site, news.sources(["feed"]), "schedule: {adaptive: {min: 1s, max: 1h}}\n"
         )
-        code, stderr = run_once(config)  # the first crawl stores two
+        code, stderr = run(config)  # the first crawl stores two
         assert code == 0, stderr
         shown.append(news.sections["feed"][2])  # a new entry, behind the same ETag
         time.sleep(1.5)
-        code, stderr = run_once(config)
+        code, stderr = run(config)
         assert code == 0, stderr
         status = newsmon(config, "status", "--format", "json")
     [row] = json.loads(status.stdout)

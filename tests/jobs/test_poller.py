@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from crawler.config.load import load_config
-from jobs.poller import Poll, Poller
+from jobs.poller import Poll, Poller, poll_of
 from storage.db import make_engine
 from tests.jobs.helpers import newsmon, write_config
 from tests.localsite import LocalSite, RecordedRequest, Response
@@ -112,7 +112,7 @@ def test_entries_and_hints_come_from_the_discovery_response(tmp_path):
         source = Source.model_validate({"name": "wire", "feed": "https://example.org/feed.xml"})
         body = b"<rss><channel><ttl>90</ttl><item>a</item><item>b</item></channel></rss>"
         response = Fetched(source.url, 200, (("Cache-Control", "max-age=600"),), body)
-        poll = poller._poll(source, Probe(discovery=response), datetime.now(UTC))
+        poll = poll_of(config, source, Probe(discovery=response), datetime.now(UTC))
     finally:
         poller.close()
     assert poll.entries_seen == 2
