@@ -79,7 +79,7 @@ def collect_stats(engine: Engine, query: ItemQuery | None = None, days: int = 14
                 func.count(distinct(keyword_matches.c.item_id)).desc(), keyword_matches.c.keyword
             )
         ).all()
-        day = _day(engine.dialect.name)
+        day = item_day(engine.dialect.name)
         start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         start -= timedelta(days=days - 1)
         per_day = connection.execute(
@@ -98,7 +98,8 @@ def collect_stats(engine: Engine, query: ItemQuery | None = None, days: int = 14
     )
 
 
-def _day(dialect: str) -> Any:
+def item_day(dialect: str) -> Any:
+    """SQL: an item's UTC day (published, else fetched)."""
     if dialect == "sqlite":
         # Stored as 'YYYY-MM-DD HH:MM:SS' text in UTC; date() keeps the day.
         return func.date(func.coalesce(items.c.published_at, items.c.fetched_at))

@@ -245,3 +245,22 @@ source_schedules = Table(
     Column("last_unconditional_at", UTCDateTime),
     Column("last_new_at", UTCDateTime),
 )
+
+# One keyword spike as one alert channel was told of it (storage/spikes.py): created when the
+# spike is found, ended when the rule is back to its baseline; only then may a new one start.
+keyword_spikes = Table(
+    "keyword_spikes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert", String(64), nullable=False),
+    Column("keyword", String(100), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("ended_at", UTCDateTime),
+    Column("items", Integer, nullable=False),  # flagged in the window when it was found
+    Column("threshold", Float, nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),  # pending|sent|failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("sent_at", UTCDateTime),
+    Index("ix_keyword_spikes_alert_keyword", "alert", "keyword", "ended_at"),
+)
