@@ -170,14 +170,17 @@ def _cells(row: dict[str, Any]) -> dict[str, Any]:
     return {name: FIELD[name].cell(value) for name, value in row.items()}
 
 
-def write_table(items: Sequence[StoredItem], out: TextIO) -> None:
-    if not items:
-        out.write("no items\n")
-        return
+def write_table(items: Iterable[StoredItem], out: TextIO) -> None:
+    """The default table, a row per item as they come."""
     width = shutil.get_terminal_size((120, 24)).columns
     title_width = max(20, width - 60)
-    out.write(f"{'ID':>6}  {'DATE':<10}  {'SOURCE':<14}  {'TITLE':<{title_width}}  KEYWORDS\n")
+    written = 0
     for item in items:
+        if not written:
+            out.write(
+                f"{'ID':>6}  {'DATE':<10}  {'SOURCE':<14}  {'TITLE':<{title_width}}  KEYWORDS\n"
+            )
+        written += 1
         when = (item.published_at or item.fetched_at).strftime("%Y-%m-%d")
         title = _one_line(item.title or item.url)
         if len(title) > title_width:
@@ -185,6 +188,8 @@ def write_table(items: Sequence[StoredItem], out: TextIO) -> None:
         keywords = printable(",".join(item.keywords))
         source = printable(item.source_name)[:14]
         out.write(f"{item.id:>6}  {when:<10}  {source:<14}  {title:<{title_width}}  {keywords}\n")
+    if not written:
+        out.write("no items\n")
 
 
 def write_item(item: StoredItem, out: TextIO) -> None:
