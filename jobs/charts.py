@@ -91,7 +91,7 @@ def trend_svg(
             f' data-count="{day.total}"><title>{day.day}: {day.total}'
             f"{' (spike)' if spike else ''}</title>"
         )
-        y = TOP + plot_h
+        y: float = TOP + plot_h
         for name in names:
             count = day.by_source.get(name, 0)
             if not count:
