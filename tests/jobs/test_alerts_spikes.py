@@ -114,3 +114,19 @@ def test_channels_without_keyword_spike_never_look_for_spikes(recent, monkeypatc
     alert = Alert(name="desk", url="json://127.0.0.1:9/desk")
     Dispatcher([alert], engine, send=Channel(), rules=RULES).deliver_due()
     assert rows(db, "SELECT count(*) FROM keyword_spikes") == [(0,)]
+
+
+def test_after_a_crawl_spikes_go_to_the_channels_that_ask_for_them(tmp_path):
+    from crawler.config.load import load_config
+    from jobs.alerts import deliver_after_crawl
+    from storage.db import make_engine
+    from tests.storage.recent import recent_store
+
+    config_path, _ = recent_store(tmp_path)
+    engine = make_engine(f"sqlite:///{tmp_path / 'newsmon.db'}")
+    # Both channels point at a closed port: the spike is recorded as failing, to be retried.
+    deliver_after_crawl(load_config(config_path), engine)
+    engine.dispose()
+    assert rows(tmp_path / "newsmon.db", "SELECT alert, keyword, status FROM keyword_spikes") == [
+        ("desk", "Pakistan-US", "failed")
+    ]
