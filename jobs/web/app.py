@@ -202,7 +202,10 @@ def create_app(
         if period not in pages.PERIODS:
             period = pages.DEFAULT_PERIOD
         context = pages.dashboard(engine, config, period)
-        return templates.TemplateResponse(request, "dashboard.html", context, headers=HTML_HEADERS)
+        status = 400 if context["error"] else 200
+        return templates.TemplateResponse(
+            request, "dashboard.html", context, status_code=status, headers=HTML_HEADERS
+        )
 
     @app.get("/items/{item_id}", response_class=HTMLResponse, include_in_schema=False)
     def item_page(request: Request, item_id: int) -> Response:

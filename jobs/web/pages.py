@@ -30,6 +30,7 @@ from storage.text import html_snippet
 PERIODS = (7, 30, 90, 365)
 DEFAULT_PERIOD = 30
 LATEST_STORIES = 15
+NO_SCHEMA = "the database lacks the newsmon schema: run `newsmon db upgrade`"
 COPY_NAMES = 5  # sources named in "and N copies: …"
 
 
@@ -41,6 +42,9 @@ class LiveSpike:
 
 def dashboard(engine: Engine, config: Config | None, days: int) -> dict[str, Any]:
     """Per rule a chart with its spikes, the live spikes, the latest stories, source health."""
+    if current_revision(engine) is None:
+        return {"days": days, "periods": PERIODS, "charts": [], "spikes": [], "stories": [],
+                "window_hours": 0, "health": None, "error": NO_SCHEMA}  # fmt: skip
     charted = charted_trends(engine, days)
     verdicts = spikes.current_verdicts(engine, [trend.keyword for trend, _ in charted])
     charts, live = [], []
@@ -66,6 +70,7 @@ def dashboard(engine: Engine, config: Config | None, days: int) -> dict[str, Any
         "window_hours": spikes.DETECTOR.window.total_seconds() / 3600,
         "stories": stories,
         "health": state_counts(rows) if rows is not None else None,
+        "error": None,
     }
 
 

@@ -140,3 +140,17 @@ def test_alerts_show_each_channels_deliveries_and_last_error(served):
     assert cells["error"] == "ConnectError: connection refused"
     wire = re.search(r'<tr data-alert="wire">.*?</tr>', page, flags=re.S).group(0)
     assert '<td class="given-up">1</td>' in wire and "&lt;b&gt;bad gateway&lt;/b&gt;" in wire
+
+
+def test_an_empty_database_gets_a_dashboard_that_says_so(tmp_path):
+    bare = make_engine(f"sqlite:///{tmp_path / 'bare.db'}")
+    page = get(create_app(bare), "/")
+    assert page.status_code == 400 and "newsmon db upgrade" in page.text
+    bare.dispose()
+    from tests.services import newsmon_engine
+
+    empty = newsmon_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    page = get(create_app(empty), "/?days=365")
+    assert page.status_code == 200 and "No keyword rule has flagged anything yet." in page.text
+    assert get(create_app(empty), "/sources").status_code == 200
+    empty.dispose()
