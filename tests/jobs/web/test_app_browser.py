@@ -120,6 +120,10 @@ def test_the_analysts_pages_show_what_was_stored_without_any_script(analyst):
             assert urdu.evaluate("a => getComputedStyle(a).direction") == "rtl"
             health = page.locator("ul.health").inner_text()
             assert "1 broken" in health and "1 silent" in health
+            page.set_viewport_size({"width": 390, "height": 844})  # a phone: nothing too wide
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            page.screenshot(path=str(artefacts() / "dashboard-phone.png"), full_page=True)
+            page.set_viewport_size({"width": 1000, "height": 900})
 
             visit("/?q=Rubio", "search")
             assert page.locator(f"li.result[data-id='{stored.ids['story']}'] mark").count() >= 1
