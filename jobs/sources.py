@@ -81,7 +81,7 @@ def source_rows(
                 healthy=healthy,
                 verdict=why,
                 state=health_state(healthy, why, facts),
-                interval_s=interval_of(schedule, next_poll, cadence),
+                interval_s=_interval_now(schedule, next_poll, cadence),
                 set_by=_set_by(schedule, cadence),
                 next_poll=next_poll,
                 conditional=source.conditional is not False
@@ -101,6 +101,14 @@ def health_state(healthy: bool, why: str, facts: SourceHealth) -> str:
     if healthy:
         return "degraded" if facts.consecutive_failures else "ok"
     return "broken" if why.startswith("failing") else "silent"
+
+
+def _interval_now(schedule: Any, around: datetime, cadence: Any) -> float:
+    """The interval the source is polled at now; an adaptive source not yet planned starts at
+    its floor (interval_of gives its ceiling, for the overdue margin)."""
+    if schedule.adaptive is not None and cadence is None:
+        return float(schedule.adaptive.min)
+    return interval_of(schedule, around, cadence)
 
 
 def _set_by(schedule: Any, cadence: Any) -> str:

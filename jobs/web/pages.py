@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from markupsafe import Markup
@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from crawler.config.models import Config
 from jobs.charts import charted_trends, trend_svg
-from jobs.sources import SourceRow, source_rows, state_counts
+from jobs.sources import SourceRow, duration, source_rows, state_counts
 from jobs.versions import diff_lines
 from storage import spikes
 from storage.db import current_revision
@@ -174,22 +174,10 @@ def _source_view(row: SourceRow) -> dict[str, Any]:
         "last_failure": _when(row.facts.last_failure),
         "new_24h": row.facts.new_24h,
         "new_7d": row.facts.new_7d,
-        "interval": every(row.interval_s),
+        "interval": f"every {duration(row.interval_s)} ({row.set_by})",
         "walk": row.walk,
         "last_error": row.last_error,
     }
-
-
-def every(seconds: float) -> str:
-    """A poll interval in words: 'every 30 min'."""
-    delta = timedelta(seconds=round(seconds))
-    if delta >= timedelta(days=1) and not delta.seconds:
-        return f"every {delta.days} d"
-    if seconds >= 3600 and not seconds % 3600:
-        return f"every {int(seconds // 3600)} h"
-    if seconds >= 60:
-        return f"every {seconds / 60:g} min"
-    return f"every {seconds:g} s"
 
 
 def alerts_page(engine: Engine, config: Config | None) -> dict[str, Any]:

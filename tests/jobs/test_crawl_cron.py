@@ -94,6 +94,10 @@ def test_status_flags_a_source_that_failed_three_times_in_a_row(tmp_path, site):
     assert rows["broken"]["verdict"].startswith("failing")
     assert rows["broken"]["last_success"] is None
     assert rows["good"]["healthy"] is True and rows["good"]["new_24h"] == 4
+    # Both are adaptive (the default): the crawls planned each one's next poll.
+    assert rows["good"]["set_by"] == "new" and rows["good"]["interval_s"] == 300
+    assert rows["broken"]["set_by"] == "backoff" and rows["broken"]["interval_s"] > 300
+    assert rows["broken"]["next_poll"] > rows["good"]["next_poll"]
     table = newsmon(config, "status")
     assert table.returncode == 1 and "failing: 3 failures in a row" in table.stdout
 

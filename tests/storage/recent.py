@@ -222,7 +222,7 @@ def recent_store(folder: Path) -> tuple[Path, Recent]:
     config = folder / "config.yaml"
     sources = "".join(
         f"  - name: {name}\n    feed: https://{name}.example/feed\n" for name in SOURCES
-    )
+    ).replace("dawn.example/feed\n", "dawn.example/feed\n    schedule: {every: 30m}\n")
     config.write_text(
         "database: sqlite:///newsmon.db\n"
         f"sources:\n{sources}"

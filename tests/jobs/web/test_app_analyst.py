@@ -120,7 +120,11 @@ def test_sources_show_verdicts_intervals_errors_and_link_to_runs(served):
     rows = dict(re.findall(r'data-source="(\w+)" data-state="(\w+)"', page))
     assert rows == {"dawn": "ok", "app": "degraded", "tribune": "broken", "mofa": "silent"}
     assert HOSTILE_SOURCE_ERROR not in page and "&lt;script&gt;alert(3)&lt;/script&gt; TLS" in page
-    assert "every 30 min" in page and 'href="/sources/tribune/runs"' in page
+    assert (
+        "every 30m (fixed)" in page
+        and "every 5m (new)" in page
+        and 'href="/sources/tribune/runs"' in page
+    )
     runs = get(app, "/sources/tribune/runs").text
     assert runs.count('data-status="failed"') == 3 and runs.count('data-status="ok"') == 1
     assert get(app, "/sources/nowhere/runs").status_code == 404
