@@ -8,6 +8,7 @@ Nothing of this is kept on the spider.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -43,6 +44,8 @@ class SourceContext:
     # Why the run failed: its first discovery request, or the database refusing a whole batch.
     discovery_error: str | None = field(init=False, default=None)
     store_error: str | None = field(init=False, default=None)
+    # Links a listing's `follow` left out, by first path segment: what `check --live` suggests.
+    off_pattern_links: Counter[str] = field(init=False, default_factory=Counter)
 
     def open_crawl(self) -> None:
         """Set up the run's state, from what the last walks left."""

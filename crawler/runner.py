@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 # Imported here, not by the first crawler: Scrapy's deprecated TLS classes inspect the whole
 # call stack when defined, and deep inside the reactor that costs ~0.1 s.
@@ -37,11 +37,13 @@ def run_crawl(
     log_level: str = "WARNING",
     prefetched: Mapping[str, Mapping[str, Fetched]] | None = None,
     backfill: Backfill | None = None,
+    observe: Callable[[SourceContext], None] | None = None,
 ) -> list[SourceResult]:
     """Crawl `sources` once, store and flag what is new, record one run per source.
 
     `prefetched` holds, by source name, the responses the probe already received by URL;
-    `backfill`, for a single source, makes this a backfill (`newsmon backfill`).
+    `backfill`, for a single source, makes this a backfill (`newsmon backfill`); `observe`
+    is shown each source's context once its crawl ended (`check --live` reads it).
     """
     matcher = Matcher.from_rules(config.keywords)
     process = CrawlerProcess(process_settings(config, sources, log_level))
@@ -83,6 +85,8 @@ def run_crawl(
     for crawler, context in started:
         outcome = outcome_of(crawler, context.failure)
         runs.finish_run(engine, context.run_id, outcome)
+        if observe is not None:
+            observe(context)
         results.append(SourceResult(context.source.name, context.run_id, outcome))
     return results
 
@@ -104,6 +108,9 @@ def outcome_of(crawler: Crawler, failure: str | None = None) -> RunOutcome:
     reason = failure
     if reason is None and finish_reason != "finished":
         reason = f"crawl ended early: {finish_reason}"
+    skip_kinds = {
+        key[len("skipped/") :]: value for key, value in counts.items() if key.startswith("skipped/")
+    }
     errors = sum(error_kinds.values())
     status = "failed" if reason else ("partial" if errors else "ok")
     if finish_reason == "shutdown" and not failure:
@@ -113,8 +120,11 @@ def outcome_of(crawler: Crawler, failure: str | None = None) -> RunOutcome:
         pages=counts.get("pages", 0),
         new_items=counts.get("new_items", 0),
         flagged=counts.get("flagged", 0),
-        skipped=sum(value for key, value in counts.items() if key.startswith("skipped/")),
+        skipped=sum(skip_kinds.values()),
         errors=errors,
         error_kinds=error_kinds,
         error_text=redact_text(reason) if reason else None,
+        skip_kinds=skip_kinds,
+        discovered=counts.get("discovered"),
+        matched=counts.get("matched"),
     )

@@ -18,7 +18,8 @@ from jobs.schedule import interval_of, next_due
 from storage import walks
 from storage.cadence import load_states
 from storage.clock import utcnow
-from storage.health import SourceHealth, source_health, verdict
+from storage.health import OK, Condition, SourceHealth, source_conditions, source_health, verdict
+from storage.runs import by_kind
 
 STATES = ("ok", "degraded", "broken", "silent")
 
@@ -38,6 +39,7 @@ class SourceRow:
     walk: str | None
     behind: Any  # walks.catching_up's entry, or None
     backfill: Any  # walks.unfinished_backfills' entry, or None
+    condition: Condition | None  # judged against the source's own normal (storage/health.py)
 
     @property
     def last_error(self) -> str | None:
@@ -57,6 +59,8 @@ def source_rows(
     catching_up = walks.catching_up(engine, [(s.name, s.url) for s in sources]) if schema else {}
     backfills = walks.unfinished_backfills(engine, names) if schema else {}
     cadences = load_states(engine, names) if schema else {}
+    expecting = [(s.name, s.expect_new_within) for s in sources]
+    conditions = source_conditions(engine, expecting, now) if schema else {}
     rows = []
     for source in sources:
         facts = known.get(source.name) or SourceHealth.never_run(source.name)
@@ -73,6 +77,9 @@ def source_rows(
             overdue_after=overdue_after,
             now=now,
         )
+        condition = conditions.get(source.name)
+        if healthy and condition is not None and condition.state != OK:
+            healthy, why = False, condition.why  # judged against the source's own normal
         behind, backfill = catching_up.get(source.name), backfills.get(source.name)
         rows.append(
             SourceRow(
@@ -80,7 +87,7 @@ def source_rows(
                 facts=facts,
                 healthy=healthy,
                 verdict=why,
-                state=health_state(healthy, why, facts),
+                state=health_state(healthy, why, facts, condition),
                 interval_s=_interval_now(schedule, next_poll, cadence),
                 set_by=_set_by(schedule, cadence),
                 next_poll=next_poll,
@@ -90,14 +97,20 @@ def source_rows(
                 walk=_walk_summary(facts.runs, behind, backfill),
                 behind=behind,
                 backfill=backfill,
+                condition=condition,
             )
         )
     return rows
 
 
-def health_state(healthy: bool, why: str, facts: SourceHealth) -> str:
-    """ok, degraded (healthy but failing lately), broken (failing) or silent (no runs or no
-    new items when some were expected, or overdue)."""
+def health_state(
+    healthy: bool, why: str, facts: SourceHealth, condition: Condition | None = None
+) -> str:
+    """The source's condition against its own normal when that is not ok; else ok, degraded
+    (healthy but failing lately), broken (failing) or silent (no runs or no new items when some
+    were expected, or overdue)."""
+    if condition is not None and condition.state != OK:
+        return condition.state
     if healthy:
         return "degraded" if facts.consecutive_failures else "ok"
     return "broken" if why.startswith("failing") else "silent"
@@ -149,20 +162,23 @@ def state_counts(rows: list[SourceRow]) -> dict[str, int]:
 
 def run_row(run: Any) -> dict[str, Any]:
     """One crawl run as `newsmon runs` and the runs page show it."""
-    duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
-    kinds = " ".join(f"{k}={v}" for k, v in sorted((run.error_kinds or {}).items()))
+    took = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
+    kinds = by_kind(run.error_kinds)
     error_text = redact_text(run.error_text) if run.error_text else None  # rows from before 14
     return {
         "id": run.id,
         "source": run.source.name,
         "started_at": iso(run.started_at),
         "finished_at": iso(run.finished_at),
-        "duration_s": round(duration, 1) if duration is not None else None,
+        "duration_s": round(took, 1) if took is not None else None,
         "status": run.status,
         "pages": run.pages,
         "new_items": run.new_items,
         "flagged": run.flagged,
         "skipped": run.skipped,
+        "skip_kinds": run.skip_kinds,  # None on runs recorded before they were kept
+        "discovered": run.discovered,
+        "matched": run.matched,
         "errors": run.errors,
         "error_kinds": run.error_kinds or {},
         "error_text": error_text,

@@ -88,6 +88,9 @@ class CrawlRun(Base):
     skipped: Mapped[int]
     errors: Mapped[int]
     error_kinds: Mapped[dict[str, int]]
+    skip_kinds: Mapped[dict[str, int] | None]
+    discovered: Mapped[int | None]
+    matched: Mapped[int | None]
     error_text: Mapped[str | None]
     pid: Mapped[int | None]
 

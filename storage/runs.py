@@ -32,6 +32,14 @@ class RunOutcome:
     errors: int = 0
     error_kinds: dict[str, int] = field(default_factory=dict)
     error_text: str | None = None
+    skip_kinds: dict[str, int] = field(default_factory=dict)  # sums to `skipped`
+    discovered: int | None = None  # None: no discovery page was read
+    matched: int | None = None
+
+
+def by_kind(counts: dict[str, int] | None) -> str:
+    """`known=3 not_article=1`: counts by kind, for summary lines and tables."""
+    return " ".join(f"{kind}={count}" for kind, count in sorted((counts or {}).items()))
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,9 @@ def finish_run(engine: Engine, run_id: int, outcome: RunOutcome) -> None:
             skipped=outcome.skipped,
             errors=outcome.errors,
             error_kinds=dict(outcome.error_kinds),
+            skip_kinds=dict(outcome.skip_kinds),
+            discovered=outcome.discovered,
+            matched=outcome.matched,
             error_text=outcome.error_text,
         )
     )

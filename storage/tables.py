@@ -116,6 +116,13 @@ crawl_runs = Table(
     Column("skipped", Integer, nullable=False, default=0),
     Column("errors", Integer, nullable=False, default=0),
     Column("error_kinds", JSON, nullable=False, default=dict),
+    # What was skipped, by reason (known, not_article, robots…); NULL on runs from before 0007.
+    Column("skip_kinds", JSON),
+    # Links the discovery pages listed, and how many of them were article candidates (matched
+    # `follow`, or a feed's or sitemap's entries); NULL when no discovery page was read (the
+    # probe or a 304 found it unchanged), so an unchanged source never looks broken.
+    Column("discovered", Integer),
+    Column("matched", Integer),
     Column("error_text", Text),
     Column("pid", Integer),
     Index("ix_crawl_runs_source_started", "source_id", "started_at"),
@@ -263,4 +270,38 @@ keyword_spikes = Table(
     Column("last_error", Text),
     Column("sent_at", UTCDateTime),
     Index("ix_keyword_spikes_alert_keyword", "alert", "keyword", "ended_at"),
+)
+
+# Each source's last judged condition (storage/health.py): a source alert goes out when it
+# changes, never once per run.
+source_states = Table(
+    "source_states",
+    metadata,
+    Column("source_id", Integer, ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True),
+    Column("state", String(16), nullable=False),  # ok | broken | degraded | silent
+    Column("since", UTCDateTime),  # when the condition began, by its evidence
+    Column("why", Text),
+    Column("changed_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+# One source alert owed to one channel for one change of state (unique: owed once). Delivery
+# as for item alerts: claimed with a lease, retried with backoff, at-least-once with a stable
+# id (storage/source_alerts.py).
+source_alerts = Table(
+    "source_alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert", String(64), nullable=False),
+    Column("source_id", Integer, ForeignKey("sources.id", ondelete="CASCADE"), nullable=False),
+    Column("event", String(32), nullable=False),  # source_broken | … | source_recovered
+    Column("changed_at", UTCDateTime, nullable=False),  # the change it announces
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),  # pending|sent|failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint("alert", "source_id", "event", "changed_at", name="uq_source_alert"),
+    Index("ix_source_alerts_status_due", "status", "next_attempt_at"),
 )

@@ -109,6 +109,7 @@ class Links:
     listed: int = 0  # links on the page
     invalid: int = 0  # not http(s) URLs with a host
     capped: int = 0  # past max_links_per_page: not read
+    off_pattern: int = 0  # on the page but not matching the listing's `follow`
 
 
 def read_links(found: Sequence[tuple[str, Hints]], base: str, cap: int) -> Links:
@@ -208,6 +209,9 @@ class SourceSpider(IncrementalSpider, Spider):
     def article_requests(self, links: Links, page_url: str) -> list[Request]:
         """Requests for discovered article URLs that are new: not stored, not requested yet."""
         self.count("skipped/invalid_url", links.invalid)
+        self.count("skipped/off_pattern", links.off_pattern)
+        self.tally("discovered", links.listed + links.off_pattern)
+        self.tally("matched", len(links.found))
         if links.capped:
             self.count("skipped/link_cap", links.capped)
             self.discovery_incomplete = True  # the next run must see this page again
@@ -308,4 +312,10 @@ class SourceSpider(IncrementalSpider, Spider):
 
     def count(self, key: str, amount: int = 1) -> None:
         if amount and self.crawler.stats is not None:
+            self.crawler.stats.inc_value(f"newsmon/{key}", amount)
+
+    def tally(self, key: str, amount: int) -> None:
+        """Like count, but a zero is recorded too: "found no links" differs from "read no
+        page" (source health tells a broken discovery page from an unchanged one)."""
+        if self.crawler.stats is not None:
             self.crawler.stats.inc_value(f"newsmon/{key}", amount)

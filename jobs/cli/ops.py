@@ -87,7 +87,7 @@ def run(
 def runs(state: State, source: str | None, limit: int, fmt: str) -> None:
     """List recorded crawl runs, newest first."""
     from jobs.sources import run_row
-    from storage.runs import list_runs
+    from storage.runs import by_kind, list_runs
 
     engine = state.engine()
     rows = [run_row(run) for run in list_runs(engine, source, limit)] if _has_schema(engine) else []
@@ -97,10 +97,13 @@ def runs(state: State, source: str | None, limit: int, fmt: str) -> None:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
     else:
+        for row in rows:  # the table shows skips by reason next to their total
+            if row["skip_kinds"]:
+                row["skipped"] = f"{row['skipped']} [{by_kind(row['skip_kinds'])}]"
         _table(
             rows,
             ["id", "source", "started_at", "duration_s", "status", "pages", "new_items",
-             "flagged", "errors", "detail"],
+             "flagged", "errors", "skipped", "detail"],
         )  # fmt: skip
 
 
@@ -140,6 +143,8 @@ def status(state: State, fmt: str) -> None:
             "conditional": row.conditional,
             "conditional_note": row.conditional_note,
             "verdict": row.verdict,
+            "health": row.condition.state if row.condition else None,
+            "health_since": iso(row.condition.since) if row.condition else None,
             "last_error": row.last_error,
         }
         for row in found
