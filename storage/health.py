@@ -99,15 +99,16 @@ def verdict(
     overdue_after: datetime | None = None,
     now: datetime | None = None,
 ) -> tuple[bool, str]:
-    """(healthy, why): failing N times in a row, no new items for too long, overdue, never run."""
+    """(healthy, why): failing N times in a row, never succeeded, no new items for too long,
+    overdue, never run."""
     now = now or utcnow()
     if health.runs == 0:
         return False, "never run"
+    if health.consecutive_failures >= max_failures:
+        return False, f"failing: {health.consecutive_failures} failures in a row"
     if health.last_success is None and health.consecutive_failures:
         # A fresh install without network fails every first run: that is not ok.
         return False, f"never succeeded: {health.consecutive_failures} run(s), all failed"
-    if health.consecutive_failures >= max_failures:
-        return False, f"failing: {health.consecutive_failures} failures in a row"
     if expect_new_within is not None:
         quiet_since = health.last_new_item or health.first_run
         if quiet_since is not None and (now - quiet_since).total_seconds() > expect_new_within:
