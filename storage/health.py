@@ -288,10 +288,11 @@ def source_conditions(
 def _history(
     session: Session, source_id: int
 ) -> tuple[list[RunFacts], list[tuple[datetime, bool]]]:
-    """The source's finished runs and its items' completeness, newest first."""
+    """The source's finished runs (not interrupted ones) and its items' completeness, newest
+    first."""
     runs = session.scalars(
         select(CrawlRun)
-        .where(CrawlRun.source_id == source_id, CrawlRun.status.in_(SUCCESS))
+        .where(CrawlRun.source_id == source_id, CrawlRun.status.in_((*SUCCESS, FAILED)))
         .order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc())
         .limit(HISTORY_RUNS)
     )
@@ -300,7 +301,8 @@ def _history(
             run.started_at,
             run.pages,
             run.new_items,
-            run.matched,
+            # A failed run found no links either (a redesign can 404 the listing).
+            0 if run.matched is None and run.status == FAILED else run.matched,
             (run.skip_kinds or {}).get("not_article", 0),
         )
         for run in runs

@@ -100,3 +100,21 @@ def test_a_failed_source_alert_is_retried_with_the_same_delivery_id(world):
     first, second = receiver.bodies
     assert first["delivery_id"] == second["delivery_id"]
     assert rows(engine.url.database, "select status from source_alerts") == [("sent",)]
+
+
+def test_discovery_failing_after_it_found_links_is_broken_too(world):
+    config, engine, receiver = world
+    for _ in range(4):
+        crawl(config, engine, matched=5)
+    source_id = ensure_source(engine, "mofa", "listing", "https://mofa.example/press/")
+    for _ in range(3):  # the listing moved: 404
+        run_id = start_run(engine, source_id)
+        failed = RunOutcome(
+            "failed", errors=1, error_kinds={"http_404": 1}, error_text="x: http_404"
+        )
+        finish_run(engine, run_id, failed)
+        note_source_health(config, engine, ["mofa"])
+        deliver_source_alerts(config, engine)
+    [body] = receiver.bodies
+    assert body["title"] == "newsmon: source mofa is broken"
+    assert "Last error: x: http_404" in body["message"]
