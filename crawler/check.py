@@ -22,6 +22,7 @@ from sqlalchemy import Engine, func, select
 
 from crawler.config.models import Config, Source
 from crawler.extract import MIN_TEXT_CHARS
+from crawler.redact import redact_url
 from storage.health import ENOUGH_TEXT_CHARS
 from storage.runs import RunOutcome
 from storage.tables import items, sources
@@ -82,6 +83,8 @@ class Finding:
 @dataclass(frozen=True)
 class SourceCheck:
     source: str
+    mode: str
+    url: str  # the discovery URL, redacted
     verdict: str
     discovered: int | None
     matched: int | None
@@ -92,6 +95,8 @@ class SourceCheck:
         """The JSON row of `newsmon check --live --format json`."""
         return {
             "source": self.source,
+            "mode": self.mode,
+            "url": self.url,
             "verdict": self.verdict,
             "discovered": self.discovered,
             "matched": self.matched,
@@ -220,6 +225,8 @@ def judge(evidence: Evidence, detectors: Sequence[Detector] = DETECTORS) -> Sour
     verdict = min((f.verdict for f in findings), key=VERDICTS.index, default="ok")
     return SourceCheck(
         source=evidence.source.name,
+        mode=evidence.source.mode,
+        url=redact_url(evidence.source.url),
         verdict=verdict,
         discovered=evidence.outcome.discovered,
         matched=evidence.outcome.matched,

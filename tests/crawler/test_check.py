@@ -55,7 +55,9 @@ def test_samples_lacking_date_or_text_make_extraction_incomplete():
 def test_complete_samples_are_ok_and_the_row_carries_every_field():
     check = judge(Evidence(source(**FEED), outcome(), [sample(1)]))
     assert check.verdict == "ok" and check.problems == []
-    [row_sample] = check.row()["samples"]
+    row = check.row()
+    assert row["mode"] == "feed" and row["url"] == "https://mofa.example/feed.xml"
+    [row_sample] = row["samples"]
     assert row_sample["published_at"] == "2026-12-01T00:00:00+00:00"
     assert row_sample["extracted_by"] == "trafilatura"
 
