@@ -305,3 +305,21 @@ source_alerts = Table(
     UniqueConstraint("alert", "source_id", "event", "changed_at", name="uq_source_alert"),
     Index("ix_source_alerts_status_due", "status", "next_attempt_at"),
 )
+
+# The page an item was extracted from, kept when the source archives (`archive: true`) so that
+# `newsmon reextract` can extract it again and `newsmon export --format warc` can hand it on.
+# The body as fetched (transfer and content codings undone), compressed with `codec`; headers
+# as [name, value] pairs without cookies, hop-by-hop or content-coding headers.
+page_archive = Table(
+    "page_archive",
+    metadata,
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("url", Text, nullable=False),  # the final URL, after redirects
+    Column("status", SmallInteger, nullable=False),
+    Column("headers", JSON, nullable=False, default=list),
+    Column("codec", String(8), nullable=False),  # zstd | gzip
+    Column("body", LargeBinary, nullable=False),
+    Column("body_bytes", Integer, nullable=False),  # as fetched
+    Column("stored_bytes", Integer, nullable=False),  # compressed
+    Column("fetched_at", UTCDateTime, nullable=False, default=utcnow),
+)
