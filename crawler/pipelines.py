@@ -13,9 +13,10 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from crawler.components import Component
 from crawler.extract import Extracted, NotAnArticle, date_from_url, extract_article
-from crawler.items import FetchedPage
+from crawler.items import FetchedPage, RawResponse
 from crawler.pool import extraction_pool
 from crawler.urls import InvalidURL, canonicalize, url_key
+from storage.archive import ArchivedPage
 from storage.deliveries import AlertRoute
 from storage.queries import ArticleRecord, MatchRecord, store_articles
 from storage.text import storable
@@ -46,6 +47,8 @@ class ExtractPipeline(Component):
             log.warning("%s: extraction failed for %s: %r", page.source, page.url, error)
             raise DropItem(f"extract_failed: {page.url}", log_level="DEBUG") from None
         record = article_record(page, extracted)
+        if page.raw is not None:  # compressed off the reactor: a large page stalls no one
+            record.page = await asyncio.to_thread(archived_page, page.raw)
         self.context.walks.expect(record.url_key, page.walk)
         self.context.walks.dated(page.walk, record.published_at)
         return record
@@ -77,6 +80,10 @@ def article_record(page: FetchedPage, extracted: Extracted) -> ArticleRecord:
         site_name=_optional(extracted.site_name),
         signature=extracted.signature or None,
     )
+
+
+def archived_page(raw: RawResponse) -> ArchivedPage:
+    return ArchivedPage.pack(raw.url, raw.status, raw.headers, raw.body, raw.fetched_at)
 
 
 def _optional(value: str | None) -> str | None:

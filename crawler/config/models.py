@@ -155,6 +155,7 @@ class Source(ListingOptions, SitemapOptions, FeedOptions, _Named):
     conditional: bool | None = None
     expect_new_within: Duration | None = None
     recheck: Duration | None = None  # re-fetch articles first fetched this recently (off)
+    archive: bool | None = None  # keep fetched article pages (None: the global `archive`)
     # Bounds on what one discovery page can make a run do (counted and logged when reached).
     max_links_per_page: int = Field(50_000, ge=1)  # the sitemap protocol's own limit
 
@@ -265,6 +266,7 @@ class Config(StrictModel):
     daemon: Daemon = Daemon()
     near_duplicates: NearDuplicates = NearDuplicates()
     distributed: Distributed | None = None
+    archive: bool = False  # keep every fetched article page (storage/archive.py)
 
     @field_validator("database")
     @classmethod
@@ -278,6 +280,10 @@ class Config(StrictModel):
 
     def politeness_for(self, source: Source) -> Politeness:
         return source.effective_politeness(self.politeness)
+
+    def archives(self, source: Source) -> bool:
+        """Whether this source's fetched article pages are kept in the page archive."""
+        return self.archive if source.archive is None else source.archive
 
     def schedule_for(self, source: Source) -> Schedule:
         return source.schedule or self.schedule

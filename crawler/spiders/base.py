@@ -26,10 +26,11 @@ from twisted.python.failure import Failure
 
 from crawler.charset import decode_html
 from crawler.incremental import IncrementalSpider
-from crawler.items import FetchedPage, Hints
+from crawler.items import FetchedPage, Hints, RawResponse
 from crawler.pool import start_extraction_pool
 from crawler.redact import unsealed
 from crawler.urls import InvalidURL, canonicalize, url_key
+from storage.clock import utcnow
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -132,6 +133,17 @@ def failed_url(failure: Failure) -> str:
     return request.url if request is not None else "?"
 
 
+def raw_response(response: Response, url: str) -> RawResponse:
+    """What the page archive keeps of an article response (its body as Scrapy decoded it:
+    bounded by the download size limit, max_page_bytes)."""
+    headers = [
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, values in response.headers.items()
+        for value in values
+    ]
+    return RawResponse(url, response.status, headers, response.body, utcnow())
+
+
 class SourceSpider(IncrementalSpider, Spider):
     """A spider for one configured source. Subclasses only turn discovery responses into URLs."""
 
@@ -144,6 +156,7 @@ class SourceSpider(IncrementalSpider, Spider):
         self.requested: set[str] = set()
         self.out_of_articles = False  # max_articles reached: this run requests no more
         self.known_keys: set[str] = set()  # of the last article_requests call
+        self.archiving = context.config.archives(context.source)
         self.init_incremental()
 
     @classmethod
@@ -265,7 +278,12 @@ class SourceSpider(IncrementalSpider, Spider):
         # bytes, then detection (crawler/charset.py), so a lying header leaves no mojibake.
         html, _encoding = decode_html(response.body, content_type.decode("latin-1"))
         yield FetchedPage(
-            source=self.source.name, url=url, html=html, hints=hints, walk=response.meta["walk"]
+            source=self.source.name,
+            url=url,
+            html=html,
+            hints=hints,
+            walk=response.meta["walk"],
+            raw=raw_response(response, url) if self.archiving else None,
         )
 
     def on_error(self, failure: Failure) -> None:
