@@ -179,15 +179,20 @@ def show(state: State, item_id: int, versions: bool) -> None:
 @click.command(
     epilog="Example:\n\n\b\n  newsmon export --format csv --out flagged.csv --flagged --since 30d\n"
     "  newsmon export --format parquet --out items.parquet   # needs newsmon[parquet]\n"
-    "  newsmon export --format jsonl --out - --keyword Pakistan-US | jq .title"
+    "  newsmon export --format jsonl --out - --keyword Pakistan-US | jq .title\n"
+    "  newsmon export --format warc --out mofa.warc.gz --source mofa   # archived pages"
 )
 @filter_options
-@format_option("jsonl", "csv", "parquet")
+@format_option("jsonl", "csv", "parquet", "warc")
 @click.option("--out", "out", required=True, metavar="FILE", help="Where to write; - for stdout.")
 @click.option("--fields", metavar="A,B,C", help="Columns to export (default: all; csv: no text).")
 @click.pass_obj
 def export(state: Any, fmt: str, out: str, fields: str | None, **options: Any) -> None:
-    """Export every matching item, streamed page by page (bounded memory)."""
+    """Export every matching item, streamed page by page (bounded memory).
+
+    `--format warc` writes the archived pages of the matching items (sources with
+    `archive: true`) as gzipped WARC response records instead.
+    """
     from pathlib import Path
 
     from jobs import output
@@ -195,6 +200,9 @@ def export(state: Any, fmt: str, out: str, fields: str | None, **options: Any) -
     from storage.search import QueryError, iter_items
 
     query = _query(**options)
+    if fmt == "warc":
+        _export_warc(state.engine(), query, out)
+        return
     chosen = _fields(fields, fmt, bool(query.search))
     if fmt == "parquet" and out == "-":
         fail("parquet needs a file: --out items.parquet", EXIT_USAGE)
@@ -212,6 +220,28 @@ def export(state: Any, fmt: str, out: str, fields: str | None, **options: Any) -
     except ExportError as error:
         fail(str(error), EXIT_FAILED)
     click.echo(f"exported {count} items to {out}", err=True)
+
+
+def _export_warc(engine: Any, query: ItemQuery, out: str) -> None:
+    from pathlib import Path
+
+    from jobs.export import write_warc
+    from storage.archive import ArchiveError, iter_pages
+    from storage.fulltext import search_condition
+    from storage.search import QueryError, validate_query
+
+    if out == "-":
+        fail("warc needs a file: --out pages.warc.gz", EXIT_USAGE)
+    try:
+        validate_query(query)
+        search = [search_condition(engine.dialect.name, query.search)] if query.search else []
+        batches = iter_pages(engine, query, conditions=search)
+        count = write_warc((page for batch in batches for page in batch), Path(out))
+    except QueryError as error:
+        fail(str(error), EXIT_USAGE)
+    except ArchiveError as error:
+        fail(str(error), EXIT_FAILED)
+    click.echo(f"exported {count} archived pages to {out}", err=True)
 
 
 @click.command(
@@ -252,6 +282,11 @@ def stats(state: Any, days: int, fmt: str, chart: str | None, **options: Any) ->
         click.echo(json.dumps(collected.as_dict(), indent=2, ensure_ascii=False))
         return
     click.echo(f"items: {collected.total}  flagged: {collected.flagged}")
+    archive = collected.archive
+    click.echo(
+        f"archive: {archive.pages} pages, {_megabytes(archive.stored_bytes)} compressed"
+        f" ({_megabytes(archive.body_bytes)} as fetched)"
+    )
     click.echo("\nper source:")
     for row in collected.sources:
         last = row.last_fetched.strftime("%Y-%m-%d %H:%M") if row.last_fetched else "-"
@@ -279,6 +314,10 @@ def _write_chart(state: Any, path: str, days: int, keyword: str | None) -> None:
         fail(f"keyword rule {keyword!r} has flagged nothing", EXIT_FAILED)
     Path(path).write_text(chart_document(charted), encoding="utf-8")
     click.echo(f"chart: {len(charted)} rule(s), {days} days -> {path}", err=True)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
 
 
 @click.command(
