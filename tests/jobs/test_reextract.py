@@ -227,3 +227,26 @@ def test_stats_reports_the_archive_size(crawled):
     assert pages == 2 and stored < fetched
     table = newsmon(config, "stats", "--source", "other")
     assert "archive: 0 pages" in table.stdout
+
+
+def test_a_rechecked_new_version_replaces_its_archived_page(tmp_path, site, monkeypatch):
+    sources = SOURCES.replace(
+        "feed: {base}/wire.xml\n", "feed: {base}/wire.xml\n    recheck: 48h\n"
+    )
+    config = write_config(tmp_path, site, sources, extra="archive: true\n")
+    assert newsmon(config, "crawl").returncode == 0
+    db = tmp_path / "newsmon.db"
+    corrected = article("Talks to resume", [*STORY, "Correction: the talks were postponed."])
+    monkeypatch.setitem(PAGES, "/wire/a.html", corrected)
+    feed = rss(site.base_url, ["/wire/a.html", "/wire/b.html"]) + b"<!-- v2 -->"
+    site.route("/wire.xml", lambda _r: Response(feed, 200, {"Content-Type": "text/xml"}))
+
+    result = newsmon(config, "crawl")
+    assert result.returncode == 0, result.stderr
+    a = item_id(db, "/wire/a.html")
+    assert rows(db, "select max(version) from item_versions where item_id = ?", a) == [(2,)]
+    [(body, codec)] = rows(db, "select body, codec from page_archive where item_id = ?", a)
+    assert decompress(body, codec) == corrected
+    # The archive holds the page the current text came from: nothing to re-extract.
+    again = newsmon(config, "reextract")
+    assert "0 changed (new versions), 2 unchanged" in again.stdout, again.stderr

@@ -11,7 +11,6 @@ from storage import archive
 from storage.archive import ArchivedPage, archive_size, iter_pages, kept_headers
 from storage.filters import ItemQuery
 from storage.queries import ArticleRecord, store_articles
-from tests.services import newsmon_engine, rows
 
 FETCHED = datetime(2026, 11, 30, 8, 15, 42, tzinfo=UTC)
 BODY = ("<html><body><article>" + "Talks resumed in Islamabad. " * 400 + "</article>").encode()
@@ -79,8 +78,12 @@ def test_zstd_is_used_where_it_is_installed():
     assert archive.codec() == ("zstd" if archive._zstd() is not None else "gzip")
 
 
-def test_pages_are_stored_with_their_items_and_read_back_in_batches(tmp_path):
-    engine = newsmon_engine(f"sqlite:///{tmp_path / 'n.db'}")
+def count(engine, table: str) -> int:
+    with engine.connect() as connection:
+        return int(connection.exec_driver_sql(f"select count(*) from {table}").scalar_one())
+
+
+def test_pages_are_stored_with_their_items_and_read_back_in_batches(engine):
     with engine.begin() as connection:
         connection.exec_driver_sql(
             "insert into sources (id, name, mode, url, created_at) values"
@@ -90,7 +93,7 @@ def test_pages_are_stored_with_their_items_and_read_back_in_batches(tmp_path):
     pages = {key: page(f"https://example.org/{key}") for key in ("a", "b", "c")}
     store_articles(engine, 1, [record(key, pages[key]) for key in ("a", "b")])
     store_articles(engine, 2, [record("c", pages["c"]), record("unarchived", None)])
-    assert rows(tmp_path / "n.db", "select count(*) from page_archive") == [(3,)]
+    assert count(engine, "page_archive") == 3
 
     batches = list(iter_pages(engine, batch_size=2))
     assert [len(batch) for batch in batches] == [2, 1]
@@ -111,11 +114,9 @@ def test_pages_are_stored_with_their_items_and_read_back_in_batches(tmp_path):
     size = archive_size(engine)
     assert size.pages == 3 and size.body_bytes == 3 * len(BODY)
     assert size.stored_bytes == sum(len(p.body) for p in pages.values())
-    engine.dispose()
 
 
-def test_a_batch_that_fails_to_store_leaves_no_page_behind(tmp_path):
-    engine = newsmon_engine(f"sqlite:///{tmp_path / 'n.db'}")
+def test_a_batch_that_fails_to_store_leaves_no_page_behind(engine):
     with engine.begin() as connection:
         connection.exec_driver_sql(
             "insert into sources (id, name, mode, url, created_at)"
@@ -127,6 +128,5 @@ def test_a_batch_that_fails_to_store_leaves_no_page_behind(tmp_path):
 
     with pytest.raises(RuntimeError):
         store_articles(engine, 1, [record("a", page())], after_insert=fail)
-    assert rows(tmp_path / "n.db", "select count(*) from items") == [(0,)]
-    assert rows(tmp_path / "n.db", "select count(*) from page_archive") == [(0,)]
-    engine.dispose()
+    assert count(engine, "items") == 0
+    assert count(engine, "page_archive") == 0
