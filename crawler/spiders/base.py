@@ -133,15 +133,15 @@ def failed_url(failure: Failure) -> str:
     return request.url if request is not None else "?"
 
 
-def raw_response(response: Response, url: str) -> RawResponse:
-    """What the page archive keeps of an article response (its body as Scrapy decoded it:
-    bounded by the download size limit, max_page_bytes)."""
+def raw_response(response: Response) -> RawResponse:
+    """What the page archive keeps of an article response: its final URL as fetched (not
+    canonicalised), and its body as Scrapy decoded it, bounded by max_page_bytes."""
     headers = [
         (name.decode("latin-1"), value.decode("latin-1"))
         for name, values in response.headers.items()
         for value in values
     ]
-    return RawResponse(url, response.status, headers, response.body, utcnow())
+    return RawResponse(response.url, response.status, headers, response.body, utcnow())
 
 
 class SourceSpider(IncrementalSpider, Spider):
@@ -283,7 +283,7 @@ class SourceSpider(IncrementalSpider, Spider):
             html=html,
             hints=hints,
             walk=response.meta["walk"],
-            raw=raw_response(response, url) if self.archiving else None,
+            raw=raw_response(response) if self.archiving else None,
         )
 
     def on_error(self, failure: Failure) -> None:
