@@ -58,6 +58,8 @@ def _arrow_type(pa: Any, name: str) -> Any:
         return pa.list_(pa.string())
     if kind == "time":
         return pa.timestamp("us", tz="UTC")
+    if kind == "bool":
+        return pa.bool_()
     return pa.string()
 
 

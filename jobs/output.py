@@ -38,7 +38,7 @@ class Field:
 
     name: str
     read: Callable[[Hit], Any]  # the row's value, ready for JSON (times as ISO 8601 text)
-    kind: Literal["text", "int", "list", "time"] = "text"
+    kind: Literal["text", "int", "list", "time", "bool"] = "text"
     narrow: bool = False  # one of the default csv and table columns
 
     def cell(self, value: Any) -> Any:
@@ -61,10 +61,13 @@ FIELDS = (
     Field("date_source", lambda hit: hit.item.date_source),
     Field("fetched_at", lambda hit: _iso(hit.item.fetched_at), "time", narrow=True),
     Field("language", lambda hit: hit.item.language, narrow=True),
+    Field("language_source", lambda hit: hit.item.language_source),
     Field("site_name", lambda hit: hit.item.site_name),
     Field("canonical_url", lambda hit: hit.item.canonical_url),
     Field("keywords", lambda hit: hit.item.keywords, "list", narrow=True),
     Field("duplicate_of", lambda hit: hit.item.duplicate_of, "int"),
+    Field("accessible_for_free", lambda hit: hit.item.accessible_for_free, "bool"),
+    Field("extracted_by", lambda hit: hit.item.extracted_by),
     Field("snippet", lambda hit: plain_snippet(hit.snippet)),  # search hits only
     Field("text", lambda hit: hit.item.text),
 )
@@ -79,8 +82,11 @@ SHOWN_FIELDS = (
     "date_source",
     "fetched_at",
     "language",
+    "language_source",
     "site_name",
     "canonical_url",
+    "accessible_for_free",
+    "extracted_by",
 )
 
 
@@ -198,6 +204,8 @@ def write_item(item: StoredItem, out: TextIO) -> None:
     hit = Hit(item)
     for name in SHOWN_FIELDS:
         value = FIELD[name].read(hit)
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
         if value:
             out.write(f"{name + ':':<14} {printable(str(value))}\n")
     out.write(f"{'id:':<14} {item.id}\n")

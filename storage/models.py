@@ -44,10 +44,13 @@ class Item(Base):
     date_source: Mapped[str | None]
     fetched_at: Mapped[datetime]
     language: Mapped[str | None]
+    language_source: Mapped[str | None]
     site_name: Mapped[str | None]
     text: Mapped[str]
     content_hash: Mapped[str]
     duplicate_of: Mapped[int | None]
+    extracted_by: Mapped[str | None]
+    accessible_for_free: Mapped[bool | None]
 
     source: Mapped[Source] = relationship(lazy="joined")
     matches: Mapped[list[KeywordMatch]] = relationship(

@@ -39,7 +39,10 @@ class ArticleRecord:
     date_source: str | None = None
     canonical_url: str | None = None
     language: str | None = None
+    language_source: str | None = None  # "page" (declared) or "text" (detected)
     site_name: str | None = None
+    extracted_by: str | None = None  # "rules", "trafilatura" or "trafilatura+fallback"
+    accessible_for_free: bool | None = None  # the page's ld+json isAccessibleForFree
     fetched_at: datetime = field(default_factory=utcnow)
     matches: list[MatchRecord] = field(default_factory=list)
     signature: bytes | None = None  # MinHash values, for near-duplicate linking
@@ -80,7 +83,10 @@ def store_articles(
             "date_source": a.date_source,
             "fetched_at": a.fetched_at,
             "language": a.language,
+            "language_source": a.language_source,
             "site_name": a.site_name,
+            "extracted_by": a.extracted_by,
+            "accessible_for_free": a.accessible_for_free,
             "text": a.text,
             "content_hash": a.content_hash,
         }

@@ -102,6 +102,9 @@ class StoredItem:
     canonical_url: str | None
     text: str
     duplicate_of: int | None = None
+    language_source: str | None = None
+    extracted_by: str | None = None
+    accessible_for_free: bool | None = None
     matches: tuple[Match, ...] = ()
 
     @property
@@ -396,6 +399,9 @@ _ITEM_COLUMNS = [
     items.c.canonical_url,
     items.c.text,
     items.c.duplicate_of,
+    items.c.language_source,
+    items.c.extracted_by,
+    items.c.accessible_for_free,
 ]
 _MATCH_COLUMNS = [
     keyword_matches.c.item_id,

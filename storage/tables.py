@@ -78,11 +78,14 @@ items = Table(
     Column("date_source", String(16)),
     Column("fetched_at", UTCDateTime, nullable=False, default=utcnow, index=True),
     Column("language", String(16)),
+    Column("language_source", String(8)),  # page (declared) | text (detected)
     Column("site_name", Text),
     Column("text", Text, nullable=False),
     Column("content_hash", String(64), nullable=False),
     # The earliest stored near-copy of this text (issue 4); no FK so `items` needs no rebuild.
     Column("duplicate_of", Integer, index=True),
+    Column("extracted_by", String(32)),  # rules | trafilatura | trafilatura+fallback
+    Column("accessible_for_free", Boolean),  # ld+json isAccessibleForFree; NULL: not said
 )
 
 # Where a keyword rule hit an item: field, offsets into that field, and a snippet.

@@ -11,7 +11,14 @@ import functools
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, create_model, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from crawler.config.fields import (
     SOURCE_NAME,
@@ -30,6 +37,7 @@ from crawler.config.modes import (
     either,
 )
 from crawler.config.operations import Alert, AlertEntry, Daemon, Distributed, NearDuplicates
+from crawler.siterules import DateRule, SiteRules, css_xpath
 from crawler.urls import split_credentials
 from crawler.userregex import compile_pattern
 
@@ -132,6 +140,41 @@ class Schedule(StrictModel):
 ScheduleEntry = Annotated[Schedule, BeforeValidator(_schedule_shorthand)]
 
 
+def _css_selector(selector: str) -> str:
+    css_xpath(selector)  # a RuleError is a ValueError: reported with its line
+    return selector
+
+
+CssSelector = Annotated[str, AfterValidator(_css_selector)]
+
+
+class ExtractRules(StrictModel):
+    """A source's own extraction rules (crawler/siterules.py runs them in the workers)."""
+
+    body: CssSelector | None = None
+    title: CssSelector | None = None
+    date: str | None = None  # CSS, CSS@attribute or meta:NAME
+    remove: list[CssSelector] = []
+    min_chars: int | None = Field(default=None, ge=1)
+
+    @field_validator("date")
+    @classmethod
+    def _date_rule(cls, spec: str | None) -> str | None:
+        if spec is not None:
+            DateRule.parse(spec)
+        return spec
+
+    def rules(self) -> SiteRules:
+        """The rules as the workers take them: plain, picklable data."""
+        return SiteRules(
+            body=self.body,
+            title=self.title,
+            date=DateRule.parse(self.date) if self.date else None,
+            remove=tuple(self.remove),
+            min_chars=self.min_chars,
+        )
+
+
 class _Named(StrictModel):
     # A base of its own so that `name` comes first among a source's keys, before the modes'.
     name: str = Field(pattern=SOURCE_NAME, max_length=64)
@@ -158,6 +201,7 @@ class Source(ListingOptions, SitemapOptions, FeedOptions, _Named):
     archive: bool | None = None  # keep fetched article pages (None: the global `archive`)
     # Bounds on what one discovery page can make a run do (counted and logged when reached).
     max_links_per_page: int = Field(50_000, ge=1)  # the sitemap protocol's own limit
+    extract: ExtractRules | None = None  # where trafilatura gets this site wrong
 
     @model_validator(mode="after")
     def _one_discovery_mode(self) -> Source:

@@ -78,6 +78,8 @@ class ItemOut(BaseModel):
     language: str | None
     keywords: list[str]
     duplicate_of: int | None = None
+    language_source: str | None = None
+    accessible_for_free: bool | None = None
     snippet: str | None = None
     text: str | None = None
     matches: list[MatchOut] | None = None
@@ -373,6 +375,8 @@ def _item_out(item: StoredItem, snippet: str | None, *, full: bool = False) -> I
         language=item.language,
         keywords=item.keywords,
         duplicate_of=item.duplicate_of,
+        language_source=item.language_source,
+        accessible_for_free=item.accessible_for_free,
         snippet=snippet,
         text=item.text if full else None,
         matches=[

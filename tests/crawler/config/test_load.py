@@ -334,6 +334,41 @@ BAD_CASES = {
         4,
         "sources[0].archive:",
     ),
+    "bad extract body selector": (
+        """\
+        sources:
+          - name: a
+            feed: http://a.test/feed
+            extract:
+              title: h1.title
+              body: "div.entry-content["
+        """,
+        6,
+        "sources[0].extract.body: CSS selector 'div.entry-content[' is not valid",
+    ),
+    "bad extract remove selector": (
+        """\
+        sources:
+          - name: a
+            feed: http://a.test/feed
+            extract:
+              remove:
+                - div.ok
+                - "figure >> figcaption"
+        """,
+        7,
+        "sources[0].extract.remove[1]: CSS selector 'figure >> figcaption' is not valid",
+    ),
+    "bad extract date": (
+        """\
+        sources:
+          - name: a
+            feed: http://a.test/feed
+            extract: {date: "time.entry-date@"}
+        """,
+        4,
+        "sources[0].extract.date: '' after '@' is not an attribute name",
+    ),
     "top level is a list": ("- sources\n", 1, "the top level must be a mapping"),
     "malformed env reference": (
         """\
