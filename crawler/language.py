@@ -47,7 +47,7 @@ def detect(text: str) -> tuple[str | None, float]:
 
 
 def _urdu_or_arabic(sample: str) -> str | None:
-    """"ur" or "ar" when letters only one of them uses say so clearly, else None."""
+    """ "ur" or "ar" when letters only one of them uses say so clearly, else None."""
     urdu = sum(char in URDU_LETTERS for char in sample)
     arabic = sum(char in ARABIC_LETTERS for char in sample)
     letters = sum(char.isalpha() for char in sample)

@@ -14,11 +14,24 @@ from urllib.parse import urlsplit
 
 # schema.org's article types: a page that declares one is an article whatever its links.
 ARTICLE_TYPES = frozenset(
-    "Article NewsArticle AnalysisNewsArticle AskPublicNewsArticle BackgroundNewsArticle"
-    " OpinionNewsArticle ReportageNewsArticle ReviewNewsArticle BlogPosting LiveBlogPosting"
-    " Report ScholarlyArticle TechArticle SocialMediaPosting".split()
+    [
+        "Article",
+        "NewsArticle",
+        "AnalysisNewsArticle",
+        "AskPublicNewsArticle",
+        "BackgroundNewsArticle",
+        "OpinionNewsArticle",
+        "ReportageNewsArticle",
+        "ReviewNewsArticle",
+        "BlogPosting",
+        "LiveBlogPosting",
+        "Report",
+        "ScholarlyArticle",
+        "TechArticle",
+        "SocialMediaPosting",
+    ]
 )
-LISTING_TYPES = frozenset("CollectionPage ItemList SearchResultsPage ProfilePage".split())
+LISTING_TYPES = frozenset(["CollectionPage", "ItemList", "SearchResultsPage", "ProfilePage"])
 # Paths of section, tag, author, archive and paging pages on news and ministry sites.
 SECTION_PATH = re.compile(
     r"/(tags?|topics?|categor(y|ies)|sections?|authors?|archives?|search|page)(/|$)"

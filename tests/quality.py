@@ -19,7 +19,6 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from tests.corpus import CORPUS_ROOT, FIXTURES, GOLDEN
 

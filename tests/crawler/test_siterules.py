@@ -17,7 +17,9 @@ from crawler.extract import BY_RULES, Extracted, NotAnArticle, extract_article
 from crawler.siterules import DateRule, RuleError, block_text, css_xpath
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-RULES = {path.stem: json.loads(path.read_text("utf-8")) for path in (FIXTURES / "rules").glob("*.json")}
+RULES = {
+    path.stem: json.loads(path.read_text("utf-8")) for path in (FIXTURES / "rules").glob("*.json")
+}
 
 
 def page(name: str) -> tuple[str, str]:
