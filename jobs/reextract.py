@@ -54,7 +54,10 @@ Progress = Callable[[ReextractReport], None]
 def extract_again(source: Source | None, html: str, url: str) -> Extracted:
     """The crawl's own extraction of a page of `source` (None: a source no longer configured).
     Re-extraction calls it only through here, so per-source extraction rules apply here too."""
-    return extract_article(html, url)
+    rules = source.extract.rules() if source is not None and source.extract is not None else None
+    # The page was stored as an article once: judge it as a listed entry, so that page signals
+    # alone do not turn a stored item into a non-article.
+    return extract_article(html, url, rules=rules, listed=True)
 
 
 def reextracted(stored: StoredPage, source: Source | None) -> ArticleRecord:

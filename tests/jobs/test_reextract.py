@@ -250,3 +250,21 @@ def test_a_rechecked_new_version_replaces_its_archived_page(tmp_path, site, monk
     # The archive holds the page the current text came from: nothing to re-extract.
     again = newsmon(config, "reextract")
     assert "0 changed (new versions), 2 unchanged" in again.stdout, again.stderr
+
+
+def test_reextract_applies_the_sources_own_extraction_rules(crawled):
+    config, db = crawled
+    a = item_id(db, "/wire/a.html")
+    assert STORY[0] in rows(db, "select text from items where id = ?", a)[0][0]
+    # The user adds a rule after the crawl: the archive lets it reach pages already stored.
+    before = config.read_text()
+    ruled = before.replace(
+        "/wire.xml\n", '/wire.xml\n    extract: {remove: ["article p:first-of-type"]}\n', 1
+    )
+    assert ruled != before
+    config.write_text(ruled)
+    result = newsmon(config, "reextract", "--source", "wire")
+    assert result.returncode == 0, result.stderr
+    assert "2 changed (new versions)" in result.stdout
+    [(stored,)] = rows(db, "select text from items where id = ?", a)
+    assert STORY[0] not in stored and STORY[1] in stored
