@@ -24,10 +24,13 @@ from crawler.keywords import Matcher
 from crawler.pool import shutdown_pool
 from crawler.probe import Fetched
 from crawler.redact import redact_text
+from crawler.render import browser_missing
 from crawler.settings import process_settings, source_settings
 from crawler.walks import Backfill
 from storage import crawlstate, runs
 from storage.runs import RunOutcome, SourceResult
+
+log = logging.getLogger(__name__)
 
 
 def run_crawl(
@@ -55,9 +58,18 @@ def run_crawl(
         # line says the same in one line.
         logging.getLogger("scrapy.downloadermiddlewares.robotstxt").setLevel("CRITICAL")
     started: list[tuple[Crawler, SourceContext]] = []
+    results = []
     for source in sources:
         source_id = crawlstate.ensure_source(engine, source.name, source.mode, source.url)
         run_id = runs.start_run(engine, source_id, pid=os.getpid())
+        unable = browser_missing() if source.render.renders_anything else None
+        if unable:
+            # Only this source fails: the others crawl as usual.
+            outcome = RunOutcome(status="failed", error_text=unable)
+            runs.finish_run(engine, run_id, outcome)
+            results.append(SourceResult(source.name, run_id, outcome))
+            log.error("%s: %s", source.name, unable)
+            continue
         context = SourceContext(
             config, source, engine, matcher, source_id, run_id, backfill=backfill
         )
@@ -81,7 +93,6 @@ def run_crawl(
         process.start()
     finally:
         shutdown_pool()
-    results = []
     for crawler, context in started:
         outcome = outcome_of(crawler, context.failure)
         runs.finish_run(engine, context.run_id, outcome)

@@ -27,6 +27,7 @@ from crawler.config.fields import (
     Size,
     StrictModel,
 )
+from crawler.config.fetch import FetchOptions
 from crawler.config.file import DEFAULT_DATABASE, check_database_url
 from crawler.config.modes import (
     MODES,
@@ -180,7 +181,7 @@ class _Named(StrictModel):
     name: str = Field(pattern=SOURCE_NAME, max_length=64)
 
 
-class Source(ListingOptions, SitemapOptions, FeedOptions, _Named):
+class Source(FetchOptions, ListingOptions, SitemapOptions, FeedOptions, _Named):
     """One monitored site, found through exactly one discovery mode (crawler/config/modes.py).
 
     The built-in modes' keys come from their options models; a source model for modes
@@ -221,7 +222,18 @@ class Source(ListingOptions, SitemapOptions, FeedOptions, _Named):
                 problem = MODES[name].options.misplaced(name, self)
                 if problem:
                     raise ValueError(problem)
+        if given[0] != "listing" and self.render.listing is not None:
+            raise ValueError(
+                "render.listing only applies to a listing source (a feed or sitemap is read as"
+                " it is; render.articles renders its article pages)"
+            )
         return self
+
+    def renders(self, discovery: bool) -> bool:
+        """Whether a browser renders this source's discovery pages (`discovery`) or articles."""
+        if discovery:
+            return self.mode == "listing" and self.render.listing_mode == "browser"
+        return self.render.articles == "browser"
 
     @property
     def mode(self) -> str:

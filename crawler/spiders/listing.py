@@ -53,6 +53,16 @@ class ListingSpider(SourceSpider):
                 found.append((link.url, Hints(title=link.text.strip() or None)))
             else:
                 off_pattern.append(link.url)
+        if not found and page == 1:
+            self.count("listing_without_links")
+            log.warning(
+                "%s: %s has no article links%s",
+                self.name,
+                response.url,
+                ""
+                if self.source.renders(discovery=True)
+                else " (if the page writes them with JavaScript, try `render: browser`)",
+            )
         links = read_links(found, response.url, self.source.max_links_per_page)
         links.off_pattern = len(off_pattern)
         self.context.off_pattern_links.update(map(link_prefix, off_pattern))

@@ -45,6 +45,8 @@ def check(
     extraction_incomplete, blocked, error), its samples and problems. Exit 0 when every
     checked source is ok, 1 otherwise, 2 on a config error.
     """
+    from crawler.fetchoptions import describe as describe_fetch_options
+
     config = state.config
     if live:
         from jobs.check import check_live
@@ -64,6 +66,9 @@ def check(
             f"  {source.name:<20} {source.mode:<8} {redact_url(source.url)}  "
             f"(delay {politeness.delay:g}s, robots {'on' if politeness.obey_robots else 'off'}){state_note}"
         )
+        options = describe_fetch_options(source)
+        if options:
+            click.echo(f"  {'':<20} {options}")
     click.echo(f"keywords ({len(config.keywords)}):")
     for rule in config.keywords:
         click.echo(f"  {rule.name:<20} {', '.join(rule.terms + rule.regex)}")
