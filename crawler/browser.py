@@ -21,10 +21,9 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from playwright.async_api import Browser, BrowserContext, Page, PlaywrightContextManager
+from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Request as PlaywrightRequest
-from playwright.async_api import Route
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from scrapy import Request
 from scrapy.exceptions import (
@@ -75,7 +74,6 @@ class SharedBrowserProvider:
 
     _lock: asyncio.Lock | None = None
     _users = 0
-    _manager: PlaywrightContextManager | None = None
     _playwright: Playwright | None = None
     _browser: Browser | None = None
 
@@ -99,8 +97,7 @@ class SharedBrowserProvider:
         async with cls.lock():
             if cls._browser is None or not cls._browser.is_connected():
                 if cls._playwright is None:
-                    cls._manager = PlaywrightContextManager()
-                    cls._playwright = await cls._manager.start()
+                    cls._playwright = await async_playwright().start()
                 log.info("starting Chromium (%s)", self.config.launch_options["executable_path"])
                 cls._browser = await cls._playwright.chromium.launch(**self.config.launch_options)
             return cls._browser
@@ -118,7 +115,7 @@ class SharedBrowserProvider:
             return
         async with cls.lock():
             browser, playwright = cls._browser, cls._playwright
-            cls._browser = cls._playwright = cls._manager = None
+            cls._browser = cls._playwright = None
             if browser is not None:
                 with suppress(PlaywrightError):
                     await browser.close()
@@ -126,7 +123,8 @@ class SharedBrowserProvider:
                 await playwright.stop()
 
 
-class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler, HTTPDownloadHandler):
+# scrapy-playwright ships no type information.
+class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler, HTTPDownloadHandler):  # type: ignore[misc]
     """scrapy-playwright's handler for rendered requests (HTTPDownloadHandler's for the rest),
     with a time limit on each page, a size limit on what it renders to, and the browser left
     to its provider when a crawler closes."""
@@ -220,7 +218,7 @@ class BrowserFetcher:
             return
         request = await self.scrapy_request(browser_request)
         try:
-            response = await self.crawler.engine.download_async(request)  # type: ignore[union-attr]
+            response = await self.crawler.engine.download_async(request)
         except IgnoreRequest as refused:
             self.count("refused")
             log.info("browser request refused: %s (%s)", browser_request.url, refused)

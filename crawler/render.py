@@ -27,6 +27,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
 ]
 
+
 def chromium_path() -> Path:
     return Path(os.environ.get(CHROMIUM_ENV) or DEFAULT_CHROMIUM)
 
@@ -60,8 +61,6 @@ def browser_settings() -> dict[str, Any]:
         "PLAYWRIGHT_PROCESS_REQUEST_HEADERS": None,
         "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 4,
     }
-
-
 
 
 class RenderCap(IgnoreRequest):

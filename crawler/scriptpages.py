@@ -60,7 +60,6 @@ def looks_script_built(html: str, rendered_html: str | None = None) -> Verdict:
     if plain.text_chars < LITTLE_TEXT and plain.scripts >= MANY_SCRIPTS:
         return Verdict(
             True,
-            f"{plain.text_chars} characters of text, {plain.scripts} scripts,"
-            f" {plain.links} links",
+            f"{plain.text_chars} characters of text, {plain.scripts} scripts, {plain.links} links",
         )
     return Verdict(False, f"{plain.text_chars} characters of text, {plain.links} links")

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from crawler.config.fetch import FetchOptions
 from crawler.config.fields import (
     SOURCE_NAME,
     Duration,
@@ -27,7 +28,6 @@ from crawler.config.fields import (
     Size,
     StrictModel,
 )
-from crawler.config.fetch import FetchOptions
 from crawler.config.file import DEFAULT_DATABASE, check_database_url
 from crawler.config.modes import (
     MODES,

@@ -15,7 +15,9 @@ RENDERED = SHELL.replace('<div id="app">Loading…</div>', f"<ul>{ARTICLE_LINKS}
 
 PLAIN = (
     "<html><body><h1>Press releases</h1>"
-    + "<p>" + "The ministry said the talks went well. " * 40 + "</p>"
+    + "<p>"
+    + "The ministry said the talks went well. " * 40
+    + "</p>"
     + f"<ul>{ARTICLE_LINKS}</ul><script>analytics()</script></body></html>"
 )
 

@@ -34,7 +34,9 @@ def crawl(tmp_path, press, render: str = "", **env: str):
 
 
 def stored(tmp_path) -> set[str]:
-    return {url.rsplit("/", 1)[1] for (url,) in rows(tmp_path / "newsmon.db", "select url from items")}
+    return {
+        url.rsplit("/", 1)[1] for (url,) in rows(tmp_path / "newsmon.db", "select url from items")
+    }
 
 
 def test_without_a_browser_the_listing_shows_no_article_links_and_the_run_says_so(tmp_path, press):
@@ -48,13 +50,17 @@ def test_without_a_browser_the_listing_shows_no_article_links_and_the_run_says_s
 
 @pytest.mark.parametrize(
     "render",
-    ["    render: browser\n", (
-        "    render:\n      listing: browser\n      articles: http\n"
-        '      wait_for: "ul.press-list a"\n'
-    ),
+    [
+        "    render: browser\n",
+        (
+            "    render:\n      listing: browser\n      articles: http\n"
+            '      wait_for: "ul.press-list a"\n'
+        ),
     ],
 )
-def test_rendered_the_listing_shows_its_articles_and_they_are_stored(tmp_path, press, private, render):
+def test_rendered_the_listing_shows_its_articles_and_they_are_stored(
+    tmp_path, press, private, render
+):
     chromium()
     result = crawl(tmp_path, press, render)
     assert result.returncode == 0, result.stderr
@@ -68,6 +74,26 @@ def test_rendered_the_listing_shows_its_articles_and_they_are_stored(tmp_path, p
     assert private.requests == []
     [(pages, status)] = rows(tmp_path / "newsmon.db", "select pages, status from crawl_runs")
     assert status == "ok" and pages == STORIES
+
+
+def test_a_private_host_the_source_allows_is_fetched_but_images_never_are(tmp_path, press, private):
+    chromium()
+    private.add("/secret", "{}", content_type="application/json")
+    render = "    render: browser\n    allow_private_hosts: [localhost]\n"
+    result = crawl(tmp_path, press, render)
+    assert result.returncode == 0, result.stderr
+    # The XHR was refused above only for its address: allowed, it reaches the server. The
+    # image is not fetched at all (images, fonts and media are blocked).
+    assert [r.path for r in private.requests if r.path != "/robots.txt"] == ["/secret"]
+
+
+def test_past_max_pages_the_rest_waits_for_the_next_run(tmp_path, press):
+    chromium()
+    result = crawl(tmp_path, press, "    render: {{articles: browser, max_pages: 3}}\n")
+    assert result.returncode == 0, result.stderr
+    assert len(stored(tmp_path)) == 2  # the listing and two articles were rendered
+    [(status, kinds)] = rows(tmp_path / "newsmon.db", "select status, error_kinds from crawl_runs")
+    assert status == "partial" and '"render_cap": 2' in kinds
 
 
 def test_without_chromium_the_rendering_source_fails_naming_the_package(tmp_path, press):
