@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# How long a loaded page may keep fetching (polling, analytics) before it is read as it is.
+NETWORK_IDLE_MS = 5000
 BLOCKED_RESOURCES = {"image", "font", "media"}
 FETCHED = "newsmon_browser_fetch"  # meta key of the requests BrowserFetcher makes
 RENDER_TIMEOUT = "newsmon_render_timeout"  # meta key: the source's render.timeout
@@ -129,12 +131,15 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler, HTTPDownloadHandle
     with a time limit on each page, a size limit on what it renders to, and the browser left
     to its provider when a crawler closes."""
 
-    async def download_request(self, request: Request) -> Response:
-        if not request.meta.get("playwright"):
-            return await super().download_request(request)
+    async def _download_request_with_page(
+        self, request: Request, page: Page, spider: Any
+    ) -> Response:
+        # The limit counts rendering only, not the wait for a free page of the context.
         limit: float = request.meta[RENDER_TIMEOUT]
         try:
-            response = await asyncio.wait_for(super().download_request(request), limit + 5)
+            response: Response = await asyncio.wait_for(
+                super()._download_request_with_page(request, page, spider), limit + 5
+            )
         except (TimeoutError, PlaywrightTimeoutError) as error:
             raise DownloadTimeoutError(
                 f"rendering {request.url} took longer than {limit:g}s ({type(error).__name__})"
@@ -154,14 +159,14 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler, HTTPDownloadHandle
             await self.browser_provider.close()
 
 
-async def settle(page: Page, selector: str | None, timeout_ms: float) -> None:
-    """Wait until the page is ready to be read: `selector` present (or fail), else the network
-    idle (or the time limit: then it is read as it is)."""
+async def settle(page: Page, selector: str | None, timeout_ms: float, idle_ms: float) -> None:
+    """Wait until the loaded page is ready to be read: `selector` present (else the request
+    fails), or the network idle (or `idle_ms` gone: then it is read as it is)."""
     if selector:
         await page.wait_for_selector(selector, state="attached", timeout=timeout_ms)
         return
     with suppress(PlaywrightTimeoutError):
-        await page.wait_for_load_state("networkidle", timeout=timeout_ms)
+        await page.wait_for_load_state("networkidle", timeout=idle_ms)
 
 
 class BrowserFetcher:
@@ -195,7 +200,9 @@ class BrowserFetcher:
                 "wait_until": "domcontentloaded" if selector else "load",
                 "timeout": timeout_ms,
             },
-            "playwright_page_methods": [PageMethod(settle, selector, timeout_ms)],
+            "playwright_page_methods": [
+                PageMethod(settle, selector, timeout_ms, min(NETWORK_IDLE_MS, timeout_ms / 2))
+            ],
         }
 
     def count(self, key: str) -> None:
