@@ -53,9 +53,11 @@ CONSENT_WORDS = re.compile(
 CONSENT_TEXT_CHARS = 2500
 CONSENT_KINDS = 6
 MAX_LD_JSON_CHARS = 1_000_000  # a bigger script block is not metadata anyone needs
-# A share of link text no article reaches; lower when the page also looks like a listing.
+# A share of link text no article reaches; lower when the page also looks like a listing, and
+# higher when a feed or sitemap listed it as an entry (a link-heavy story may be real there).
 LINKS_ONLY = 0.5
 LINKS_LISTING = 0.3
+LINKS_LISTED = 0.8
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ class PageSignals:
         signs = self.listing_signs()
         if signs and self.link_density >= (LINKS_ONLY if listed else LINKS_LISTING):
             return f"a section page: {share}, {', '.join(signs)}"
-        if not listed and self.link_density >= LINKS_ONLY:
+        if self.link_density >= (LINKS_LISTED if listed else LINKS_ONLY):
             return f"a list of links: {share}"
         return None
 

@@ -99,6 +99,11 @@ def test_a_page_of_links_alone_is_refused_unless_it_says_article() -> None:
     )
     assert signals(links).section_reason() == "a list of links: 100% of its text is links"
     assert signals(links, '<meta property="og:type" content="article">').section_reason() is None
+    # A feed or sitemap listing it raises the bar, but a page of nothing but links stays out.
+    assert signals(links).section_reason(listed=True) is not None
+    some_words = "<p>" + "plain words " * 4 + "</p>" + links  # 60% links
+    assert signals(some_words).section_reason() is not None
+    assert signals(some_words).section_reason(listed=True) is None
 
 
 def test_a_consent_wall_is_told_from_a_story_about_cookies() -> None:
