@@ -306,6 +306,7 @@ class Settings:
     burst_articles: int
     history: int
     max_parallel: int
+    settle_max: float
     seed: int
 
 
@@ -315,6 +316,7 @@ class RunResult:
     every: float | None
     polls_unchanged_cpu: float  # per poll
     quiet_polls: int
+    quiet_changed: int  # should be 0: a changed poll in the quiet window overstates the figure
     startup_cpu: float | None  # per changed source
     article_cpu: float | None  # per new article
     live_cpu: float
@@ -426,6 +428,7 @@ class Daemon:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
         time.sleep(1)
+        reap_orphans(-1)
         survivors = descendants()
         if survivors:
             print(f"  {len(survivors)} processes outlived the daemon; killed", flush=True)
@@ -491,10 +494,11 @@ def _phases(
 
     # 1. Settle: the first poll of every source finds its history and crawls it.
     settle = time.monotonic()
+    deadline = settle + settings.settle_max
     polled_all = daemon.wait_for(
-        lambda: all(feed.polls for feed in world.feeds.values()), 30 + len(world.feeds) * 2.0
+        lambda: all(feed.polls for feed in world.feeds.values()), deadline - time.monotonic()
     )
-    settled = polled_all and daemon.wait_for(all_stored(normal), 30 + len(normal) * 3.0)
+    settled = polled_all and daemon.wait_for(all_stored(normal), deadline - time.monotonic())
     time.sleep(5)
     print(
         f"  [{mode}] settled in {time.monotonic() - settle:.0f}s"
@@ -547,10 +551,12 @@ def _phases(
         offsets = publications(feed.rate, 0.0, live_seconds * settings.speed, pub_rng)
         first_live[feed.name] = len(feed.times)
         feed.times.extend(live_start + t / settings.speed for t in offsets)
-    cpu0, polls0 = tree_cpu(), sum(feed.polls for feed in normal)
+    cpu0, polls0, burst_polls0 = tree_cpu(), polls(), sum(feed.polls for feed in bursts)
     daemon.wait_for(lambda: False, live_seconds)
-    live_cpu = tree_cpu() - cpu0
-    live_polls = sum(feed.polls for feed in normal) - polls0
+    # The burst feeds are still polled (all unchanged now): their cost is not the S sources'.
+    burst_polls = sum(feed.polls for feed in bursts) - burst_polls0
+    live_cpu = tree_cpu() - cpu0 - burst_polls * per_poll
+    live_polls = polls() - polls0 - burst_polls
     live_end = time.time()
 
     found = stored(daemon.db)
@@ -575,6 +581,7 @@ def _phases(
         every,
         per_poll,
         quiet_polls,
+        quiet_changed,
         startup,
         article,
         live_cpu,
@@ -617,6 +624,11 @@ def print_run(result: RunResult, speed: float, bare: float | None) -> None:
     print(
         f"  CPU per unchanged poll:      {result.polls_unchanged_cpu * 1000:8.1f} ms   "
         f"({result.quiet_polls} polls)   target <= 5 ms {'ok' if ok else 'MISSED'}"
+        + (
+            f"  (overstated: {result.quiet_changed} changed polls in the window)"
+            if result.quiet_changed
+            else ""
+        )
     )
     share = result.live_cpu / result.live_seconds / cores * 100
     print(
@@ -629,8 +641,12 @@ def print_run(result: RunResult, speed: float, bare: float | None) -> None:
             f"  start-up CPU/changed source: {result.startup_cpu:8.3f} s    target <= 0.2 s "
             f"{'ok' if result.startup_cpu <= 0.2 else 'MISSED'}"
         )
-        ratio = f"  ({result.article_cpu / bare:.2f}x bare)" if bare else ""
-        print(f"  CPU per new article:         {result.article_cpu * 1000:8.1f} ms{ratio}")
+        if result.article_cpu <= 0 or not bare:
+            verdict = "not measured: the burst windows' noise exceeded the signal"
+        else:
+            ratio = result.article_cpu / bare
+            verdict = f"{ratio:.2f}x bare   target <= 1.3x {'ok' if ratio <= 1.3 else 'MISSED'}"
+        print(f"  CPU per new article:         {result.article_cpu * 1000:8.1f} ms   ({verdict})")
     print(
         f"  published {result.published}, missed {result.missed} "
         f"({result.missed_allowed} where the window allowed; target 0), "
@@ -721,7 +737,7 @@ class Newsmon(Estimator):
 
         self.cadence = cadence
         self.schedule = Schedule.model_validate(
-            {"adaptive": {"min": ADAPTIVE_MIN_S, "max": ADAPTIVE_MAX_S}}
+            {"adaptive": {"min": f"{ADAPTIVE_MIN_S:.0f}s", "max": f"{ADAPTIVE_MAX_S:.0f}s"}}
         )
         self.state = None
         self.rng = random.Random(seed)
@@ -850,6 +866,7 @@ def main() -> int:
     parser.add_argument("--burst-articles", type=int, default=5)
     parser.add_argument("--history", type=int, default=2, help="entries per feed at the start")
     parser.add_argument("--max-parallel", type=int, default=8)
+    parser.add_argument("--settle-max", type=float, default=900.0, help="seconds, at most")
     parser.add_argument("--offline-sources", type=int, default=1000)
     parser.add_argument("--offline-days", type=float, default=28.0)
     parser.add_argument("--offline-only", action="store_true")
@@ -866,8 +883,11 @@ def main() -> int:
         burst_articles=args.burst_articles,
         history=args.history,
         max_parallel=args.max_parallel,
+        settle_max=args.settle_max,
         seed=args.seed,
     )
+    # A SIGTERM unwinds like an exception, so the daemon and the world are stopped.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     print(f"cores: {os.cpu_count()}   load average: {os.getloadavg()[0]:.2f}")
     if not args.offline_only:
         become_subreaper()
@@ -896,12 +916,6 @@ def main() -> int:
             print(f"\nbare trafilatura: {bare * 1000:.1f} ms CPU per page ({len(samples)} pages)")
         for result in results:
             print_run(result, settings.speed, bare)
-            if result.article_cpu and bare:
-                ratio = result.article_cpu / bare
-                print(
-                    f"  CPU per new article / bare:  {ratio:8.2f}x   target <= 1.3x "
-                    f"{'ok' if ratio <= 1.3 else 'MISSED'}"
-                )
         if len(results) == 2:
             adaptive, fixed = (percentile(all_latencies(r), 0.5) for r in results)
             print(
