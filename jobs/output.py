@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-from storage.text import plain_snippet
+from storage.text import merge_spans, plain_snippet
 
 if TYPE_CHECKING:
     from storage.search import Hit, StoredItem
@@ -223,12 +223,7 @@ def write_item(item: StoredItem, out: TextIO) -> None:
 def highlight(text: str, spans: Sequence[tuple[int, int]], *, ansi: bool = False) -> str:
     """`text` with every span marked »like this« (reverse video on a terminal); overlaps merge."""
     opening, closing = ("\x1b[7m", "\x1b[0m") if ansi else ("»", "«")
-    merged: list[list[int]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
+    merged = merge_spans(spans)
     pieces, last = [], 0
     for start, end in merged:  # sliced by the stored offsets first, then made printable
         pieces += [printable(text[last:start]), opening, printable(text[start:end]), closing]

@@ -382,15 +382,21 @@ def snippet(text: str, start: int, end: int, *, marked: bool = False) -> str:
     return spans_snippet(text, [(start, end)], marked=marked)
 
 
-def spans_snippet(text: str, spans: Sequence[tuple[int, int]], *, marked: bool = False) -> str:
-    """As snippet(), for several matches close together: one context from the first to the
-    last, each match marked (overlapping ones as one)."""
+def merge_spans(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans in order, overlapping or touching ones merged into one."""
     merged: list[list[int]] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
+    return [(start, end) for start, end in merged]
+
+
+def spans_snippet(text: str, spans: Sequence[tuple[int, int]], *, marked: bool = False) -> str:
+    """As snippet(), for several matches close together: one context from the first to the
+    last, each match marked (overlapping ones as one)."""
+    merged = merge_spans(spans)
     first, last = merged[0][0], merged[-1][1]
     left = max(0, first - SNIPPET_CONTEXT)
     right = min(len(text), last + SNIPPET_CONTEXT)
