@@ -292,7 +292,8 @@ def live_check(
     contexts: dict[str, SourceContext] = {}
 
     def observe(context: SourceContext) -> None:
-        context.keep_discovery_page = True  # for script_built: this crawl's bodies are few
+        # script_built reads a listing's page; a feed or sitemap (maybe large) is not kept.
+        context.keep_discovery_page = context.source.mode == "listing"
         contexts[context.source.name] = context
 
     with tempfile.TemporaryDirectory(prefix="newsmon-check-") as scratch:
