@@ -16,23 +16,28 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, func, select
 
 from crawler.config.models import Config, Source
+from crawler.discovery import Discovery
 from crawler.extract import MIN_TEXT_CHARS
 from crawler.redact import redact_url
+from crawler.scriptpages import looks_script_built
 from storage.health import ENOUGH_TEXT_CHARS
 from storage.runs import RunOutcome
 from storage.tables import items, sources
 
+if TYPE_CHECKING:
+    from crawler.context import SourceContext
+
 # Verdicts from the worst down: a source's verdict is the worst its detectors found.
 VERDICTS = ("error", "blocked", "no_articles", "extraction_incomplete", "ok")
 BLOCKING_HTTP = ("http_401", "http_403", "http_407", "http_429", "http_451")
-# Which extraction rule made a sample's text. Per-source rules (issue 17's `extract:`) will
-# name themselves here; until then every text is trafilatura's.
-DEFAULT_EXTRACTOR = "trafilatura"
+# A listing with fewer article links than this, whose page looks script-built, gets the
+# suggestion to render it (`render: browser`).
+FEW_LINKS = 3
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,11 @@ class Sample:
     author: str | None
     text_chars: int
     language: str | None
-    extracted_by: str = DEFAULT_EXTRACTOR
+    # As the crawl stored them (items.extracted_by, items.language_source): which extraction
+    # made the text (the source's `extract:` rules, trafilatura, trafilatura+fallback) and
+    # where the language came from (the page's declaration or its text).
+    extracted_by: str | None = None
+    language_source: str | None = None
 
     def missing(self) -> list[str]:
         """What a complete article has and this one lacks."""
@@ -64,6 +73,8 @@ class Evidence:
     samples: list[Sample]
     # Links a listing's `follow` left out, by first path segment (crawler/spiders/listing.py).
     off_pattern: Counter[str] = field(default_factory=Counter)
+    # The first discovery response (status, format; its HTML for a listing): None if none came.
+    discovery: Discovery | None = None
 
     @property
     def skips(self) -> dict[str, int]:
@@ -90,6 +101,8 @@ class SourceCheck:
     matched: int | None
     samples: list[Sample]
     problems: list[str]
+    status: int | None = None  # the discovery URL's HTTP status; None when no response came
+    format: str | None = None  # what it answered: rss, atom, jsonfeed, urlset, sitemapindex, html
 
     def row(self) -> dict[str, Any]:
         """The JSON row of `newsmon check --live --format json`."""
@@ -98,6 +111,7 @@ class SourceCheck:
             "mode": self.mode,
             "url": self.url,
             "verdict": self.verdict,
+            "discovery": {"status": self.status, "format": self.format},
             "discovered": self.discovered,
             "matched": self.matched,
             "samples": [
@@ -109,6 +123,7 @@ class SourceCheck:
                     "author": s.author,
                     "text_chars": s.text_chars,
                     "language": s.language,
+                    "language_source": s.language_source,
                     "extracted_by": s.extracted_by,
                 }
                 for s in self.samples
@@ -208,11 +223,33 @@ def samples_incomplete(evidence: Evidence) -> Finding | None:
     return Finding("extraction_incomplete", "; ".join(parts))
 
 
+def script_built(evidence: Evidence) -> Finding | None:
+    """A listing fetched over HTTP with (next to) no article links, whose page looks built by
+    its scripts (crawler/scriptpages.py): a browser would see the links."""
+    source, outcome = evidence.source, evidence.outcome
+    if source.mode != "listing" or source.renders(discovery=True):
+        return None
+    if outcome.error_text is not None or (outcome.matched or 0) >= FEW_LINKS:
+        return None
+    html = evidence.discovery.html if evidence.discovery else None
+    if not html:
+        return None
+    verdict = looks_script_built(html)
+    if not verdict.script_built:
+        return None
+    return Finding(
+        "ok" if outcome.matched else "no_articles",
+        f"the listing at {source.url} looks built by its scripts ({verdict.reason}): its"
+        " links may only appear in a browser; try `render: browser`",
+    )
+
+
 Detector = Callable[[Evidence], Finding | None]
 # In order; a source's verdict is the worst of what they find. Add new checks here.
 DETECTORS: list[Detector] = [
     discovery_failed,
     no_article_links,
+    script_built,
     samples_refused,
     samples_not_articles,
     samples_failed,
@@ -232,6 +269,8 @@ def judge(evidence: Evidence, detectors: Sequence[Detector] = DETECTORS) -> Sour
         matched=evidence.outcome.matched,
         samples=evidence.samples,
         problems=[f.problem for f in findings],
+        status=evidence.discovery.status if evidence.discovery else None,
+        format=evidence.discovery.format if evidence.discovery else None,
     )
 
 
@@ -250,10 +289,12 @@ def live_check(
     from crawler.runner import run_crawl
     from storage.db import make_engine, prepare_for_writing
 
-    off_pattern: dict[str, Counter[str]] = {}
+    contexts: dict[str, SourceContext] = {}
 
-    def observe(context: Any) -> None:
-        off_pattern[context.source.name] = context.off_pattern_links
+    def observe(context: SourceContext) -> None:
+        # script_built reads a listing's page; a feed or sitemap (maybe large) is not kept.
+        context.keep_discovery_page = context.source.mode == "listing"
+        contexts[context.source.name] = context
 
     with tempfile.TemporaryDirectory(prefix="newsmon-check-") as scratch:
         engine = make_engine(f"sqlite:///{Path(scratch) / 'check.db'}")
@@ -263,17 +304,15 @@ def live_check(
         found = {name: _samples(engine, name) for name in (s.name for s in chosen)}
         engine.dispose()
     by_name = {source.name: source for source in chosen}
-    return [
-        judge(
-            Evidence(
-                by_name[result.source],
-                result.outcome,
-                found[result.source],
-                off_pattern.get(result.source, Counter()),
-            )
-        )
-        for result in results
-    ]
+    checks = []
+    for result in results:
+        context = contexts.get(result.source)  # none when the source could not start
+        evidence = Evidence(by_name[result.source], result.outcome, found[result.source])
+        if context is not None:
+            evidence.off_pattern = context.off_pattern_links
+            evidence.discovery = context.discovery
+        checks.append(judge(evidence))
+    return checks
 
 
 def _samples(engine: Engine, source: str) -> list[Sample]:
@@ -286,6 +325,8 @@ def _samples(engine: Engine, source: str) -> list[Sample]:
             items.c.author,
             func.length(items.c.text),
             items.c.language,
+            items.c.extracted_by,
+            items.c.language_source,
         )
         .join(sources, sources.c.id == items.c.source_id)
         .where(sources.c.name == source)

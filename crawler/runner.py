@@ -46,7 +46,8 @@ def run_crawl(
 
     `prefetched` holds, by source name, the responses the probe already received by URL;
     `backfill`, for a single source, makes this a backfill (`newsmon backfill`); `observe`
-    is shown each source's context once its crawl ended (`check --live` reads it).
+    is handed each source's context before its crawl starts (`check --live` flags what to
+    keep, and reads the context once this returns).
     """
     matcher = Matcher.from_rules(config.keywords)
     process = CrawlerProcess(process_settings(config, sources, log_level))
@@ -74,6 +75,8 @@ def run_crawl(
             config, source, engine, matcher, source_id, run_id, backfill=backfill
         )
         context.prefetched.update((prefetched or {}).get(source.name, {}))
+        if observe is not None:
+            observe(context)
         # A subclass per source carries that source's politeness as Scrapy spider settings.
         spider_class = type(
             f"{source.mode.title()}Spider[{source.name}]",
@@ -96,8 +99,6 @@ def run_crawl(
     for crawler, context in started:
         outcome = outcome_of(crawler, context.failure)
         runs.finish_run(engine, context.run_id, outcome)
-        if observe is not None:
-            observe(context)
         results.append(SourceResult(context.source.name, context.run_id, outcome))
     return results
 

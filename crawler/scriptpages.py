@@ -1,5 +1,5 @@
 """Whether a page looks built by its scripts, so that only a browser sees its links: little
-text, many scripts, and (when a rendered copy is at hand) links that appear only after
+text, and many scripts or scripts and not one link, and (when a rendered copy is at hand) links that appear only after
 rendering. Pure: `newsmon check --live` asks it about a page it fetched, and suggests
 `render: browser` when it says yes."""
 
@@ -57,7 +57,9 @@ def looks_script_built(html: str, rendered_html: str | None = None) -> Verdict:
                 True, f"{rendered.links} links after rendering, {plain.links} in the HTML"
             )
         return Verdict(False, f"rendering adds no links ({plain.links} in the HTML)")
-    if plain.text_chars < LITTLE_TEXT and plain.scripts >= MANY_SCRIPTS:
+    # A shell whose one script is its content (no link at all) counts as much as many scripts.
+    scripted = plain.scripts >= MANY_SCRIPTS or (plain.scripts > 0 and plain.links == 0)
+    if plain.text_chars < LITTLE_TEXT and scripted:
         return Verdict(
             True,
             f"{plain.text_chars} characters of text, {plain.scripts} scripts, {plain.links} links",

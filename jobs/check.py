@@ -33,16 +33,20 @@ def check_live(
         width = max(len(check.source) for check in checks)
         for check in checks:
             print(
-                f"{check.source:<{width}}  {check.verdict:<21}  discovered={check.discovered}"
+                f"{check.source:<{width}}  {check.verdict:<21}  http={check.status or '-'}"
+                f" format={check.format or '-'} discovered={check.discovered}"
                 f" matched={check.matched} samples={len(check.samples)}"
             )
             for sample in check.samples:
                 when = sample.published_at.strftime("%Y-%m-%d") if sample.published_at else "-"
+                language = sample.language or "-"
+                if sample.language and sample.language_source:
+                    language += f" ({sample.language_source})"
                 print(
                     printable(
                         f"    {sample.url}  {when} ({sample.date_source or '-'})"
-                        f"  {sample.text_chars} chars  {sample.language or '-'}"
-                        f"  {sample.extracted_by}  {sample.title or '(no title)'}"
+                        f"  {sample.text_chars} chars  {language}"
+                        f"  {sample.extracted_by or '-'}  {sample.title or '(no title)'}"
                     )
                 )
             for problem in check.problems:

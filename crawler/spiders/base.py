@@ -204,6 +204,8 @@ class SourceSpider(IncrementalSpider, Spider):
         canonicalised) in a worker thread, so a huge feed or sitemap never stalls the other
         sources' crawls; the rest runs on the reactor (discovery_response, which skips an
         unchanged response, then parse_discovery with what was read)."""
+        if response.meta.get("first_discovery"):
+            self.context.saw_discovery(response)
         if not response.meta.get("unchanged"):
             # Walking from before the page is read: were reading it to raise, the walk stays
             # unfinished in the database too, and no later shortcut trusts its old state.
@@ -300,6 +302,8 @@ class SourceSpider(IncrementalSpider, Spider):
 
     def on_discovery_error(self, failure: Failure) -> None:
         self.on_error(failure)
+        if isinstance(failure.value, HttpError):  # a response came, refused: report its status
+            self.context.saw_discovery(failure.value.response)
         reason = error_kind(failure).removeprefix("skipped/")
         if failure.check(IgnoreRequest) and not failure.check(HttpError):
             reason = f"{reason} ({failure.value})"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from crawler.check import DETECTORS, Evidence, Finding, Sample, judge, trial_source
 from crawler.config.models import Config
+from crawler.discovery import Discovery
 from storage.runs import RunOutcome
 
 WHEN = datetime(2026, 12, 1, tzinfo=UTC)
@@ -27,6 +28,8 @@ def sample(n: int, **changes) -> Sample:
         author=None,
         text_chars=1200,
         language="en",
+        extracted_by="rules",
+        language_source="page",
     )
     return Sample(**{**base, **changes})
 
@@ -53,13 +56,15 @@ def test_samples_lacking_date_or_text_make_extraction_incomplete():
 
 
 def test_complete_samples_are_ok_and_the_row_carries_every_field():
-    check = judge(Evidence(source(**FEED), outcome(), [sample(1)]))
+    seen = Discovery(200, "rss")
+    check = judge(Evidence(source(**FEED), outcome(), [sample(1)], discovery=seen))
     assert check.verdict == "ok" and check.problems == []
     row = check.row()
     assert row["mode"] == "feed" and row["url"] == "https://mofa.example/feed.xml"
     [row_sample] = row["samples"]
     assert row_sample["published_at"] == "2026-12-01T00:00:00+00:00"
-    assert row_sample["extracted_by"] == "trafilatura"
+    assert (row_sample["extracted_by"], row_sample["language_source"]) == ("rules", "page")
+    assert row["discovery"] == {"status": 200, "format": "rss"}
 
 
 def test_a_listing_whose_follow_matches_nothing_names_the_common_prefix():
@@ -105,3 +110,41 @@ def test_the_trial_is_cut_to_one_listing_page_and_the_samples():
     trial = trial_source(source(listing="https://mofa.example/", pages=5), 2)
     assert trial.max_articles == 2 and trial.pages == 1
     assert trial_source(source(**FEED), 4).max_articles == 4
+
+
+SHELL = (
+    '<html><head><script src="/list.js"></script></head><body><h1>Press releases</h1>'
+    '<ul class="press-list"></ul><script>boot()</script></body></html>'
+)
+LISTING = {"listing": "https://mofa.example/press/"}
+
+
+def test_a_script_built_listing_without_links_is_told_to_render_in_a_browser():
+    evidence = Evidence(
+        source(**LISTING),
+        outcome(discovered=0, matched=0),
+        [],
+        discovery=Discovery(200, "html", SHELL),
+    )
+    check = judge(evidence)
+    assert check.verdict == "no_articles"
+    assert check.problems[-1] == (
+        "the listing at https://mofa.example/press/ looks built by its scripts (14 characters"
+        " of text, 2 scripts, 0 links): its links may only appear in a browser; try"
+        " `render: browser`"
+    )
+    assert (check.status, check.format) == (200, "html")
+
+
+def test_no_browser_is_suggested_when_one_renders_it_or_the_page_is_plain():
+    shell = Discovery(200, "html", SHELL)
+    rendered = Evidence(
+        source(**LISTING, render="browser"), outcome(discovered=0, matched=0), [], discovery=shell
+    )
+    assert not any("render: browser" in p for p in judge(rendered).problems)
+    plain = Discovery(200, "html", "<html><body>" + "<p>Text. </p>" * 100 + "</body></html>")
+    evidence = Evidence(source(**LISTING), outcome(discovered=0, matched=0), [], discovery=plain)
+    assert not any("render: browser" in p for p in judge(evidence).problems)
+    # Enough links were found: the page is not judged at all.
+    enough = Evidence(source(**LISTING), outcome(), [sample(1)], discovery=shell)
+    assert judge(enough).problems == []

@@ -47,3 +47,17 @@ def test_script_text_is_not_counted_as_page_text():
 def test_an_empty_or_broken_page_has_no_shape_and_no_verdict():
     assert page_shape("") == page_shape("   ")
     assert not looks_script_built("").script_built
+
+
+def test_a_shell_with_a_script_and_not_one_link_looks_script_built():
+    shell = (
+        '<html><head><title>Press</title><script src="/list.js"></script></head>'
+        '<body><h1>Press releases</h1><ul class="press-list"></ul></body></html>'
+    )
+    verdict = looks_script_built(shell)
+    assert verdict.script_built
+    assert verdict.reason == "14 characters of text, 1 scripts, 0 links"
+    # Without a script, a page with no links is only empty.
+    assert not looks_script_built(
+        shell.replace('<script src="/list.js"></script>', "")
+    ).script_built
