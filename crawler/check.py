@@ -188,6 +188,20 @@ def samples_not_articles(evidence: Evidence) -> Finding | None:
     )
 
 
+def samples_taken_by_another(evidence: Evidence) -> Finding | None:
+    """The candidates were sampled under another checked source that lists them too (one
+    scratch database, one copy per URL): nothing here says how this source extracts."""
+    shared = evidence.skips.get("known", 0)
+    if not shared or evidence.samples:
+        return None
+    name = evidence.source.name
+    return Finding(
+        "ok",
+        f"its {shared} sampled articles were also listed by another checked source and"
+        f" sampled there; to see them under this one: newsmon check --live --source {name}",
+    )
+
+
 def samples_refused(evidence: Evidence) -> Finding | None:
     """Article pages refused by robots.txt or by the site."""
     robots = evidence.skips.get("robots", 0)
@@ -250,6 +264,7 @@ DETECTORS: list[Detector] = [
     discovery_failed,
     no_article_links,
     script_built,
+    samples_taken_by_another,
     samples_refused,
     samples_not_articles,
     samples_failed,

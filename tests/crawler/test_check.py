@@ -97,6 +97,16 @@ def test_article_pages_refused_by_the_site_are_blocked():
     ]
 
 
+def test_samples_taken_under_another_source_say_how_to_check_this_one():
+    evidence = Evidence(source(**FEED), outcome(skip_kinds={"known": 3}), [])
+    check = judge(evidence)
+    assert check.verdict == "ok"
+    assert check.problems == [
+        "its 3 sampled articles were also listed by another checked source and sampled"
+        " there; to see them under this one: newsmon check --live --source mofa"
+    ]
+
+
 def test_a_new_detector_is_one_more_entry_in_the_list():
     def script_built(evidence: Evidence) -> Finding | None:
         return Finding("extraction_incomplete", "the page looks script-built; try render: browser")
