@@ -194,11 +194,7 @@ def print_results(results: Sequence[SourceResult], started: float) -> int:
             f"{result.source:<{width}}  {o.status:<7}  pages={o.pages} new={o.new_items} "
             f"flagged={o.flagged} errors={o.errors} skipped={o.skipped}"
             + (f" [{runs.by_kind(o.skip_kinds)}]" if o.skip_kinds else "")
-            + (
-                f"  [{', '.join(f'{k}={v}' for k, v in sorted(o.error_kinds.items()))}]"
-                if o.error_kinds
-                else ""
-            )
+            + (f"  [{runs.by_kind(o.error_kinds)}]" if o.error_kinds else "")
         )
     print(f"done in {time.monotonic() - started:.1f}s", file=sys.stderr)
     failed = [result for result in results if result.outcome.status == "failed"]
