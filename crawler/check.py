@@ -272,6 +272,15 @@ DETECTORS: list[Detector] = [
 ]
 
 
+# What a routine run's record alone can tell (no samples, no pages kept): source alerts use it.
+RUN_DETECTORS: list[Detector] = [discovery_failed, no_article_links, samples_refused]
+
+
+def run_problems(source: Source, outcome: RunOutcome) -> list[str]:
+    """The problems `check --live` would name, judged from one recorded run's outcome."""
+    return judge(Evidence(source, outcome, []), RUN_DETECTORS).problems
+
+
 def judge(evidence: Evidence, detectors: Sequence[Detector] = DETECTORS) -> SourceCheck:
     findings = [f for f in (detect(evidence) for detect in detectors) if f is not None]
     verdict = min((f.verdict for f in findings), key=VERDICTS.index, default="ok")

@@ -15,13 +15,14 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from crawler.config.models import Config
+from crawler.check import run_problems
+from crawler.config.models import Config, Source
 from crawler.redact import hide_parts_of, redact_text
 from jobs.alerts import DeliveryReport, Sender, apprise_send, backoff
 from storage import source_alerts
 from storage.clock import utcnow
 from storage.health import source_conditions
-from storage.runs import by_kind, list_runs
+from storage.runs import by_kind, list_runs, outcome_of
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +48,16 @@ def note_source_health(
     )
 
     def compose(change: source_alerts.Change) -> tuple[str, str]:
-        return message(engine, change)
+        return message(engine, change, by_name.get(change.source))
 
     return source_alerts.record_changes(engine, conditions, routes(config), compose, now)
 
 
-def message(engine: Engine, change: source_alerts.Change) -> tuple[str, str]:
-    """(title, body): what changed, since when, and the problems seen."""
+def message(
+    engine: Engine, change: source_alerts.Change, source: Source | None = None
+) -> tuple[str, str]:
+    """(title, body): what changed, since when, and the problems seen: the health verdict,
+    the last run, and what `check --live` would say of that run."""
     condition, name = change.condition, change.source
     if change.event == source_alerts.RECOVERED:
         title = f"newsmon: source {name} recovered"
@@ -79,6 +83,8 @@ def message(engine: Engine, change: source_alerts.Change) -> tuple[str, str]:
         lines.append(detail)
         if last.error_text:
             lines.append(f"Last error: {redact_text(last.error_text)}")
+        if source is not None and change.event != source_alerts.RECOVERED:
+            lines += [f"Check: {problem}" for problem in run_problems(source, outcome_of(last))]
     lines.append(f"A live check: newsmon check --live --source {name}")
     return title, "\n".join(lines)
 

@@ -37,6 +37,23 @@ class RunOutcome:
     matched: int | None = None
 
 
+def outcome_of(run: CrawlRun) -> RunOutcome:
+    """A recorded run's outcome, as the crawl reported it."""
+    return RunOutcome(
+        status=run.status,
+        pages=run.pages,
+        new_items=run.new_items,
+        flagged=run.flagged,
+        skipped=run.skipped,
+        errors=run.errors,
+        error_kinds=dict(run.error_kinds or {}),
+        error_text=run.error_text,
+        skip_kinds=dict(run.skip_kinds or {}),
+        discovered=run.discovered,
+        matched=run.matched,
+    )
+
+
 def by_kind(counts: dict[str, int] | None) -> str:
     """`known=3 not_article=1`: counts by kind, for summary lines and tables."""
     return " ".join(f"{kind}={count}" for kind, count in sorted((counts or {}).items()))

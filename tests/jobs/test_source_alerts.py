@@ -74,6 +74,9 @@ def test_healthy_broken_recovered_each_change_is_announced_once(world):
     assert "mofa is broken since" in broken and "(was ok)" in broken
     assert "discovery found no article links in the last 3 runs (usually 5)" in broken
     assert "Last run: ok, pages=0 new=0" in broken
+    # What check --live would say of that run, from its record: no request made for it.
+    assert "Check: the follow pattern matched 0 of 9 links" in broken
+    assert "Check:" not in recovered
     assert "newsmon check --live --source mofa" in broken
     assert "mofa is ok again; it was broken since" in recovered
     ids = [body["delivery_id"] for body in receiver.bodies]
