@@ -127,6 +127,7 @@ def test_sources_show_verdicts_intervals_errors_and_link_to_runs(served):
     )
     runs = get(app, "/sources/tribune/runs").text
     assert runs.count('data-status="failed"') == 3 and runs.count('data-status="ok"') == 1
+    assert '<td class="skipped">3 known=2 not_article=1</td>' in runs  # skips by reason
     assert get(app, "/sources/nowhere/runs").status_code == 404
 
 
