@@ -120,8 +120,10 @@ def outcome_of(crawler: Crawler, failure: str | None = None) -> RunOutcome:
     reason = failure
     if reason is None and finish_reason != "finished":
         reason = f"crawl ended early: {finish_reason}"
-    skip_kinds = {
-        key[len("skipped/") :]: value for key, value in counts.items() if key.startswith("skipped/")
+    skip_kinds = {  # a kind counted zero times (a store batch with nothing known) is not shown
+        key[len("skipped/") :]: value
+        for key, value in counts.items()
+        if key.startswith("skipped/") and value
     }
     errors = sum(error_kinds.values())
     status = "failed" if reason else ("partial" if errors else "ok")

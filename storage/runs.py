@@ -55,7 +55,7 @@ def outcome_of(run: CrawlRun) -> RunOutcome:
 
 
 def by_kind(counts: dict[str, int] | None) -> str:
-    """`known=3 not_article=1`: counts by kind, for summary lines and tables."""
+    """`already_stored=3 not_article=1`: counts by kind, for summary lines and tables."""
     return " ".join(f"{kind}={count}" for kind, count in sorted((counts or {}).items()))
 
 
