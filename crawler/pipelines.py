@@ -13,9 +13,10 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from crawler.components import Component
 from crawler.extract import Extracted, NotAnArticle, date_from_url, extract_article
-from crawler.items import FetchedPage
+from crawler.items import FetchedPage, Hints, RawResponse
 from crawler.pool import extraction_pool
 from crawler.urls import InvalidURL, canonicalize, url_key
+from storage.archive import ArchivedPage
 from storage.deliveries import AlertRoute
 from storage.queries import ArticleRecord, MatchRecord, store_articles
 from storage.text import storable
@@ -32,8 +33,18 @@ STORE_MAX_WAIT_S = 2.0
 class ExtractPipeline(Component):
     """Runs trafilatura in the worker pool and turns a fetched page into an article record."""
 
+    def configure(self) -> None:
+        extract = self.context.source.extract
+        self.rules = extract.rules() if extract is not None else None  # the source's own
+
     async def process_item(self, page: FetchedPage) -> ArticleRecord:
-        future = extraction_pool().submit(extract_article, page.html, page.url)
+        future = extraction_pool().submit(
+            extract_article,
+            page.html,
+            page.url,
+            rules=self.rules,
+            listed=page.hints != Hints(),  # a feed or sitemap described it as an entry
+        )
         try:
             extracted = await asyncio.wait_for(asyncio.wrap_future(future), EXTRACT_TIMEOUT_S)
         except NotAnArticle as reason:
@@ -46,6 +57,8 @@ class ExtractPipeline(Component):
             log.warning("%s: extraction failed for %s: %r", page.source, page.url, error)
             raise DropItem(f"extract_failed: {page.url}", log_level="DEBUG") from None
         record = article_record(page, extracted)
+        if page.raw is not None:  # compressed off the reactor: a large page stalls no one
+            record.page = await asyncio.to_thread(archived_page, page.raw)
         self.context.walks.expect(record.url_key, page.walk)
         self.context.walks.dated(page.walk, record.published_at)
         return record
@@ -74,9 +87,16 @@ def article_record(page: FetchedPage, extracted: Extracted) -> ArticleRecord:
         date_source=date_source if published else None,
         canonical_url=_optional(_declared_canonical(extracted.canonical_url, page.url)),
         language=_optional(extracted.language),
+        language_source=extracted.language_source if extracted.language else None,
         site_name=_optional(extracted.site_name),
         signature=extracted.signature or None,
+        extracted_by=extracted.extracted_by,
+        accessible_for_free=extracted.accessible_for_free,
     )
+
+
+def archived_page(raw: RawResponse) -> ArchivedPage:
+    return ArchivedPage.pack(raw.url, raw.status, raw.headers, raw.body, raw.fetched_at)
 
 
 def _optional(value: str | None) -> str | None:

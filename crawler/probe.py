@@ -40,6 +40,7 @@ from sqlalchemy import Engine
 
 from crawler.addresses import allowed_private_hosts, open_checked
 from crawler.config.models import Config, Politeness, Source
+from crawler.fetchoptions import request_headers, user_agent, uses_probe
 from crawler.http_rules import (
     RobotsRule,
     conditional_headers,
@@ -235,7 +236,9 @@ class Prober:
     ) -> dict[str, Probe]:
         """Probe those of `sources` whose last walk caught up (validators describe
         everything stored below their discovery URL); those of one host in turn. Sources
-        named in `unconditional` are asked without their validators (the body hash decides)."""
+        named in `unconditional` are asked without their validators (the body hash decides).
+        A source the probe may not ask for (fetchoptions.uses_probe) is left to the crawl."""
+        sources = [source for source in sources if uses_probe(source)]
         caught_up = walks.caught_up_roots(
             engine, [(source.name, source.url, crawl_target(source)) for source in sources]
         )
@@ -302,7 +305,7 @@ class HostProbe:
                 probe.why, probe.failed = f"robots.txt: {robots}", True
                 return probe
             probe.fetched[robots.url] = robots
-            refusal = self.robots_refusal(robots, source.url, politeness)
+            refusal = self.robots_refusal(robots, source, politeness)
             if refusal:
                 # Refused (5xx, disallowed, undecodable) is a failed poll; a redirect is the
                 # crawl's to follow.
@@ -343,7 +346,7 @@ class HostProbe:
             self.robots_at = time.monotonic()
         return self.robots
 
-    def robots_refusal(self, robots: Fetched, url: str, politeness: Politeness) -> str | None:
+    def robots_refusal(self, robots: Fetched, source: Source, politeness: Politeness) -> str | None:
         """None when robots.txt lets the probe go on, else why the crawl should judge
         (robots.txt as crawler/robots.py and Scrapy read it)."""
         rule = robots_rule(robots.status)
@@ -354,9 +357,8 @@ class HostProbe:
         body = robots.decoded_body(politeness.max_page_bytes)
         if body is None:
             return "robots.txt has an unknown encoding"
-        if robots_allows(body, url, self.config.user_agent):
-            return None
-        return "robots.txt disallows it"
+        allowed = robots_allows(body, source.url, user_agent(self.config, source))
+        return None if allowed else "robots.txt disallows it"
 
     def get(
         self,
@@ -375,10 +377,10 @@ class HostProbe:
         request = urllib.request.Request(
             url,
             headers={
-                "User-Agent": self.config.user_agent,
                 "Accept": ACCEPT,
                 "Accept-Language": "en",
                 "Accept-Encoding": "gzip, deflate",
+                **request_headers(self.config, source, url),
                 **auth_headers(source),
                 **(headers or {}),
             },

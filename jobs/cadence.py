@@ -195,7 +195,9 @@ def plan_next(
     if observation.entries_new > 0:
         new_at = now
     unconditional_at = previous.last_unconditional_at
-    if not observation.conditional_sent and observation.outcome != "failed":
+    # A source's first crawl has no validators to send: it counts as the first verification.
+    first = state is None or state.last_poll_at is None
+    if (first or not observation.conditional_sent) and observation.outcome != "failed":
         unconditional_at = now
     conditional, note = previous.conditional, previous.conditional_note
     if observation.validators_lied and conditional:
@@ -302,7 +304,7 @@ def send_unconditional(
     if configured is False or (state is not None and not state.conditional):
         return True
     if state is None or state.last_unconditional_at is None:
-        return state is not None  # the first poll has no validators to send anyway
+        return state is not None  # no verification yet (the first crawl failed): verify now
     since = (now - state.last_unconditional_at).total_seconds()
     every = schedule.adaptive.max if schedule.adaptive else 86400.0
     if since >= every:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, func, insert, select, update
 
@@ -32,6 +32,31 @@ class RunOutcome:
     errors: int = 0
     error_kinds: dict[str, int] = field(default_factory=dict)
     error_text: str | None = None
+    skip_kinds: dict[str, int] = field(default_factory=dict)  # sums to `skipped`
+    discovered: int | None = None  # None: no discovery page was read
+    matched: int | None = None
+
+
+def outcome_of(run: CrawlRun) -> RunOutcome:
+    """A recorded run's outcome, as the crawl reported it."""
+    return RunOutcome(
+        status=run.status,
+        pages=run.pages,
+        new_items=run.new_items,
+        flagged=run.flagged,
+        skipped=run.skipped,
+        errors=run.errors,
+        error_kinds=dict(run.error_kinds or {}),
+        error_text=run.error_text,
+        skip_kinds=dict(run.skip_kinds or {}),
+        discovered=run.discovered,
+        matched=run.matched,
+    )
+
+
+def by_kind(counts: dict[str, int] | None) -> str:
+    """`already_stored=3 not_article=1`: counts by kind, for summary lines and tables."""
+    return " ".join(f"{kind}={count}" for kind, count in sorted((counts or {}).items()))
 
 
 @dataclass(frozen=True)
@@ -53,20 +78,26 @@ def finish_run(engine: Engine, run_id: int, outcome: RunOutcome) -> None:
     statement = (
         update(crawl_runs)
         .where(crawl_runs.c.id == run_id)
-        .values(
-            finished_at=utcnow(),
-            status=outcome.status,
-            pages=outcome.pages,
-            new_items=outcome.new_items,
-            flagged=outcome.flagged,
-            skipped=outcome.skipped,
-            errors=outcome.errors,
-            error_kinds=dict(outcome.error_kinds),
-            error_text=outcome.error_text,
-        )
+        .values(finished_at=utcnow(), **_outcome_columns(outcome))
     )
     with engine.begin() as connection:
         connection.execute(statement)
+
+
+def _outcome_columns(outcome: RunOutcome) -> dict[str, Any]:
+    return {
+        "status": outcome.status,
+        "pages": outcome.pages,
+        "new_items": outcome.new_items,
+        "flagged": outcome.flagged,
+        "skipped": outcome.skipped,
+        "errors": outcome.errors,
+        "error_kinds": dict(outcome.error_kinds),
+        "skip_kinds": dict(outcome.skip_kinds),
+        "discovered": outcome.discovered,
+        "matched": outcome.matched,
+        "error_text": outcome.error_text,
+    }
 
 
 def record_runs(
@@ -75,19 +106,7 @@ def record_runs(
     """Runs that are over as they start (sources a poll found unchanged), in one transaction:
     their ids by source name."""
     now = utcnow()
-    values = {
-        "started_at": now,
-        "finished_at": now,
-        "pid": pid,
-        "status": outcome.status,
-        "pages": outcome.pages,
-        "new_items": outcome.new_items,
-        "flagged": outcome.flagged,
-        "skipped": outcome.skipped,
-        "errors": outcome.errors,
-        "error_kinds": dict(outcome.error_kinds),
-        "error_text": outcome.error_text,
-    }
+    values = {"started_at": now, "finished_at": now, "pid": pid, **_outcome_columns(outcome)}
     if not source_ids:
         return {}
     names = list(source_ids)

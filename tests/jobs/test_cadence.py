@@ -168,6 +168,14 @@ def test_fixed_schedules_are_kept_and_reported_as_fixed():
     assert (planned.interval, planned.reason) == (600, "fixed")
 
 
+def test_a_first_crawl_counts_as_a_verification_so_the_next_poll_may_trust_a_304():
+    first = plan(Observation(NOW, "changed", entries_seen=5, entries_new=5), previous=None)
+    assert first.last_unconditional_at == NOW  # it had no validators to send
+    assert not send_unconditional(ADAPTIVE, first, NOW + timedelta(minutes=5))
+    failed = plan(Observation(NOW, "failed"), previous=None)
+    assert failed.last_unconditional_at is None  # nothing was verified
+
+
 def test_a_lying_304_turns_conditional_requests_off():
     caught = plan(Observation(NOW, "changed", conditional_sent=False, validators_lied=True))
     assert caught.conditional is False
