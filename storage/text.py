@@ -35,6 +35,11 @@ def storable(text: str) -> str:
     return CONTROL.sub("", SURROGATE.sub("\ufffd", text))
 
 
+def storable_or_none(text: str | None) -> str | None:
+    """`text` made storable; None for no text (None, empty, or nothing left)."""
+    return (storable(text) or None) if text else None
+
+
 # --- Folding ------------------------------------------------------------------------------------
 # NFKC, case, dash variants, spaces around a dash, whitespace runs, Arabic-script variants and
 # invisible marks. Keyword matching needs offsets back into the original text: the common case
