@@ -34,7 +34,7 @@ TASKS_PER_WORKER = 2000
 # Imported once by the fork server, so every worker forks with them loaded instead of importing
 # them itself; a missing one is skipped and then imported by the worker. The first makes the
 # fork server die with the crawl.
-PRELOAD = ["crawler.pool_server", "crawler.worker", "trafilatura", "datasketch"]
+PRELOAD = ["crawler.pool_server", "crawler.worker", "trafilatura", "numpy"]
 # How long finished workers get to exit at shutdown before they count as hung.
 EXIT_GRACE_S = 2.0
 

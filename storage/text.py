@@ -335,10 +335,19 @@ def _fmix32(values: Any) -> Any:
 
 @functools.cache
 def _permutations() -> Any:
-    # datasketch draws them (seed 1); drawing costs more than hashing a whole article: once.
-    from datasketch import MinHash
+    """(a, b) of the 128 affine permutations h -> a * h + b mod 2**32, drawn as datasketch's
+    MinHash._init_permutations draws them for affine32 (seed 1): an odd `a`, then `b`.
 
-    return MinHash(num_perm=NUM_PERM, scheme=SCHEME).permutations
+    Drawn here with numpy alone: importing datasketch imports scipy, which cost each crawl's
+    fork server half a second of CPU for two arrays (tests/storage/test_text.py checks them
+    against datasketch's).
+    """
+    import numpy as np
+
+    generator = np.random.RandomState(1)
+    a = generator.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = generator.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return np.array([a, b])
 
 
 def to_bytes(values: Any) -> bytes:

@@ -104,6 +104,16 @@ def test_minhash_is_datasketchs(text: str) -> None:
     assert values.tolist() == expected.hashvalues.tolist()
 
 
+def test_the_permutations_are_datasketchs_without_importing_it() -> None:
+    from datasketch import MinHash
+
+    from storage.text import _permutations
+
+    expected = MinHash(num_perm=128, scheme="affine32").permutations
+    assert _permutations().dtype == expected.dtype
+    assert _permutations().tolist() == expected.tolist()
+
+
 def test_an_arabic_keyboard_copy_is_the_same_article() -> None:
     urdu = "وزیراعظم شہباز شریف نے کہا کہ پاکستان امریکہ کے ساتھ مستحکم تعلقات چاہتا ہے"
     arabic = urdu.translate(str.maketrans("یکہ", "يكه"))
