@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 TASKS_PER_WORKER = 2000
 # Imported once by the fork server, so every worker forks with them loaded instead of importing
 # them itself; a missing one is skipped and then imported by the worker. The first makes the
-# fork server die with the crawl.
-PRELOAD = ["crawler.pool_server", "crawler.worker", "trafilatura", "numpy"]
+# fork server die with the crawl; the last warms it up, once for every worker.
+PRELOAD = ["crawler.pool_server", "crawler.worker", "trafilatura", "numpy", "crawler.pool_warmup"]
 # How long finished workers get to exit at shutdown before they count as hung.
 EXIT_GRACE_S = 2.0
 
