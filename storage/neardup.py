@@ -17,7 +17,7 @@ from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Item, Signature, SignatureBand
-from storage.text import BANDS, band_hashes, estimated_jaccard, from_values, minhash, to_bytes
+from storage.text import BANDS, band_hashes, estimated_jaccard, minhash, to_bytes
 
 DEFAULT_THRESHOLD = 0.8
 
@@ -118,7 +118,7 @@ class DuplicateLinker:
 
     def remember(self, url_key: str, text: str, signature: bytes | None = None) -> None:
         """Keep the article's MinHash: the one extraction computed, else computed here."""
-        self.signatures[url_key] = from_values(signature) if signature else minhash(text)
+        self.signatures[url_key] = signature or to_bytes(minhash(text))
 
     def link(self, session: Session, inserted: Sequence[tuple[int, Any]]) -> None:
         """`inserted`: (item_id, record with url_key and text) for the rows just inserted.

@@ -350,22 +350,30 @@ def _permutations() -> Any:
     return np.array([a, b])
 
 
+# The crawl process handles signatures as the bytes workers send and the database stores
+# (little-endian uint64 values), so it never imports numpy for them: the functions below take
+# either form.
+
+
 def to_bytes(values: Any) -> bytes:
+    """MinHash values as stored: 8 bytes each, little-endian (bytes pass through)."""
+    if isinstance(values, bytes | bytearray | memoryview):
+        return bytes(values)
     return bytes(values.astype("<u8").tobytes())
 
 
 def estimated_jaccard(values: Any, stored: bytes) -> float:
     """What MinHash.jaccard computes: the share of equal hash values."""
-    return float((values.astype("<u8") == from_values(stored)).sum()) / NUM_PERM
+    ours, theirs = memoryview(to_bytes(values)).cast("Q"), memoryview(bytes(stored)).cast("Q")
+    return sum(1 for a, b in zip(ours, theirs, strict=True) if a == b) / NUM_PERM
 
 
 def band_hashes(hashvalues: Any) -> list[tuple[int, int]]:
     """(band, 64-bit hash of that band's hash values) for every band of a MinHash's values."""
-    values = hashvalues.astype("<u8")
+    data, width = to_bytes(hashvalues), ROWS * 8
     bands = []
     for band in range(BANDS):
-        chunk = values[band * ROWS : (band + 1) * ROWS].tobytes()
-        digest = hashlib.blake2b(chunk, digest_size=8).digest()
+        digest = hashlib.blake2b(data[band * width : (band + 1) * width], digest_size=8).digest()
         bands.append((band, int.from_bytes(digest, "little", signed=True)))
     return bands
 
