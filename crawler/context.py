@@ -8,18 +8,24 @@ Nothing of this is kept on the spider.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from crawler.config.models import Config, Source
+from crawler.discovery import Discovery, discovery_of
 from crawler.keywords import Matcher
 from crawler.probe import Fetched
 from crawler.validators import ValidatorBook
 from crawler.walks import Backfill, WalkTracker, crawl_target
 from storage import queries, validators, walks
 from storage.incremental import RecheckTarget
+
+if TYPE_CHECKING:
+    from scrapy.http import Response
 from storage.neardup import DuplicateLinker
 
 
@@ -34,6 +40,9 @@ class SourceContext:
     # Responses the pre-crawl probe received in full, by URL: served once instead of fetched.
     prefetched: dict[str, Fetched] = field(default_factory=dict)
     backfill: Backfill | None = None  # `newsmon backfill`, not a routine crawl
+    # `check --live` sets it before the crawl: keep the first discovery page's HTML for its
+    # detectors (a script-built listing). Routine crawls keep no bodies.
+    keep_discovery_page: bool = False
     # The run's state, set by open_crawl when the spider starts.
     walks: WalkTracker = field(init=False)
     validator_book: ValidatorBook = field(init=False)
@@ -43,6 +52,10 @@ class SourceContext:
     # Why the run failed: its first discovery request, or the database refusing a whole batch.
     discovery_error: str | None = field(init=False, default=None)
     store_error: str | None = field(init=False, default=None)
+    # Links a listing's `follow` left out, by first path segment: what `check --live` suggests.
+    off_pattern_links: Counter[str] = field(init=False, default_factory=Counter)
+    # The first discovery response: its status and format (`check --live` reports them).
+    discovery: Discovery | None = field(init=False, default=None)
 
     def open_crawl(self) -> None:
         """Set up the run's state, from what the last walks left."""
@@ -50,6 +63,11 @@ class SourceContext:
         self.walks = self.walk_tracker()
         self.duplicate_linker = DuplicateLinker(self.config.near_duplicates.threshold)
         self.rechecking = {}
+
+    def saw_discovery(self, response: Response) -> None:
+        """Record the source's first discovery response (the spiders' base calls this)."""
+        if self.discovery is None:
+            self.discovery = discovery_of(response, keep_html=self.keep_discovery_page)
 
     @property
     def failure(self) -> str | None:

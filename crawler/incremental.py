@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
@@ -24,6 +25,7 @@ from crawler.redact import sealed
 from crawler.walks import BackfillStep, Walk, WalkTracker
 from storage import incremental, validators
 from storage import walks as walk_store
+from storage.archive import ArchivedPage, add_pages
 from storage.clock import utcnow
 from storage.neardup import index_signature
 from storage.text import minhash
@@ -196,7 +198,7 @@ class RecheckPipeline(Component):
                 content_hash=article.content_hash,
                 matches=article.matches,
                 fetched_at=article.fetched_at,
-                reindex=_reindex,
+                reindex=functools.partial(reindex_item, page=article.page),
             )
         except Exception as error:  # noqa: BLE001 - any store failure fails this item alone
             self.count("errors/store")
@@ -223,8 +225,14 @@ class RecheckPipeline(Component):
         raise DropItem(f"rechecked: {article.url}", log_level="DEBUG")
 
 
-def _reindex(session: Session, item_id: int, text: str) -> None:
+def reindex_item(
+    session: Session, item_id: int, text: str, page: ArchivedPage | None = None
+) -> None:
+    """What a new version of an item refreshes: its signature, and the archived page (the one
+    its current text came from, so that re-extraction starts from it)."""
     index_signature(session, item_id, minhash(text))
+    if page is not None:
+        add_pages(session, [(item_id, page)])
 
 
 class SignaturePipeline(Component):

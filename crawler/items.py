@@ -16,6 +16,17 @@ class Hints:
     published: datetime | None = None
 
 
+@dataclass(frozen=True)
+class RawResponse:
+    """The response an article page came in, as fetched: kept when its source archives."""
+
+    url: str
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes = field(repr=False)
+    fetched_at: datetime
+
+
 @dataclass
 class FetchedPage:
     """An article page as fetched: decoded HTML (never raw bytes) and the hints from discovery."""
@@ -25,3 +36,4 @@ class FetchedPage:
     html: str = field(repr=False)
     hints: Hints = field(default_factory=Hints)
     walk: Any = field(default=None, repr=False)  # the crawler.walks.Walk that listed it
+    raw: RawResponse | None = field(default=None, repr=False)  # when the source archives

@@ -1,4 +1,5 @@
-"""Downloader middlewares: keep the crawler off private addresses; reuse what the probe fetched."""
+"""Downloader middlewares: keep the crawler off private addresses; send what the source's
+config adds to its requests; reuse what the probe fetched."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from scrapy.utils.httpobj import urlparse_cached
 
 from crawler.addresses import AddressGuard, LookupFailed
 from crawler.components import Component
+from crawler.fetchoptions import request_headers
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,25 @@ class PrivateAddressMiddleware(Component):
             )
         self.count(BLOCKED)
         raise IgnoreRequest(reason)
+
+
+class FetchOptionsMiddleware(Component):
+    """Every request of a source carries its User-Agent, headers and cookies
+    (crawler/fetchoptions.py) and goes through its proxy, if it has one (Scrapy's
+    HttpProxyMiddleware makes the connection, and sends the proxy URL's credentials to the
+    proxy only). Runs before Scrapy's header middlewares, which only fill in what is unset."""
+
+    def configure(self) -> None:
+        source = self.context.source
+        if not (source.headers or source.cookies or source.proxy or source.user_agent):
+            raise NotConfigured
+
+    def process_request(self, request: Request) -> None:
+        context = self.context
+        for name, value in request_headers(context.config, context.source, request.url).items():
+            request.headers[name] = value
+        if context.source.proxy:
+            request.meta.setdefault("proxy", context.source.proxy)
 
 
 class PrefetchedResponseMiddleware(Component):

@@ -12,8 +12,9 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from crawler.components import Component
 from crawler.extract import NotAnArticle, extract_article
-from crawler.items import FetchedPage
+from crawler.items import FetchedPage, RawResponse
 from crawler.pool import submit_page
+from storage.archive import ArchivedPage
 from storage.deliveries import AlertRoute
 from storage.queries import ArticleRecord, store_articles
 
@@ -31,8 +32,12 @@ class ExtractPipeline(Component):
     in the worker pool (crawler/worker.py); a regex that runs past its time limit
     (crawler/userregex.py) is counted as an error of the run."""
 
+    def configure(self) -> None:
+        extract = self.context.source.extract
+        self.rules = extract.rules() if extract is not None else None  # the source's own
+
     async def process_item(self, page: FetchedPage) -> ArticleRecord:
-        future = submit_page(page, self.context.matcher, extract_article)
+        future = submit_page(page, self.context.matcher, extract_article, self.rules)
         try:
             processed = await asyncio.wait_for(asyncio.wrap_future(future), EXTRACT_TIMEOUT_S)
         except NotAnArticle as reason:
@@ -47,9 +52,15 @@ class ExtractPipeline(Component):
         for _rule in processed.regex_timeouts:
             self.count("errors/regex_timeout")
         record = processed.record
+        if page.raw is not None:  # compressed off the reactor: a large page stalls no one
+            record.page = await asyncio.to_thread(archived_page, page.raw)
         self.context.walks.expect(record.url_key, page.walk)
         self.context.walks.dated(page.walk, record.published_at)
         return record
+
+
+def archived_page(raw: RawResponse) -> ArchivedPage:
+    return ArchivedPage.pack(raw.url, raw.status, raw.headers, raw.body, raw.fetched_at)
 
 
 class StorePipeline(Component):

@@ -25,6 +25,7 @@ from crawler.items import FetchedPage
 from crawler.keywords import Matcher
 from crawler.lifeline import die_with_parent
 from crawler.pool_server import OWNER_ENV, SERVER_ENV
+from crawler.siterules import SiteRules
 from crawler.worker import PackedRules, Processed
 
 log = logging.getLogger(__name__)
@@ -47,12 +48,16 @@ _packed_lock = threading.Lock()
 
 
 def submit_page(
-    page: FetchedPage, matcher: Matcher, extract_page: worker.Extractor = extract.extract_article
+    page: FetchedPage,
+    matcher: Matcher,
+    extract_page: worker.Extractor = extract.extract_article,
+    site_rules: SiteRules | None = None,
 ) -> Future[Processed]:
     """Extract, sign and flag `page` in a worker; `extract_page` must pickle by name."""
     pool, rules = extraction_pool(matcher)
-    # The walk stays here: it is the crawl's state, and workers need only the page.
-    return pool.submit(worker.process_page, replace(page, walk=None), rules.key, extract_page)
+    # The walk and the raw response (archived here) stay: workers need only the page.
+    sent = replace(page, walk=None, raw=None)
+    return pool.submit(worker.process_page, sent, rules.key, extract_page, site_rules)
 
 
 def _packed_rules(matcher: Matcher) -> PackedRules:

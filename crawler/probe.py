@@ -37,6 +37,7 @@ from sqlalchemy import Engine
 
 from crawler.addresses import allowed_private_hosts, open_checked
 from crawler.config.models import Config, Politeness, Source
+from crawler.fetchoptions import request_headers, user_agent, uses_probe
 from crawler.walks import crawl_target
 from storage import walks
 from storage.validators import Validators, body_hash, validators_for
@@ -157,6 +158,7 @@ def auth_headers(source: Source) -> dict[str, str]:
 def probe_sources(config: Config, sources: Sequence[Source], engine: Engine) -> dict[str, Probe]:
     """Probe the sources whose last walk caught up (validators describe everything stored
     below their discovery URL); those of one host in turn."""
+    sources = [source for source in sources if uses_probe(source)]
     caught_up = walks.caught_up_roots(
         engine, [(source.name, source.url, crawl_target(source)) for source in sources]
     )
@@ -206,7 +208,7 @@ class HostProbe:
                 probe.why = f"robots.txt: {robots}"
                 return probe
             probe.fetched[robots.url] = robots
-            refusal = self.robots_refusal(robots, source.url, politeness)
+            refusal = self.robots_refusal(robots, source, politeness)
             if refusal:
                 probe.why = refusal
                 return probe
@@ -240,7 +242,7 @@ class HostProbe:
                 self.robots = error
         return self.robots
 
-    def robots_refusal(self, robots: Fetched, url: str, politeness: Politeness) -> str | None:
+    def robots_refusal(self, robots: Fetched, source: Source, politeness: Politeness) -> str | None:
         """None when robots.txt lets the probe go on, else why the crawl should judge
         (robots.txt as crawler/robots.py and Scrapy read it)."""
         if 400 <= robots.status < 500:
@@ -255,7 +257,8 @@ class HostProbe:
         from protego import Protego  # what Scrapy's robots.txt middleware parses with
 
         rules = Protego.parse(body.decode("utf-8-sig", errors="ignore"))
-        return None if rules.can_fetch(url, self.config.user_agent) else "robots.txt disallows it"
+        allowed = rules.can_fetch(source.url, user_agent(self.config, source))
+        return None if allowed else "robots.txt disallows it"
 
     def get(
         self,
@@ -273,10 +276,10 @@ class HostProbe:
         request = urllib.request.Request(
             url,
             headers={
-                "User-Agent": self.config.user_agent,
                 "Accept": ACCEPT,
                 "Accept-Language": "en",
                 "Accept-Encoding": "gzip, deflate",
+                **request_headers(self.config, source, url),
                 **auth_headers(source),
                 **(headers or {}),
             },

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 # Imported here, not by the first crawler: Scrapy's deprecated TLS classes inspect the whole
 # call stack when defined, and deep inside the reactor that costs ~0.1 s.
@@ -24,10 +24,13 @@ from crawler.keywords import Matcher
 from crawler.pool import shutdown_pool
 from crawler.probe import Fetched
 from crawler.redact import redact_text
+from crawler.render import browser_missing
 from crawler.settings import process_settings, source_settings
 from crawler.walks import Backfill
 from storage import crawlstate, runs
 from storage.runs import RunOutcome, SourceResult
+
+log = logging.getLogger(__name__)
 
 
 def run_crawl(
@@ -37,11 +40,14 @@ def run_crawl(
     log_level: str = "WARNING",
     prefetched: Mapping[str, Mapping[str, Fetched]] | None = None,
     backfill: Backfill | None = None,
+    observe: Callable[[SourceContext], None] | None = None,
 ) -> list[SourceResult]:
     """Crawl `sources` once, store and flag what is new, record one run per source.
 
     `prefetched` holds, by source name, the responses the probe already received by URL;
-    `backfill`, for a single source, makes this a backfill (`newsmon backfill`).
+    `backfill`, for a single source, makes this a backfill (`newsmon backfill`); `observe`
+    is handed each source's context before its crawl starts (`check --live` flags what to
+    keep, and reads the context once this returns).
     """
     matcher = Matcher.from_rules(config.keywords)
     process = CrawlerProcess(process_settings(config, sources, log_level))
@@ -53,13 +59,24 @@ def run_crawl(
         # line says the same in one line.
         logging.getLogger("scrapy.downloadermiddlewares.robotstxt").setLevel("CRITICAL")
     started: list[tuple[Crawler, SourceContext]] = []
+    results = []
     for source in sources:
         source_id = crawlstate.ensure_source(engine, source.name, source.mode, source.url)
         run_id = runs.start_run(engine, source_id, pid=os.getpid())
+        unable = browser_missing() if source.render.renders_anything else None
+        if unable:
+            # Only this source fails: the others crawl as usual.
+            outcome = RunOutcome(status="failed", error_text=unable)
+            runs.finish_run(engine, run_id, outcome)
+            results.append(SourceResult(source.name, run_id, outcome))
+            log.error("%s: %s", source.name, unable)
+            continue
         context = SourceContext(
             config, source, engine, matcher, source_id, run_id, backfill=backfill
         )
         context.prefetched.update((prefetched or {}).get(source.name, {}))
+        if observe is not None:
+            observe(context)
         # A subclass per source carries that source's politeness as Scrapy spider settings.
         spider_class = type(
             f"{source.mode.title()}Spider[{source.name}]",
@@ -79,7 +96,6 @@ def run_crawl(
         process.start()
     finally:
         shutdown_pool()
-    results = []
     for crawler, context in started:
         outcome = outcome_of(crawler, context.failure)
         runs.finish_run(engine, context.run_id, outcome)
@@ -104,6 +120,11 @@ def outcome_of(crawler: Crawler, failure: str | None = None) -> RunOutcome:
     reason = failure
     if reason is None and finish_reason != "finished":
         reason = f"crawl ended early: {finish_reason}"
+    skip_kinds = {  # a kind counted zero times (a store batch with nothing known) is not shown
+        key[len("skipped/") :]: value
+        for key, value in counts.items()
+        if key.startswith("skipped/") and value
+    }
     errors = sum(error_kinds.values())
     status = "failed" if reason else ("partial" if errors else "ok")
     if finish_reason == "shutdown" and not failure:
@@ -113,8 +134,11 @@ def outcome_of(crawler: Crawler, failure: str | None = None) -> RunOutcome:
         pages=counts.get("pages", 0),
         new_items=counts.get("new_items", 0),
         flagged=counts.get("flagged", 0),
-        skipped=sum(value for key, value in counts.items() if key.startswith("skipped/")),
+        skipped=sum(skip_kinds.values()),
         errors=errors,
         error_kinds=error_kinds,
         error_text=redact_text(reason) if reason else None,
+        skip_kinds=skip_kinds,
+        discovered=counts.get("discovered"),
+        matched=counts.get("matched"),
     )

@@ -10,8 +10,11 @@ from scrapy.settings import default_settings
 
 from crawler.addresses import allowed_private_hosts, proxy_hosts
 from crawler.config.models import Config, Source
+from crawler.fetchoptions import user_agent
 from crawler.middlewares import ALLOWED_PRIVATE_HOSTS_SETTING
+from crawler.render import browser_settings
 from crawler.resolver import PRIVATE_HOSTS_SETTING
+from crawler.urls import host_of
 
 # Scrapy imports every component named in its *_BASE settings, even one set to None, so the
 # unused ones are left out of the base itself. RemoteControl (Scrapy 2.19) is an HTTP server that
@@ -58,7 +61,9 @@ def process_settings(
         # Connections go only to the addresses PrivateAddressMiddleware checked (its lookups
         # time out after crawler/addresses.py LOOKUP_TIMEOUT).
         "TWISTED_DNS_RESOLVER": "crawler.resolver.GuardedResolver",
-        PRIVATE_HOSTS_SETTING: sorted(proxy_hosts().union(*map(allowed_private_hosts, sources))),
+        PRIVATE_HOSTS_SETTING: sorted(
+            proxy_hosts().union(*map(allowed_private_hosts, sources), _source_proxies(sources))
+        ),
         # A feed URL may carry an api_key: no request tells another site where it came from.
         "REFERRER_POLICY": "no-referrer",
         "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],
@@ -72,6 +77,8 @@ def process_settings(
         },
         "DOWNLOADER_MIDDLEWARES": {
             "crawler.middlewares.PrivateAddressMiddleware": 50,
+            # Before Scrapy's own header middlewares (400, 500), which only fill in the rest.
+            "crawler.middlewares.FetchOptionsMiddleware": 60,
             # RFC 9309 robots.txt in place of Scrapy's (a 5xx robots.txt disallows everything).
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             "crawler.robots.SpecRobotsTxtMiddleware": 100,
@@ -83,6 +90,8 @@ def process_settings(
             "crawler.redirects.RedirectGuardMiddleware": 610,
             # Low: sees responses last, after redirects, retries and decompression.
             "crawler.conditional.ConditionalGetMiddleware": 120,
+            # Rendered pages go to the browser after every check above (crawler/browser.py).
+            "crawler.render.RenderMiddleware": 850,
             # Last on the way out: after robots.txt, the private-address check and the stats.
             "crawler.middlewares.PrefetchedResponseMiddleware": 900,
         },
@@ -95,6 +104,8 @@ def source_settings(config: Config, source: Source) -> dict[str, Any]:
     politeness = config.politeness_for(source)
     return {
         **_basic_auth(source),
+        **(browser_settings() if source.render.renders_anything else {}),
+        "USER_AGENT": user_agent(config, source),  # robots.txt rules are matched against it
         # PrivateAddressMiddleware lets these hosts be fetched at private addresses.
         ALLOWED_PRIVATE_HOSTS_SETTING: sorted(allowed_private_hosts(source)),
         "ROBOTSTXT_OBEY": politeness.obey_robots,
@@ -111,6 +122,11 @@ def source_settings(config: Config, source: Source) -> dict[str, Any]:
         # (or the bundle SSL_CERT_FILE names) and the host name, unless the source opts out.
         "DOWNLOAD_VERIFY_CERTIFICATES": source.tls_verify,
     }
+
+
+def _source_proxies(sources: Sequence[Source]) -> set[str]:
+    # A source's own proxy is reached on purpose, like those of the environment.
+    return {host_of(source.proxy) for source in sources if source.proxy} - {""}
 
 
 def _basic_auth(source: Source) -> dict[str, Any]:

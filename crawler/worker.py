@@ -15,13 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from crawler.extract import Extracted, date_from_url, extract_article
-from crawler.items import FetchedPage
+from crawler.items import FetchedPage, Hints
 from crawler.keywords import Matcher
+from crawler.siterules import SiteRules
 from crawler.urls import InvalidURL, canonicalize, url_key
 from storage.records import ArticleRecord, MatchRecord
 from storage.text import storable, storable_or_none
 
-Extractor = Callable[[str, str], Extracted]
+# extract_article's shape: (html, url, *, rules, listed); tests pass their own.
+Extractor = Callable[..., Extracted]
 
 # The rules this worker flags with, as (key, matcher): set by install_rules.
 _rules: tuple[str, Matcher] | None = None
@@ -54,12 +56,18 @@ class Processed:
 
 
 def process_page(
-    page: FetchedPage, rules_key: str, extract: Extractor = extract_article
+    page: FetchedPage,
+    rules_key: str,
+    extract: Extractor = extract_article,
+    site_rules: SiteRules | None = None,
 ) -> Processed:
-    """Extract, sign and flag one page (raises NotAnArticle when it holds none)."""
+    """Extract, sign and flag one page (raises NotAnArticle when it holds none); `site_rules`
+    are the source's own extraction rules."""
     if _rules is None or _rules[0] != rules_key:
         raise RuntimeError("this extraction worker holds other keyword rules than the page's")
-    record = article_record(page, extract(page.html, page.url))
+    listed = page.hints != Hints()  # a feed or sitemap described it as an entry
+    extracted = extract(page.html, page.url, rules=site_rules, listed=listed)
+    record = article_record(page, extracted)
     return Processed(record, flag(record, page.source, _rules[1]))
 
 
@@ -97,8 +105,11 @@ def article_record(page: FetchedPage, extracted: Extracted) -> ArticleRecord:
         date_source=date_source if published else None,
         canonical_url=storable_or_none(_declared_canonical(extracted.canonical_url, page.url)),
         language=storable_or_none(extracted.language),
+        language_source=extracted.language_source if extracted.language else None,
         site_name=storable_or_none(extracted.site_name),
         signature=extracted.signature or None,
+        extracted_by=extracted.extracted_by,
+        accessible_for_free=extracted.accessible_for_free,
     )
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import Engine, select
 from crawler.config.models import Config
 from crawler.config.operations import Alert
 from crawler.redact import hide_parts_of
-from storage import deliveries
+from storage import deliveries, spikes
 from storage.clock import utcnow
 from storage.models import AlertDelivery, Item
 
@@ -105,28 +105,72 @@ class Dispatcher:
         engine: Engine,
         send: Sender = apprise_send,
         budget_s: float = DELIVERY_BUDGET_S,
+        rules: Sequence[str] = (),
     ) -> None:
         self.alerts = list(alerts)
+        self.rules = list(rules)  # every keyword rule: what `on: [keyword_spike]` watches
         self.engine = engine
         self.send = send
         self.budget_s = budget_s
         # Held from a channel taking a message until it is marked sent: a process ending at
         # its time limit waits for that, the shortest window it can leave (crawl.py).
         self.recording = threading.Lock()
+        self._verdict_cache: dict[str, spikes.Verdict] = {}
 
     def deliver_due(self, force: bool = False) -> DeliveryReport:
         """Send every due delivery; `force` also sends a digest before its period is up."""
         deadline = time.monotonic() + self.budget_s
         report = DeliveryReport()
+        self._verdict_cache.clear()
         for alert in self.alerts:
             if time.monotonic() > deadline:
                 log.warning("alert delivery ran out of time; the rest goes out next time")
                 break
+            if "keyword_spike" in alert.on:
+                report.add(self._spikes(alert))
+            if "flagged" not in alert.on:
+                continue
             if alert.mode == "digest":
                 report.add(self._digest(alert, force))
             else:
                 report.add(self._each(alert, deadline))
         return report
+
+    def _spikes(self, alert: Alert) -> DeliveryReport:
+        """Start the channel's new spikes, end those back to baseline, send what is unsent."""
+        now = utcnow()
+        watched = alert.keywords or self.rules
+        current = self._verdicts(watched, now)
+        open_now = spikes.open_spikes(self.engine, alert.name)
+        for rule in watched:
+            verdict, known = current[rule], open_now.get(rule)
+            if known is None and verdict.spike:
+                spikes.start_spike(self.engine, alert.name, rule, verdict, now)
+            elif known is not None and verdict.calm:
+                spikes.end_spike(self.engine, known.id, now)
+        report = DeliveryReport()
+        for spike in spikes.unsent(self.engine, alert.name):
+            title, body = spike_text(self.engine, spike, now)
+            delivery_id = f"newsmon-spike-{spike.id}"
+            try:
+                with self.recording:
+                    self.send(alert.url, title, body, delivery_id)
+                    spikes.record_attempt(self.engine, spike.id, None)
+            except Exception as error:  # noqa: BLE001 - recorded and retried next pass
+                message = hide_parts_of(alert.url, f"{error.__class__.__name__}: {error}")
+                spikes.record_attempt(self.engine, spike.id, message)
+                log.warning("alert %s: spike delivery failed: %s", alert.name, message)
+                report.add(DeliveryReport(failed=1))
+            else:
+                report.add(DeliveryReport(sent=1, messages=1))
+        return report
+
+    def _verdicts(self, rules: Sequence[str], now: datetime) -> dict[str, spikes.Verdict]:
+        """Each rule judged once per pass, however many channels watch it."""
+        missing = [rule for rule in rules if rule not in self._verdict_cache]
+        if missing:
+            self._verdict_cache.update(spikes.current_verdicts(self.engine, missing, now))
+        return {rule: self._verdict_cache[rule] for rule in rules}
 
     def _each(self, alert: Alert, deadline: float) -> DeliveryReport:
         report = DeliveryReport()
@@ -228,9 +272,42 @@ def item_text(item: Item, keywords: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+SPIKE_ITEMS = 10  # items quoted in a spike message
+
+
+def spike_text(engine: Engine, spike: spikes.SpikeRecord, now: datetime) -> tuple[str, str]:
+    """A spike's message: how many items against what threshold, their sources, the newest."""
+    from storage.search import ItemQuery, search_items
+
+    window = spikes.DETECTOR.window
+    since = min(spike.started_at, now) - window
+    page = search_items(
+        engine,
+        ItemQuery(keyword=spike.keyword, since=since, sort="newest", limit=SPIKE_ITEMS),
+    )
+    by_source: dict[str, int] = {}
+    for item in page.items:
+        by_source[item.source_name] = by_source.get(item.source_name, 0) + 1
+    hours = window.total_seconds() / 3600
+    title = f"newsmon spike [{spike.keyword}]: {spike.items} items in {hours:g} h"
+    lines = [
+        f"{spike.keyword}: {spike.items} flagged items in the {hours:g} hours to"
+        f" {spike.started_at:%Y-%m-%d %H:%M} UTC (spike threshold {spike.threshold:.1f})",
+        "sources: " + ", ".join(f"{name} ({n})" for name, n in sorted(by_source.items())),
+        "",
+    ]
+    for item in page.items:
+        when = item.published_at or item.fetched_at
+        lines.append(f"- {item.title or item.url} · {item.source_name} · {when:%Y-%m-%d %H:%M}")
+        lines.append(f"  {item.url}")
+    return title, "\n".join(lines)
+
+
 def make_dispatcher(config: Config, engine: Engine) -> Dispatcher | None:
     """The alerts component, or None when no alert is configured."""
-    return Dispatcher(config.alerts, engine) if config.alerts else None
+    if not config.alerts:
+        return None
+    return Dispatcher(config.alerts, engine, rules=[rule.name for rule in config.keywords])
 
 
 def deliver_after_crawl(config: Config, engine: Engine) -> DeliveryReport | None:

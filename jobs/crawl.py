@@ -83,6 +83,7 @@ def crawl_once(
         code = _crawl_and_report(config, sources, engine, log_level)
     finally:
         locks.release_all()
+    watch_sources(config, engine, [source.name for source in sources])
     deliver_alerts(config, engine)  # after storing, outside the locks; never changes the code
     return EXIT_LOCKED if code == EXIT_OK and locked else code
 
@@ -102,12 +103,30 @@ def deliver_alerts(config: Config, engine: Engine) -> None:
         )
 
 
+def watch_sources(config: Config, engine: Engine, names: Sequence[str]) -> None:
+    """Source alerts (issue 17): judge the crawled sources, announce changes of condition."""
+    from jobs.source_alerts import deliver_source_alerts, note_source_health, routes
+
+    if not routes(config):
+        return
+    try:
+        note_source_health(config, engine, names)
+        report = deliver_source_alerts(config, engine)
+    except Exception:  # noqa: BLE001 - health alerts must never fail the crawl
+        import logging
+
+        logging.getLogger(__name__).exception("source alerts failed; retried on the next run")
+        return
+    if report.sent or report.failed:
+        print(f"source alerts: {report.sent} sent, {report.failed} failed", file=sys.stderr)
+
+
 def record_unchanged(engine: Engine, source: Source) -> SourceResult:
     """The run of a source whose discovery page the probe found unchanged: nothing to do."""
     source_id = crawlstate.ensure_source(engine, source.name, source.mode, source.url)
     run_id = runs.start_run(engine, source_id, pid=os.getpid())
     # What the crawl records for an unchanged first discovery page (crawler/conditional.py).
-    outcome = RunOutcome("ok", skipped=1)
+    outcome = RunOutcome("ok", skipped=1, skip_kinds={"unchanged": 1})
     runs.finish_run(engine, run_id, outcome)
     return SourceResult(source.name, run_id, outcome)
 
@@ -174,11 +193,8 @@ def print_results(results: Sequence[SourceResult], started: float) -> int:
         print(
             f"{result.source:<{width}}  {o.status:<7}  pages={o.pages} new={o.new_items} "
             f"flagged={o.flagged} errors={o.errors} skipped={o.skipped}"
-            + (
-                f"  [{', '.join(f'{k}={v}' for k, v in sorted(o.error_kinds.items()))}]"
-                if o.error_kinds
-                else ""
-            )
+            + (f" [{runs.by_kind(o.skip_kinds)}]" if o.skip_kinds else "")
+            + (f"  [{runs.by_kind(o.error_kinds)}]" if o.error_kinds else "")
         )
     print(f"done in {time.monotonic() - started:.1f}s", file=sys.stderr)
     failed = [result for result in results if result.outcome.status == "failed"]

@@ -1,4 +1,5 @@
-"""Writing item rows as parquet, in row groups (bounded memory); needs the parquet extra.
+"""Writing item rows as parquet, in row groups (bounded memory; needs the parquet extra), and
+archived pages as WARC (warcio).
 
 The columns and their types come from the field table in jobs/output.py, which also writes
 csv, json and jsonl.
@@ -8,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobs.output import FIELD
 from storage.clock import to_utc
+
+if TYPE_CHECKING:
+    from storage.archive import StoredPage
 
 PARQUET_BATCH = 1000
 
@@ -54,6 +58,8 @@ def _arrow_type(pa: Any, name: str) -> Any:
         return pa.list_(pa.string())
     if kind == "time":
         return pa.timestamp("us", tz="UTC")
+    if kind == "bool":
+        return pa.bool_()
     return pa.string()
 
 
@@ -66,3 +72,45 @@ def _arrow_table(pa: Any, batch: list[dict[str, Any]], schema: Any) -> Any:
             values = [to_utc(value) if value else None for value in values]
         columns[name] = values
     return pa.Table.from_pydict(columns, schema=schema)
+
+
+def write_warc(pages: Iterable[StoredPage], path: Path) -> int:
+    """A gzipped WARC file: a warcinfo record, then one response record per archived page,
+    with the headers and body as archived and WARC-Date its fetch time. Returns the pages."""
+    from http import HTTPStatus
+    from importlib.metadata import version
+    from io import BytesIO
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.timeutils import datetime_to_iso_date
+    from warcio.warcwriter import WARCWriter
+
+    count = 0
+    with open(path, "wb") as handle:
+        writer = WARCWriter(handle, gzip=True, warc_version="1.1")
+        info = {"software": f"newsmon/{version('newsmon')}", "format": "WARC File Format 1.1"}
+        writer.write_record(writer.create_warcinfo_record(path.name, info))
+        for stored in pages:
+            page = stored.page
+            body = page.unpacked()
+            try:
+                reason = HTTPStatus(page.status).phrase
+            except ValueError:
+                reason = "Unknown"
+            # The body is stored decoded, so it goes out without a content coding and with
+            # its own length (the archive dropped Content-Encoding and Content-Length).
+            headers = [*page.headers, ("Content-Length", str(len(body)))]
+            http_headers = StatusAndHeaders(f"{page.status} {reason}", headers, protocol="HTTP/1.1")
+            # warcio writes naive datetimes as UTC: an aware one would be formatted wrong.
+            fetched = to_utc(page.fetched_at).replace(tzinfo=None)
+            record = writer.create_warc_record(
+                page.url,
+                "response",
+                payload=BytesIO(body),
+                length=len(body),
+                http_headers=http_headers,
+                warc_headers_dict={"WARC-Date": datetime_to_iso_date(fetched)},
+            )
+            writer.write_record(record)
+            count += 1
+    return count

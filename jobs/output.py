@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-from storage.text import plain_snippet
+from storage.text import merge_spans, plain_snippet
 
 if TYPE_CHECKING:
     from storage.search import Hit, StoredItem
@@ -38,7 +38,7 @@ class Field:
 
     name: str
     read: Callable[[Hit], Any]  # the row's value, ready for JSON (times as ISO 8601 text)
-    kind: Literal["text", "int", "list", "time"] = "text"
+    kind: Literal["text", "int", "list", "time", "bool"] = "text"
     narrow: bool = False  # one of the default csv and table columns
 
     def cell(self, value: Any) -> Any:
@@ -61,10 +61,13 @@ FIELDS = (
     Field("date_source", lambda hit: hit.item.date_source),
     Field("fetched_at", lambda hit: _iso(hit.item.fetched_at), "time", narrow=True),
     Field("language", lambda hit: hit.item.language, narrow=True),
+    Field("language_source", lambda hit: hit.item.language_source),
     Field("site_name", lambda hit: hit.item.site_name),
     Field("canonical_url", lambda hit: hit.item.canonical_url),
     Field("keywords", lambda hit: hit.item.keywords, "list", narrow=True),
     Field("duplicate_of", lambda hit: hit.item.duplicate_of, "int"),
+    Field("accessible_for_free", lambda hit: hit.item.accessible_for_free, "bool"),
+    Field("extracted_by", lambda hit: hit.item.extracted_by),
     Field("snippet", lambda hit: plain_snippet(hit.snippet)),  # search hits only
     Field("text", lambda hit: hit.item.text),
 )
@@ -79,8 +82,11 @@ SHOWN_FIELDS = (
     "date_source",
     "fetched_at",
     "language",
+    "language_source",
     "site_name",
     "canonical_url",
+    "accessible_for_free",
+    "extracted_by",
 )
 
 
@@ -170,14 +176,17 @@ def _cells(row: dict[str, Any]) -> dict[str, Any]:
     return {name: FIELD[name].cell(value) for name, value in row.items()}
 
 
-def write_table(items: Sequence[StoredItem], out: TextIO) -> None:
-    if not items:
-        out.write("no items\n")
-        return
+def write_table(items: Iterable[StoredItem], out: TextIO) -> None:
+    """The default table, a row per item as they come."""
     width = shutil.get_terminal_size((120, 24)).columns
     title_width = max(20, width - 60)
-    out.write(f"{'ID':>6}  {'DATE':<10}  {'SOURCE':<14}  {'TITLE':<{title_width}}  KEYWORDS\n")
+    written = 0
     for item in items:
+        if not written:
+            out.write(
+                f"{'ID':>6}  {'DATE':<10}  {'SOURCE':<14}  {'TITLE':<{title_width}}  KEYWORDS\n"
+            )
+        written += 1
         when = (item.published_at or item.fetched_at).strftime("%Y-%m-%d")
         title = _one_line(item.title or item.url)
         if len(title) > title_width:
@@ -185,6 +194,8 @@ def write_table(items: Sequence[StoredItem], out: TextIO) -> None:
         keywords = printable(",".join(item.keywords))
         source = printable(item.source_name)[:14]
         out.write(f"{item.id:>6}  {when:<10}  {source:<14}  {title:<{title_width}}  {keywords}\n")
+    if not written:
+        out.write("no items\n")
 
 
 def write_item(item: StoredItem, out: TextIO) -> None:
@@ -193,6 +204,8 @@ def write_item(item: StoredItem, out: TextIO) -> None:
     hit = Hit(item)
     for name in SHOWN_FIELDS:
         value = FIELD[name].read(hit)
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
         if value:
             out.write(f"{name + ':':<14} {printable(str(value))}\n")
     out.write(f"{'id:':<14} {item.id}\n")
@@ -210,12 +223,7 @@ def write_item(item: StoredItem, out: TextIO) -> None:
 def highlight(text: str, spans: Sequence[tuple[int, int]], *, ansi: bool = False) -> str:
     """`text` with every span marked »like this« (reverse video on a terminal); overlaps merge."""
     opening, closing = ("\x1b[7m", "\x1b[0m") if ansi else ("»", "«")
-    merged: list[list[int]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
+    merged = merge_spans(spans)
     pieces, last = [], 0
     for start, end in merged:  # sliced by the stored offsets first, then made printable
         pieces += [printable(text[last:start]), opening, printable(text[start:end]), closing]

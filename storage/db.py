@@ -5,6 +5,9 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import random
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +25,7 @@ BUSY_TIMEOUT_ENV = "NEWSMON_SQLITE_BUSY_TIMEOUT_MS"  # how long a writer waits f
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest revision in migrations/versions. Kept here so that checking a database's schema
 # does not import Alembic; a test holds it equal to Alembic's head.
-SCHEMA_HEAD = "0007"
+SCHEMA_HEAD = "0011"
 
 
 class SchemaError(RuntimeError):
@@ -52,11 +55,29 @@ def sqlite_busy_timeout_ms() -> int:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={sqlite_busy_timeout_ms()}")
+    _use_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch a new database file to WAL; a file already in WAL (it persists) needs no lock."""
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+        return
+    # Two processes opening a new file at once both ask for the switch. SQLite answers one of
+    # them "database is locked" at once, without waiting out the busy timeout, because each
+    # holds the shared lock the other needs released: retry until the timeout.
+    deadline = time.monotonic() + sqlite_busy_timeout_ms() / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01 + random.random() * 0.04)
 
 
 def _alembic_config(engine: Engine) -> Any:

@@ -263,3 +263,19 @@ def first_snippet(item: Item, keyword: str) -> KeywordMatch | None:
     found = [match for match in item.matches if match.keyword == keyword]
     found.sort(key=lambda match: (match.field != "title", match.start))
     return found[0] if found else None
+
+
+def channel_summary(engine: Engine) -> dict[str, tuple[DeliveryCounts, str | None]]:
+    """Per alert channel with deliveries: their counts and the newest error (for /alerts)."""
+    with engine.connect() as connection:
+        names = list(connection.scalars(select(AlertDelivery.alert).distinct()))
+        errors = {
+            alert: connection.scalar(
+                select(AlertDelivery.last_error)
+                .where(AlertDelivery.alert == alert, AlertDelivery.last_error.is_not(None))
+                .order_by(AlertDelivery.id.desc())
+                .limit(1)
+            )
+            for alert in names
+        }
+    return {alert: (delivery_counts(engine, alert), errors[alert]) for alert in sorted(names)}

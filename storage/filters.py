@@ -39,6 +39,7 @@ class ItemQuery:
     language: str | None = None
     flagged: bool = False
     has_duplicates: bool = False
+    access: str | None = None  # free | paid: the page's ld+json isAccessibleForFree
     collapse_duplicates: bool = False  # one row per story (storage/stories.py)
     search: str | None = None
     # newest | relevance: the default when searching (bm25 / ts_rank) or filtering on a keyword
@@ -151,6 +152,12 @@ def _language(value: str, _query: ItemQuery) -> Any:
     return or_(stored == language, stored.startswith(f"{language}-", autoescape=True))
 
 
+def _access(value: str, _query: ItemQuery) -> Any:
+    from storage.tables import items
+
+    return items.c.accessible_for_free.is_(value == "free")
+
+
 def _flagged(_value: bool, _query: ItemQuery) -> Any:
     from sqlalchemy import exists
 
@@ -244,6 +251,13 @@ FILTERS: tuple[Filter, ...] = (
         "Only items in a near-duplicate group.",
         _has_duplicates,
         default=False,
+    ),
+    Filter(
+        "access",
+        "choice",
+        "Only items the page marks free or paid (ld+json isAccessibleForFree).",
+        _access,
+        choices=("free", "paid"),
     ),
 )
 

@@ -11,6 +11,8 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from storage.clock import utcnow
+from storage.db import dialect_insert
+from storage.deliveries import AlertRoute, bundle_stories, insert_owed, owed_rows
 from storage.models import Item, ItemVersion, KeywordMatch
 from storage.text import normalise
 from storage.validators import Validators, validators_for
@@ -61,6 +63,7 @@ def store_version(
     matches: Sequence[Any],
     fetched_at: datetime | None = None,
     reindex: Any = None,
+    alerts: Sequence[AlertRoute] = (),
 ) -> NewVersion | None:
     """Keep a re-fetched text as a new version when it really changed; None when it did not.
 
@@ -68,6 +71,7 @@ def store_version(
     next version and the item's current text; the item's matches are replaced by the new text's,
     keeping the first-flagged time of keywords it had before, so keywords new in this version
     are the ones flagged now. `reindex(session, item_id, text)` refreshes derived data.
+    Alerts are owed, in the same transaction, for the keywords new in this version.
     """
     fetched_at = fetched_at or utcnow()
     with Session(engine) as session, session.begin():
@@ -128,7 +132,10 @@ def store_version(
             )
         if reindex is not None:
             reindex(session, item_id, text)
-    new_keywords = sorted({match.keyword for match in matches} - set(first_flagged))
+        new_keywords = sorted({match.keyword for match in matches} - set(first_flagged))
+        if alerts and new_keywords:
+            owed = owed_rows(alerts, [(item_id, keyword) for keyword in new_keywords])
+            insert_owed(session, dialect_insert(engine), bundle_stories(session, owed))
     return NewVersion(version, new_keywords)
 
 

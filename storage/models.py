@@ -44,10 +44,13 @@ class Item(Base):
     date_source: Mapped[str | None]
     fetched_at: Mapped[datetime]
     language: Mapped[str | None]
+    language_source: Mapped[str | None]
     site_name: Mapped[str | None]
     text: Mapped[str]
     content_hash: Mapped[str]
     duplicate_of: Mapped[int | None]
+    extracted_by: Mapped[str | None]
+    accessible_for_free: Mapped[bool | None]
 
     source: Mapped[Source] = relationship(lazy="joined")
     matches: Mapped[list[KeywordMatch]] = relationship(
@@ -88,6 +91,9 @@ class CrawlRun(Base):
     skipped: Mapped[int]
     errors: Mapped[int]
     error_kinds: Mapped[dict[str, int]]
+    skip_kinds: Mapped[dict[str, int] | None]
+    discovered: Mapped[int | None]
+    matched: Mapped[int | None]
     error_text: Mapped[str | None]
     pid: Mapped[int | None]
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from storage.archive import add_pages
 from storage.clock import to_utc
 from storage.db import dialect_insert
 from storage.deliveries import AlertRoute, bundle_stories, insert_owed, owed_rows
@@ -34,8 +35,8 @@ def store_articles(
 ) -> StoredBatch:
     """Insert a batch in one transaction; an article whose url_key is already stored is skipped.
 
-    Items, their matches and the alert deliveries they owe commit together, so a killed process
-    never leaves half an item, nor a flagged item whose alert was forgotten.
+    Items, their matches, archived pages and the alert deliveries they owe commit together, so a
+    killed process never leaves half an item, nor a flagged item whose alert was forgotten.
     """
     if not articles:
         return StoredBatch([], [])
@@ -53,7 +54,10 @@ def store_articles(
             "date_source": a.date_source,
             "fetched_at": a.fetched_at,
             "language": a.language,
+            "language_source": a.language_source,
             "site_name": a.site_name,
+            "extracted_by": a.extracted_by,
+            "accessible_for_free": a.accessible_for_free,
             "text": a.text,
             "content_hash": a.content_hash,
         }
@@ -81,6 +85,8 @@ def store_articles(
         if after_insert is not None and inserted:
             # Same transaction: e.g. near-duplicate links and signatures (storage/neardup.py).
             after_insert(session, [(item_id, by_key[key]) for item_id, key in inserted])
+        pages = [(item_id, by_key[key].page) for item_id, key in inserted]
+        add_pages(session, [(item_id, page) for item_id, page in pages if page is not None])
         # After linking: a near-copy of an already alerted story is bundled, not alerted again.
         flagged_pairs = [(row["item_id"], row["keyword"]) for row in match_rows]
         insert_owed(session, insert, bundle_stories(session, owed_rows(alerts, flagged_pairs)))

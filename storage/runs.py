@@ -32,6 +32,31 @@ class RunOutcome:
     errors: int = 0
     error_kinds: dict[str, int] = field(default_factory=dict)
     error_text: str | None = None
+    skip_kinds: dict[str, int] = field(default_factory=dict)  # sums to `skipped`
+    discovered: int | None = None  # None: no discovery page was read
+    matched: int | None = None
+
+
+def outcome_of(run: CrawlRun) -> RunOutcome:
+    """A recorded run's outcome, as the crawl reported it."""
+    return RunOutcome(
+        status=run.status,
+        pages=run.pages,
+        new_items=run.new_items,
+        flagged=run.flagged,
+        skipped=run.skipped,
+        errors=run.errors,
+        error_kinds=dict(run.error_kinds or {}),
+        error_text=run.error_text,
+        skip_kinds=dict(run.skip_kinds or {}),
+        discovered=run.discovered,
+        matched=run.matched,
+    )
+
+
+def by_kind(counts: dict[str, int] | None) -> str:
+    """`already_stored=3 not_article=1`: counts by kind, for summary lines and tables."""
+    return " ".join(f"{kind}={count}" for kind, count in sorted((counts or {}).items()))
 
 
 @dataclass(frozen=True)
@@ -62,6 +87,9 @@ def finish_run(engine: Engine, run_id: int, outcome: RunOutcome) -> None:
             skipped=outcome.skipped,
             errors=outcome.errors,
             error_kinds=dict(outcome.error_kinds),
+            skip_kinds=dict(outcome.skip_kinds),
+            discovered=outcome.discovered,
+            matched=outcome.matched,
             error_text=outcome.error_text,
         )
     )

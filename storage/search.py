@@ -44,7 +44,7 @@ from storage.filters import DATE_FIELDS, ItemQuery, QueryError, filter_condition
 from storage.fulltext import full_text, search_condition
 from storage.stories import first_of_story
 from storage.tables import UTCDateTime, items, keyword_matches, sources
-from storage.text import MARK_END, MARK_START, snippet
+from storage.text import MARK_END, MARK_START, SNIPPET_CONTEXT, snippet, spans_snippet
 
 # Public here too: the query API's callers import these from storage.search.
 __all__ = [
@@ -102,6 +102,9 @@ class StoredItem:
     canonical_url: str | None
     text: str
     duplicate_of: int | None = None
+    language_source: str | None = None
+    extracted_by: str | None = None
+    accessible_for_free: bool | None = None
     matches: tuple[Match, ...] = ()
 
     @property
@@ -112,8 +115,33 @@ class StoredItem:
     def context(self, match: Match) -> str:
         """The match in its field as storage/text.py renders it, between MARK_START and
         MARK_END: what `newsmon show` and the web view print."""
-        text = (self.title or "") if match.field == "title" else self.text
-        return snippet(text, match.start, match.end, marked=True)
+        return snippet(self._field(match.field), match.start, match.end, marked=True)
+
+    def shared_contexts(self) -> list[tuple[str, list[str]]]:
+        """Each context once, title first: matches close together in a field (of one rule or
+        several) share one, every match marked; with the rules that matched there."""
+        groups: list[tuple[str, int, list[Match]]] = []  # (field, end, matches)
+        ordered = sorted(self.matches, key=lambda m: (m.field != "title", m.field, m.start))
+        for match in ordered:
+            if (
+                groups
+                and groups[-1][0] == match.field
+                and match.start <= groups[-1][1] + SNIPPET_CONTEXT
+            ):
+                field_name, end, members = groups[-1]
+                groups[-1] = (field_name, max(end, match.end), [*members, match])
+            else:
+                groups.append((match.field, match.end, [match]))
+        return [
+            (
+                spans_snippet(self._field(name), [(m.start, m.end) for m in members], marked=True),
+                sorted({m.keyword for m in members}),
+            )
+            for name, _, members in groups
+        ]
+
+    def _field(self, name: str) -> str:
+        return (self.title or "") if name == "title" else self.text
 
 
 @dataclass
@@ -371,6 +399,9 @@ _ITEM_COLUMNS = [
     items.c.canonical_url,
     items.c.text,
     items.c.duplicate_of,
+    items.c.language_source,
+    items.c.extracted_by,
+    items.c.accessible_for_free,
 ]
 _MATCH_COLUMNS = [
     keyword_matches.c.item_id,

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Date, Engine, cast, distinct, exists, func, select
 
+from storage.archive import ArchiveSize, archive_size
 from storage.clock import to_utc
 from storage.filters import ItemQuery, filter_conditions, item_date
 from storage.fulltext import search_condition
@@ -30,6 +31,7 @@ class Stats:
     sources: list[SourceCount] = field(default_factory=list)
     keywords: list[tuple[str, int]] = field(default_factory=list)
     days: list[tuple[str, int]] = field(default_factory=list)
+    archive: ArchiveSize = field(default_factory=ArchiveSize)  # archived pages of these items
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +48,7 @@ class Stats:
             ],
             "keywords": [{"keyword": name, "items": count} for name, count in self.keywords],
             "days": [{"day": day, "items": count} for day, count in self.days],
+            "archive": self.archive.as_dict(),
         }
 
 
@@ -79,7 +82,7 @@ def collect_stats(engine: Engine, query: ItemQuery | None = None, days: int = 14
                 func.count(distinct(keyword_matches.c.item_id)).desc(), keyword_matches.c.keyword
             )
         ).all()
-        day = _day(engine.dialect.name)
+        day = item_day(engine.dialect.name)
         start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         start -= timedelta(days=days - 1)
         per_day = connection.execute(
@@ -95,10 +98,12 @@ def collect_stats(engine: Engine, query: ItemQuery | None = None, days: int = 14
         sources=source_counts,
         keywords=[(name, count) for name, count in per_keyword],
         days=[(_iso_day(value), count) for value, count in per_day],
+        archive=archive_size(engine, conditions),
     )
 
 
-def _day(dialect: str) -> Any:
+def item_day(dialect: str) -> Any:
+    """SQL: an item's UTC day (published, else fetched)."""
     if dialect == "sqlite":
         # Stored as 'YYYY-MM-DD HH:MM:SS' text in UTC; date() keeps the day.
         return func.date(func.coalesce(items.c.published_at, items.c.fetched_at))

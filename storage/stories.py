@@ -1,15 +1,19 @@
-"""One row per story: near-duplicate copies collapsed onto the earliest item that matches."""
+"""Stories: an item and its near-copies. One row per story (copies collapsed onto the earliest
+item that matches), and the members of a story."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import Engine, exists, func, or_, select
 
-from storage.filters import ItemQuery, filter_conditions
+from storage.clock import to_utc
+from storage.filters import ItemQuery, filter_conditions, item_date
 from storage.fulltext import search_condition
-from storage.tables import items
+from storage.tables import items, sources
 
 
 def first_of_story(dialect: str, query: ItemQuery) -> Any:
@@ -39,3 +43,48 @@ def first_of_story(dialect: str, query: ItemQuery) -> Any:
         .correlate(items)
     )
     return or_(items.c.duplicate_of.is_(None), ~earlier_member)
+
+
+@dataclass(frozen=True)
+class StoryMember:
+    """One item of a story, as a story page or a folded row lists it."""
+
+    id: int
+    source: str
+    title: str | None
+    date: datetime
+
+
+def story_members(engine: Engine, item_ids: Sequence[int]) -> dict[int, list[StoryMember]]:
+    """For each item, the other items of its story (its near-copies and its original),
+    earliest first."""
+    if not item_ids:
+        return {}
+    with engine.connect() as connection:
+        roots = {
+            item_id: duplicate_of or item_id
+            for item_id, duplicate_of in connection.execute(
+                select(items.c.id, items.c.duplicate_of).where(items.c.id.in_(list(item_ids)))
+            )
+        }
+        root_ids = list(set(roots.values()))
+        rows = connection.execute(
+            select(
+                items.c.id,
+                func.coalesce(items.c.duplicate_of, items.c.id).label("root"),
+                sources.c.name,
+                items.c.title,
+                item_date().label("date"),
+            )
+            .join(sources, sources.c.id == items.c.source_id)
+            .where(or_(items.c.id.in_(root_ids), items.c.duplicate_of.in_(root_ids)))
+            .order_by(item_date(), items.c.id)
+        ).all()
+    by_root: dict[int, list[StoryMember]] = {}
+    for row in rows:
+        member = StoryMember(row.id, row.name, row.title, to_utc(row.date))
+        by_root.setdefault(row.root, []).append(member)
+    return {
+        item_id: [member for member in by_root.get(root, []) if member.id != item_id]
+        for item_id, root in roots.items()
+    }

@@ -78,11 +78,14 @@ items = Table(
     Column("date_source", String(16)),
     Column("fetched_at", UTCDateTime, nullable=False, default=utcnow, index=True),
     Column("language", String(16)),
+    Column("language_source", String(8)),  # page (declared) | text (detected)
     Column("site_name", Text),
     Column("text", Text, nullable=False),
     Column("content_hash", String(64), nullable=False),
     # The earliest stored near-copy of this text (issue 4); no FK so `items` needs no rebuild.
     Column("duplicate_of", Integer, index=True),
+    Column("extracted_by", String(32)),  # rules | trafilatura | trafilatura+fallback
+    Column("accessible_for_free", Boolean),  # ld+json isAccessibleForFree; NULL: not said
 )
 
 # Where a keyword rule hit an item: field, offsets into that field, and a snippet.
@@ -116,6 +119,13 @@ crawl_runs = Table(
     Column("skipped", Integer, nullable=False, default=0),
     Column("errors", Integer, nullable=False, default=0),
     Column("error_kinds", JSON, nullable=False, default=dict),
+    # What was skipped, by reason (known, not_article, robots…); NULL on runs from before 0007.
+    Column("skip_kinds", JSON),
+    # Links the discovery pages listed, and how many of them were article candidates (matched
+    # `follow`, or a feed's or sitemap's entries); NULL when no discovery page was read (the
+    # probe or a 304 found it unchanged), so an unchanged source never looks broken.
+    Column("discovered", Integer),
+    Column("matched", Integer),
     Column("error_text", Text),
     Column("pid", Integer),
     Index("ix_crawl_runs_source_started", "source_id", "started_at"),
@@ -244,4 +254,75 @@ source_schedules = Table(
     Column("last_poll_at", UTCDateTime),
     Column("last_unconditional_at", UTCDateTime),
     Column("last_new_at", UTCDateTime),
+)
+
+# One keyword spike as one alert channel was told of it (storage/spikes.py): created when the
+# spike is found, ended when the rule is back to its baseline; only then may a new one start.
+keyword_spikes = Table(
+    "keyword_spikes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert", String(64), nullable=False),
+    Column("keyword", String(100), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("ended_at", UTCDateTime),
+    Column("items", Integer, nullable=False),  # flagged in the window when it was found
+    Column("threshold", Float, nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),  # pending|sent|failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("sent_at", UTCDateTime),
+    Index("ix_keyword_spikes_alert_keyword", "alert", "keyword", "ended_at"),
+)
+
+# Each source's last judged condition (storage/health.py): a source alert goes out when it
+# changes, never once per run.
+source_states = Table(
+    "source_states",
+    metadata,
+    Column("source_id", Integer, ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True),
+    Column("state", String(16), nullable=False),  # ok | broken | degraded | silent
+    Column("since", UTCDateTime),  # when the condition began, by its evidence
+    Column("why", Text),
+    Column("changed_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+# One source alert owed to one channel for one change of state (unique: owed once). Delivery
+# as for item alerts: claimed with a lease, retried with backoff, at-least-once with a stable
+# id (storage/source_alerts.py).
+source_alerts = Table(
+    "source_alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert", String(64), nullable=False),
+    Column("source_id", Integer, ForeignKey("sources.id", ondelete="CASCADE"), nullable=False),
+    Column("event", String(32), nullable=False),  # source_broken | … | source_recovered
+    Column("changed_at", UTCDateTime, nullable=False),  # the change it announces
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),  # pending|sent|failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint("alert", "source_id", "event", "changed_at", name="uq_source_alert"),
+    Index("ix_source_alerts_status_due", "status", "next_attempt_at"),
+)
+
+# The page an item was extracted from, kept when the source archives (`archive: true`) so that
+# `newsmon reextract` can extract it again and `newsmon export --format warc` can hand it on.
+# The body as fetched (transfer and content codings undone), compressed with `codec`; headers
+# as [name, value] pairs without cookies, hop-by-hop or content-coding headers.
+page_archive = Table(
+    "page_archive",
+    metadata,
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("url", Text, nullable=False),  # the final URL, after redirects
+    Column("status", SmallInteger, nullable=False),
+    Column("headers", JSON, nullable=False, default=list),
+    Column("codec", String(8), nullable=False),  # zstd | gzip
+    Column("body", LargeBinary, nullable=False),
+    Column("body_bytes", Integer, nullable=False),  # as fetched
+    Column("stored_bytes", Integer, nullable=False),  # compressed
+    Column("fetched_at", UTCDateTime, nullable=False, default=utcnow),
 )

@@ -18,6 +18,7 @@ import html
 import re
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -400,18 +401,40 @@ def snippet(text: str, start: int, end: int, *, marked: bool = False) -> str:
     The one rendering of a match in context: stored with each keyword match (so alerts quote
     it), and marked by `newsmon show` and the web view.
     """
-    left = max(0, start - SNIPPET_CONTEXT)
-    right = min(len(text), end + SNIPPET_CONTEXT)
+    return spans_snippet(text, [(start, end)], marked=marked)
+
+
+def merge_spans(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans in order, overlapping or touching ones merged into one."""
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(start, end) for start, end in merged]
+
+
+def spans_snippet(text: str, spans: Sequence[tuple[int, int]], *, marked: bool = False) -> str:
+    """As snippet(), for several matches close together: one context from the first to the
+    last, each match marked (overlapping ones as one)."""
+    merged = merge_spans(spans)
+    first, last = merged[0][0], merged[-1][1]
+    left = max(0, first - SNIPPET_CONTEXT)
+    right = min(len(text), last + SNIPPET_CONTEXT)
     if left > 0:
-        while left < start and not text[left - 1].isspace():
+        while left < first and not text[left - 1].isspace():
             left += 1
     if right < len(text):
-        while right > end and not text[right].isspace():
+        while right > last and not text[right].isspace():
             right -= 1
     opening, closing = (MARK_START, MARK_END) if marked else ("", "")
-    body = " ".join(
-        f"{text[left:start]}{opening}{text[start:end]}{closing}{text[end:right]}".split()
-    )
+    pieces, at = [], left
+    for start, end in merged:
+        pieces += [text[at:start], opening, text[start:end], closing]
+        at = end
+    pieces.append(text[at:right])
+    body = " ".join("".join(pieces).split())
     return ("…" if left > 0 else "") + body + ("…" if right < len(text) else "")
 
 

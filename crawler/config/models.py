@@ -11,8 +11,16 @@ import functools
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, create_model, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
+from crawler.config.fetch import FetchOptions
 from crawler.config.fields import (
     SOURCE_NAME,
     Duration,
@@ -30,6 +38,7 @@ from crawler.config.modes import (
     either,
 )
 from crawler.config.operations import Alert, AlertEntry, Daemon, Distributed, NearDuplicates
+from crawler.siterules import DateRule, SiteRules, css_xpath
 from crawler.urls import split_credentials
 from crawler.userregex import compile_pattern
 
@@ -132,12 +141,47 @@ class Schedule(StrictModel):
 ScheduleEntry = Annotated[Schedule, BeforeValidator(_schedule_shorthand)]
 
 
+def _css_selector(selector: str) -> str:
+    css_xpath(selector)  # a RuleError is a ValueError: reported with its line
+    return selector
+
+
+CssSelector = Annotated[str, AfterValidator(_css_selector)]
+
+
+class ExtractRules(StrictModel):
+    """A source's own extraction rules (crawler/siterules.py runs them in the workers)."""
+
+    body: CssSelector | None = None
+    title: CssSelector | None = None
+    date: str | None = None  # CSS, CSS@attribute or meta:NAME
+    remove: list[CssSelector] = []
+    min_chars: int | None = Field(default=None, ge=1)
+
+    @field_validator("date")
+    @classmethod
+    def _date_rule(cls, spec: str | None) -> str | None:
+        if spec is not None:
+            DateRule.parse(spec)
+        return spec
+
+    def rules(self) -> SiteRules:
+        """The rules as the workers take them: plain, picklable data."""
+        return SiteRules(
+            body=self.body,
+            title=self.title,
+            date=DateRule.parse(self.date) if self.date else None,
+            remove=tuple(self.remove),
+            min_chars=self.min_chars,
+        )
+
+
 class _Named(StrictModel):
     # A base of its own so that `name` comes first among a source's keys, before the modes'.
     name: str = Field(pattern=SOURCE_NAME, max_length=64)
 
 
-class Source(ListingOptions, SitemapOptions, FeedOptions, _Named):
+class Source(FetchOptions, ListingOptions, SitemapOptions, FeedOptions, _Named):
     """One monitored site, found through exactly one discovery mode (crawler/config/modes.py).
 
     The built-in modes' keys come from their options models; a source model for modes
@@ -155,8 +199,10 @@ class Source(ListingOptions, SitemapOptions, FeedOptions, _Named):
     conditional: bool | None = None
     expect_new_within: Duration | None = None
     recheck: Duration | None = None  # re-fetch articles first fetched this recently (off)
+    archive: bool | None = None  # keep fetched article pages (None: the global `archive`)
     # Bounds on what one discovery page can make a run do (counted and logged when reached).
     max_links_per_page: int = Field(50_000, ge=1)  # the sitemap protocol's own limit
+    extract: ExtractRules | None = None  # where trafilatura gets this site wrong
 
     @model_validator(mode="after")
     def _one_discovery_mode(self) -> Source:
@@ -176,7 +222,18 @@ class Source(ListingOptions, SitemapOptions, FeedOptions, _Named):
                 problem = MODES[name].options.misplaced(name, self)
                 if problem:
                     raise ValueError(problem)
+        if given[0] != "listing" and self.render.listing is not None:
+            raise ValueError(
+                "render.listing only applies to a listing source (a feed or sitemap is read as"
+                " it is; render.articles renders its article pages)"
+            )
         return self
+
+    def renders(self, discovery: bool) -> bool:
+        """Whether a browser renders this source's discovery pages (`discovery`) or articles."""
+        if discovery:
+            return self.mode == "listing" and self.render.listing_mode == "browser"
+        return self.render.articles == "browser"
 
     @property
     def mode(self) -> str:
@@ -265,6 +322,7 @@ class Config(StrictModel):
     daemon: Daemon = Daemon()
     near_duplicates: NearDuplicates = NearDuplicates()
     distributed: Distributed | None = None
+    archive: bool = False  # keep every fetched article page (storage/archive.py)
 
     @field_validator("database")
     @classmethod
@@ -278,6 +336,10 @@ class Config(StrictModel):
 
     def politeness_for(self, source: Source) -> Politeness:
         return source.effective_politeness(self.politeness)
+
+    def archives(self, source: Source) -> bool:
+        """Whether this source's fetched article pages are kept in the page archive."""
+        return self.archive if source.archive is None else source.archive
 
     def schedule_for(self, source: Source) -> Schedule:
         return source.schedule or self.schedule

@@ -26,10 +26,11 @@ from twisted.python.failure import Failure
 
 from crawler.charset import decode_html
 from crawler.incremental import IncrementalSpider
-from crawler.items import FetchedPage, Hints
+from crawler.items import FetchedPage, Hints, RawResponse
 from crawler.pool import start_extraction_pool
 from crawler.redact import unsealed
 from crawler.urls import InvalidURL, canonicalize, url_key
+from storage.clock import utcnow
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -109,6 +110,7 @@ class Links:
     listed: int = 0  # links on the page
     invalid: int = 0  # not http(s) URLs with a host
     capped: int = 0  # past max_links_per_page: not read
+    off_pattern: int = 0  # on the page but not matching the listing's `follow`
 
 
 def read_links(found: Sequence[tuple[str, Hints]], base: str, cap: int) -> Links:
@@ -131,6 +133,17 @@ def failed_url(failure: Failure) -> str:
     return request.url if request is not None else "?"
 
 
+def raw_response(response: Response) -> RawResponse:
+    """What the page archive keeps of an article response: its final URL as fetched (not
+    canonicalised), and its body as Scrapy decoded it, bounded by max_page_bytes."""
+    headers = [
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, values in response.headers.items()
+        for value in values
+    ]
+    return RawResponse(response.url, response.status, headers, response.body, utcnow())
+
+
 class SourceSpider(IncrementalSpider, Spider):
     """A spider for one configured source. Subclasses only turn discovery responses into URLs."""
 
@@ -143,6 +156,7 @@ class SourceSpider(IncrementalSpider, Spider):
         self.requested: set[str] = set()
         self.out_of_articles = False  # max_articles reached: this run requests no more
         self.known_keys: set[str] = set()  # of the last article_requests call
+        self.archiving = context.config.archives(context.source)
         self.init_incremental()
 
     @classmethod
@@ -190,6 +204,8 @@ class SourceSpider(IncrementalSpider, Spider):
         canonicalised) in a worker thread, so a huge feed or sitemap never stalls the other
         sources' crawls; the rest runs on the reactor (discovery_response, which skips an
         unchanged response, then parse_discovery with what was read)."""
+        if response.meta.get("first_discovery"):
+            self.context.saw_discovery(response)
         if not response.meta.get("unchanged"):
             # Walking from before the page is read: were reading it to raise, the walk stays
             # unfinished in the database too, and no later shortcut trusts its old state.
@@ -208,6 +224,9 @@ class SourceSpider(IncrementalSpider, Spider):
     def article_requests(self, links: Links, page_url: str) -> list[Request]:
         """Requests for discovered article URLs that are new: not stored, not requested yet."""
         self.count("skipped/invalid_url", links.invalid)
+        self.count("skipped/off_pattern", links.off_pattern)
+        self.tally("discovered", links.listed + links.off_pattern)
+        self.tally("matched", len(links.found))
         if links.capped:
             self.count("skipped/link_cap", links.capped)
             self.discovery_incomplete = True  # the next run must see this page again
@@ -261,7 +280,12 @@ class SourceSpider(IncrementalSpider, Spider):
         # bytes, then detection (crawler/charset.py), so a lying header leaves no mojibake.
         html, _encoding = decode_html(response.body, content_type.decode("latin-1"))
         yield FetchedPage(
-            source=self.source.name, url=url, html=html, hints=hints, walk=response.meta["walk"]
+            source=self.source.name,
+            url=url,
+            html=html,
+            hints=hints,
+            walk=response.meta["walk"],
+            raw=raw_response(response) if self.archiving else None,
         )
 
     def on_error(self, failure: Failure) -> None:
@@ -278,6 +302,8 @@ class SourceSpider(IncrementalSpider, Spider):
 
     def on_discovery_error(self, failure: Failure) -> None:
         self.on_error(failure)
+        if isinstance(failure.value, HttpError):  # a response came, refused: report its status
+            self.context.saw_discovery(failure.value.response)
         reason = error_kind(failure).removeprefix("skipped/")
         if failure.check(IgnoreRequest) and not failure.check(HttpError):
             reason = f"{reason} ({failure.value})"
@@ -308,4 +334,10 @@ class SourceSpider(IncrementalSpider, Spider):
 
     def count(self, key: str, amount: int = 1) -> None:
         if amount and self.crawler.stats is not None:
+            self.crawler.stats.inc_value(f"newsmon/{key}", amount)
+
+    def tally(self, key: str, amount: int) -> None:
+        """Like count, but a zero is recorded too: "found no links" differs from "read no
+        page" (source health tells a broken discovery page from an unchanged one)."""
+        if self.crawler.stats is not None:
             self.crawler.stats.inc_value(f"newsmon/{key}", amount)

@@ -47,12 +47,25 @@ class ListingSpider(SourceSpider):
         walk: Walk = response.meta["walk"]
         page = walk.page or 1
         self.count("listing_pages")
-        found = [
-            (link.url, Hints(title=link.text.strip() or None))
-            for link in self.links.extract_links(response)
-            if self.follows(link.url)
-        ]
+        found, off_pattern = [], []
+        for link in self.links.extract_links(response):
+            if self.follows(link.url):
+                found.append((link.url, Hints(title=link.text.strip() or None)))
+            else:
+                off_pattern.append(link.url)
+        if not found and page == 1:
+            self.count("listing_without_links")
+            log.warning(
+                "%s: %s has no article links%s",
+                self.name,
+                response.url,
+                ""
+                if self.source.renders(discovery=True)
+                else " (if the page writes them with JavaScript, try `render: browser`)",
+            )
         links = read_links(found, response.url, self.source.max_links_per_page)
+        links.off_pattern = len(off_pattern)
+        self.context.off_pattern_links.update(map(link_prefix, off_pattern))
         requests = self.article_requests(links, response.url)
         next_url = next_page(response)
         if self.context.backfill is not None:
@@ -118,6 +131,12 @@ def default_follow(listing_url: str) -> str:
     """Without a `follow` regex, articles are the links below the listing's own path."""
     path = urlsplit(listing_url).path.rstrip("/")
     return re.escape(path) + r"/.+" if path else r"/[^?#]*[a-z0-9]-[a-z0-9][^?#]*"
+
+
+def link_prefix(url: str) -> str:
+    """The first path segment of a link, as `/press-release/`: what a `follow` could match."""
+    segment = urlsplit(url).path.lstrip("/").split("/", 1)[0]
+    return f"/{segment}/" if segment else "/"
 
 
 def next_page(response: TextResponse) -> str | None:

@@ -13,7 +13,7 @@ import logging
 import click
 
 from crawler.redact import RedactingFilter
-from jobs.cli import admin, alerts, crawl, distributed, ops, query
+from jobs.cli import admin, alerts, archive, crawl, distributed, ops, query
 from jobs.cli.state import State
 
 
@@ -54,6 +54,7 @@ for command in (
     ops.runs,
     ops.status,
     alerts.reflag,
+    archive.reextract,
     alerts.alerts,
     distributed.worker,
 ):

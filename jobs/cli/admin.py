@@ -3,21 +3,57 @@ from another database)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from crawler.config.file import find_config_path
 from crawler.redact import redact_url
-from jobs.cli.state import State, fail, pass_state
+from jobs.cli.state import State, fail, format_option, pass_state
 from jobs.exits import EXIT_CONFIG
 
 
-@click.command(epilog="Example:\n\n\b\n  newsmon check\n  newsmon --config other.yaml check")
+@click.command(
+    epilog="Example:\n\n\b\n  newsmon check\n  newsmon --config other.yaml check\n"
+    "  newsmon check --live --source mofa --samples 5 --format json"
+)
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Fetch each source's discovery page and a few articles now; store nothing.",
+)
+@click.option(
+    "--source", "names", multiple=True, metavar="NAME", help="With --live: only this source."
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=1, max=50),
+    default=3,
+    show_default=True,
+    help="With --live: articles to fetch and extract per source.",
+)
+@format_option("table", "json")
 @pass_state
-def check(state: State) -> None:
-    """Validate the config and print the sources and keywords it defines."""
+@click.pass_context
+def check(
+    ctx: click.Context, state: State, live: bool, names: tuple[str, ...], samples: int, fmt: str
+) -> None:
+    """Validate the config and print the sources and keywords it defines.
+
+    With --live, try each source for real instead: a verdict per source (ok, no_articles,
+    extraction_incomplete, blocked, error), its samples and problems. Exit 0 when every
+    checked source is ok, 1 otherwise, 2 on a config error.
+    """
+    from crawler.fetchoptions import describe as describe_fetch_options
+
     config = state.config
+    if live:
+        from jobs.check import check_live
+
+        sys.exit(check_live(config, names, samples, fmt, ctx.meta["log_level"]))
+    if names or fmt != "table":
+        fail("--source and --format apply only with --live", EXIT_CONFIG)
     click.echo(f"config: {find_config_path(state.config_path)}")
     click.echo(f"database: {redact_url(config.database)}")
     click.echo(f"sources ({len(config.sources)}):")
@@ -30,6 +66,9 @@ def check(state: State) -> None:
             f"  {source.name:<20} {source.mode:<8} {redact_url(source.url)}  "
             f"(delay {politeness.delay:g}s, robots {'on' if politeness.obey_robots else 'off'}){state_note}"
         )
+        options = describe_fetch_options(source)
+        if options:
+            click.echo(f"  {'':<20} {options}")
     click.echo(f"keywords ({len(config.keywords)}):")
     for rule in config.keywords:
         click.echo(f"  {rule.name:<20} {', '.join(rule.terms + rule.regex)}")

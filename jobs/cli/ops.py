@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
 from crawler.config.file import find_config_path
-from crawler.redact import redact_text
 from jobs.cli.state import State, fail, format_option
 from jobs.exits import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from jobs.output import printable
@@ -88,45 +86,25 @@ def run(
 @click.pass_obj
 def runs(state: State, source: str | None, limit: int, fmt: str) -> None:
     """List recorded crawl runs, newest first."""
-    from storage.runs import list_runs
+    from jobs.sources import run_row
+    from storage.runs import by_kind, list_runs
 
     engine = state.engine()
-    rows = (
-        [_run_row(run) for run in list_runs(engine, source, limit)] if _has_schema(engine) else []
-    )
+    rows = [run_row(run) for run in list_runs(engine, source, limit)] if _has_schema(engine) else []
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     elif fmt == "jsonl":
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
     else:
+        for row in rows:  # the table shows skips by reason next to their total
+            if row["skip_kinds"]:
+                row["skipped"] = f"{row['skipped']} [{by_kind(row['skip_kinds'])}]"
         _table(
             rows,
             ["id", "source", "started_at", "duration_s", "status", "pages", "new_items",
-             "flagged", "errors", "detail"],
+             "flagged", "errors", "skipped", "detail"],
         )  # fmt: skip
-
-
-def _run_row(run: Any) -> dict[str, Any]:
-    duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
-    kinds = " ".join(f"{k}={v}" for k, v in sorted((run.error_kinds or {}).items()))
-    error_text = redact_text(run.error_text) if run.error_text else None  # rows from before 14
-    return {
-        "id": run.id,
-        "source": run.source.name,
-        "started_at": _iso(run.started_at),
-        "finished_at": _iso(run.finished_at),
-        "duration_s": round(duration, 1) if duration is not None else None,
-        "status": run.status,
-        "pages": run.pages,
-        "new_items": run.new_items,
-        "flagged": run.flagged,
-        "skipped": run.skipped,
-        "errors": run.errors,
-        "error_kinds": run.error_kinds or {},
-        "error_text": error_text,
-        "detail": " ".join(filter(None, [kinds, error_text or ""]))[:80],
-    }
 
 
 @click.command(epilog="Example:\n\n\b\n  newsmon status\n  newsmon status || notify-ops")
@@ -140,65 +118,37 @@ def status(state: State, fmt: str) -> None:
     is walked in full again by the next run. Exit 0 when every source is healthy, 1
     otherwise (for monitoring).
     """
-    from jobs.schedule import interval_of, next_due
-    from storage import walks
-    from storage.cadence import load_states
-    from storage.clock import utcnow
-    from storage.health import SourceHealth, source_health, verdict
+    from jobs.sources import duration, iso, source_rows
 
-    config, now = state.config, utcnow()
-    sources = [source for source in config.sources if source.enabled]
-    rows, healthy_all = [], True
-    engine, names = state.engine(), [source.name for source in sources]
-    # An empty database (nothing crawled yet) reports every source as never run.
-    schema = _has_schema(engine)
-    found = source_health(engine, names if schema else [], now)
-    known = {facts.source: facts for facts in found}
-    catching_up = walks.catching_up(engine, [(s.name, s.url) for s in sources]) if schema else {}
-    backfills = walks.unfinished_backfills(engine, names) if schema else {}
-    cadences = load_states(engine, names) if schema else {}
-    for source in sources:
-        facts = known.get(source.name) or SourceHealth.never_run(source.name)
-        schedule = config.schedule_for(source)
-        overdue_after, cadence = None, cadences.get(source.name)
-        next_poll = now
-        if facts.last_started is not None:
-            next_poll = next_due(schedule, facts.last_started, now, cadence)
-            margin = interval_of(schedule, next_poll, cadence) + config.daemon.run_timeout
-            overdue_after = next_poll + timedelta(seconds=margin)
-        healthy, why = verdict(
-            facts,
-            max_failures=config.daemon.max_consecutive_failures,
-            expect_new_within=source.expect_new_within,
-            overdue_after=overdue_after,
-            now=now,
-        )
-        healthy_all &= healthy
-        behind, backfill = catching_up.get(source.name), backfills.get(source.name)
-        rows.append(
-            {
-                "source": source.name,
-                "healthy": healthy,
-                "last_success": _iso(facts.last_success),
-                "last_failure": _iso(facts.last_failure),
-                "consecutive_failures": facts.consecutive_failures,
-                "new_24h": facts.new_24h,
-                "new_7d": facts.new_7d,
-                "walk": _walk_summary(facts.runs, behind, backfill),
-                "caught_up": facts.runs > 0 and behind is None,
-                "catching_up_since": _iso(behind.since) if behind else None,
-                "backfill_steps_done": backfill.steps_done if backfill else None,
-                "interval": _duration(interval_of(schedule, next_poll, cadence)),
-                "interval_s": interval_of(schedule, next_poll, cadence),
-                "set_by": _set_by(schedule, cadence),
-                "next_poll": _iso(next_poll),
-                "conditional": source.conditional is not False
-                and (cadence is None or cadence.conditional),
-                "conditional_note": cadence.conditional_note if cadence else None,
-                "verdict": why,
-                "last_error": redact_text(facts.last_error) if facts.last_error else None,
-            }
-        )
+    engine = state.engine()
+    found = source_rows(state.config, engine, schema=_has_schema(engine))
+    healthy_all = all(row.healthy for row in found)
+    rows = [
+        {
+            "source": row.name,
+            "healthy": row.healthy,
+            "last_success": iso(row.facts.last_success),
+            "last_failure": iso(row.facts.last_failure),
+            "consecutive_failures": row.facts.consecutive_failures,
+            "new_24h": row.facts.new_24h,
+            "new_7d": row.facts.new_7d,
+            "walk": row.walk,
+            "caught_up": row.facts.runs > 0 and row.behind is None,
+            "catching_up_since": iso(row.behind.since) if row.behind else None,
+            "backfill_steps_done": row.backfill.steps_done if row.backfill else None,
+            "interval": duration(row.interval_s),
+            "interval_s": row.interval_s,
+            "set_by": row.set_by,
+            "next_poll": iso(row.next_poll),
+            "conditional": row.conditional,
+            "conditional_note": row.conditional_note,
+            "verdict": row.verdict,
+            "health": row.condition.state if row.condition else None,
+            "health_since": iso(row.condition.since) if row.condition else None,
+            "last_error": row.last_error,
+        }
+        for row in found
+    ]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
@@ -211,41 +161,10 @@ def status(state: State, fmt: str) -> None:
     sys.exit(EXIT_OK if healthy_all else EXIT_FAILED)
 
 
-def _set_by(schedule: Any, cadence: Any) -> str:
-    """What set the interval: fixed (every/cron), or the adaptive estimator's reason."""
-    if schedule.adaptive is None:
-        return "fixed"
-    reason = cadence.reason if cadence else "new"
-    return reason if cadence is None or cadence.conditional else f"{reason}; unconditional"
-
-
-def _duration(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size < size / 60:
-            return f"{round(seconds / size)}{unit}"
-    if seconds >= 3600:
-        return f"{seconds / 3600:.1f}h"
-    if seconds >= 60:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds:.0f}s"
-
-
-def _walk_summary(runs: int, behind: Any, backfill: Any) -> str | None:
-    """'caught up', or 'catching up (done/walked URLs)', plus an unfinished backfill."""
-    if runs == 0:
-        return None
-    text = f"catching up ({behind.done}/{behind.walked})" if behind else "caught up"
-    return f"{text}; backfill at step {backfill.steps_done}" if backfill else text
-
-
 def _has_schema(engine: Any) -> bool:
     from storage.db import current_revision
 
     return current_revision(engine) is not None
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%d %H:%M:%SZ") if value else None
 
 
 def _table(

@@ -7,15 +7,19 @@ heavy parts (SQLAlchemy queries, pyarrow, the web app) load inside the commands 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from jobs.cli.state import State, fail, format_option, pass_state
 from jobs.exits import EXIT_CONFIG, EXIT_FAILED, EXIT_USAGE
 from storage.filters import FILTERS, Filter, ItemQuery
+
+if TYPE_CHECKING:
+    from storage.search import Hit, Page
 
 WEB_TOKEN_ENV = "NEWSMON_WEB_TOKEN"
 WEB_HOSTS_ENV = "NEWSMON_WEB_ALLOWED_HOSTS"
@@ -77,7 +81,13 @@ def _fields(value: str | None, fmt: str, searching: bool) -> list[str]:
     type=click.Choice(["newest", "relevance"]),
     help="Default: relevance with --search or --keyword (title hits first), else newest.",
 )
-@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="How many items; past one page they are streamed, page by page.",
+)
 @click.option("--cursor", metavar="TOKEN", help="Resume after the previous page (see stderr).")
 @format_option("table", "json", "jsonl", "csv")
 @click.option("--fields", metavar="A,B,C", help="Columns to print, e.g. id,title,url,keywords.")
@@ -94,25 +104,51 @@ def items(state: Any, fmt: str, fields: str | None, **options: Any) -> None:
     pass it to --cursor for the next page.
     """
     from jobs import output
-    from storage.search import QueryError, search_items
+    from storage.search import QueryError
 
     query = _query(**options)
     chosen = _fields(fields, fmt, bool(query.search))
     try:
-        page = search_items(state.engine(), query)
+        page = _first_page(state.engine(), query)
     except QueryError as error:
         fail(str(error), EXIT_USAGE)
+    hits: Iterable[Hit] = page.hits
+    if query.limit > len(page.hits) and page.next_cursor:
+        hits = _stream(state.engine(), query, page)
     if fmt == "table" and not fields and not query.search:
-        output.write_table(page.items, sys.stdout)
+        output.write_table((hit.item for hit in hits), sys.stdout)
     elif fmt == "table":
         if not fields:
             chosen = ["id", "source", "title", "snippet"]
-        output.write_field_table(output.rows(page.hits, chosen), sys.stdout, chosen)
+        output.write_field_table(output.rows(hits, chosen), sys.stdout, chosen)
     else:
-        output.write_rows(output.rows(page.hits, chosen), fmt, sys.stdout, chosen)
-    if page.next_cursor:
+        output.write_rows(output.rows(hits, chosen), fmt, sys.stdout, chosen)
+    if query.limit <= len(page.hits) and page.next_cursor:
         sys.stdout.flush()
         click.echo(f"next-cursor: {page.next_cursor}", err=True)
+
+
+def _first_page(engine: Any, query: ItemQuery) -> Page:
+    """The first page: the whole answer up to one page, else the first page of a stream."""
+    from storage.search import MAX_PAGE, search_items
+
+    return search_items(engine, replace(query, limit=min(query.limit, MAX_PAGE)))
+
+
+def _stream(engine: Any, query: ItemQuery, first: Page) -> Iterator[Hit]:
+    """Up to `query.limit` hits, page after page from `first`: memory stays one page."""
+    from storage.search import MAX_PAGE, search_items
+
+    left = query.limit
+    page = first
+    while True:
+        yield from page.hits[:left]
+        left -= len(page.hits)
+        if left <= 0 or page.next_cursor is None:
+            return
+        page = search_items(
+            engine, replace(query, limit=min(left, MAX_PAGE), cursor=page.next_cursor)
+        )
 
 
 @click.command(epilog="Example:\n\n\b\n  newsmon show 42\n  newsmon show 42 --versions")
@@ -143,15 +179,20 @@ def show(state: State, item_id: int, versions: bool) -> None:
 @click.command(
     epilog="Example:\n\n\b\n  newsmon export --format csv --out flagged.csv --flagged --since 30d\n"
     "  newsmon export --format parquet --out items.parquet   # needs newsmon[parquet]\n"
-    "  newsmon export --format jsonl --out - --keyword Pakistan-US | jq .title"
+    "  newsmon export --format jsonl --out - --keyword Pakistan-US | jq .title\n"
+    "  newsmon export --format warc --out mofa.warc.gz --source mofa   # archived pages"
 )
 @filter_options
-@format_option("jsonl", "csv", "parquet")
+@format_option("jsonl", "csv", "parquet", "warc")
 @click.option("--out", "out", required=True, metavar="FILE", help="Where to write; - for stdout.")
 @click.option("--fields", metavar="A,B,C", help="Columns to export (default: all; csv: no text).")
 @click.pass_obj
 def export(state: Any, fmt: str, out: str, fields: str | None, **options: Any) -> None:
-    """Export every matching item, streamed page by page (bounded memory)."""
+    """Export every matching item, streamed page by page (bounded memory).
+
+    `--format warc` writes the archived pages of the matching items (sources with
+    `archive: true`) as gzipped WARC response records instead.
+    """
     from pathlib import Path
 
     from jobs import output
@@ -159,6 +200,9 @@ def export(state: Any, fmt: str, out: str, fields: str | None, **options: Any) -
     from storage.search import QueryError, iter_items
 
     query = _query(**options)
+    if fmt == "warc":
+        _export_warc(state.engine(), query, out)
+        return
     chosen = _fields(fields, fmt, bool(query.search))
     if fmt == "parquet" and out == "-":
         fail("parquet needs a file: --out items.parquet", EXIT_USAGE)
@@ -178,7 +222,32 @@ def export(state: Any, fmt: str, out: str, fields: str | None, **options: Any) -
     click.echo(f"exported {count} items to {out}", err=True)
 
 
-@click.command(epilog="Example:\n\n\b\n  newsmon stats\n  newsmon stats --since 7d --format json")
+def _export_warc(engine: Any, query: ItemQuery, out: str) -> None:
+    from pathlib import Path
+
+    from jobs.export import write_warc
+    from storage.archive import ArchiveError, iter_pages
+    from storage.fulltext import search_condition
+    from storage.search import QueryError, validate_query
+
+    if out == "-":
+        fail("warc needs a file: --out pages.warc.gz", EXIT_USAGE)
+    try:
+        validate_query(query)
+        search = [search_condition(engine.dialect.name, query.search)] if query.search else []
+        batches = iter_pages(engine, query, conditions=search)
+        count = write_warc((page for batch in batches for page in batch), Path(out))
+    except QueryError as error:
+        fail(str(error), EXIT_USAGE)
+    except ArchiveError as error:
+        fail(str(error), EXIT_FAILED)
+    click.echo(f"exported {count} archived pages to {out}", err=True)
+
+
+@click.command(
+    epilog="Example:\n\n\b\n  newsmon stats\n  newsmon stats --since 7d --format json\n"
+    "  newsmon stats --chart trend.svg --keyword Pakistan-US --days 90"
+)
 @filter_options
 @click.option(
     "--days",
@@ -188,13 +257,22 @@ def export(state: Any, fmt: str, out: str, fields: str | None, **options: Any) -
     help="Days per-day counts cover.",
 )
 @format_option("table", "json")
+@click.option(
+    "--chart",
+    metavar="FILE.svg",
+    help="Write the trend chart (flagged items per day per rule, or --keyword's) as SVG.",
+)
 @click.pass_obj
-def stats(state: Any, days: int, fmt: str, **options: Any) -> None:
+def stats(state: Any, days: int, fmt: str, chart: str | None, **options: Any) -> None:
     """Counts of stored items per source, per keyword and per day."""
     import json
 
     from storage.search import QueryError
     from storage.stats import collect_stats
+
+    if chart:
+        _write_chart(state, chart, days, options["keyword"])
+        return
 
     try:
         collected = collect_stats(state.engine(), _query(**options), days=days)
@@ -204,6 +282,11 @@ def stats(state: Any, days: int, fmt: str, **options: Any) -> None:
         click.echo(json.dumps(collected.as_dict(), indent=2, ensure_ascii=False))
         return
     click.echo(f"items: {collected.total}  flagged: {collected.flagged}")
+    archive = collected.archive
+    click.echo(
+        f"archive: {archive.pages} pages, {_megabytes(archive.stored_bytes)} compressed"
+        f" ({_megabytes(archive.body_bytes)} as fetched)"
+    )
     click.echo("\nper source:")
     for row in collected.sources:
         last = row.last_fetched.strftime("%Y-%m-%d %H:%M") if row.last_fetched else "-"
@@ -218,6 +301,23 @@ def stats(state: Any, days: int, fmt: str, **options: Any) -> None:
         click.echo(f"  {day}  {count:>8}")
     if not collected.days:
         click.echo("  (none)")
+
+
+def _write_chart(state: Any, path: str, days: int, keyword: str | None) -> None:
+    """`stats --chart`: the dashboard's trend charts as one standalone SVG file."""
+    from pathlib import Path
+
+    from jobs.charts import chart_document, charted_trends
+
+    charted = charted_trends(state.engine(), days, keyword)
+    if keyword and not charted:
+        fail(f"keyword rule {keyword!r} has flagged nothing", EXIT_FAILED)
+    Path(path).write_text(chart_document(charted), encoding="utf-8")
+    click.echo(f"chart: {len(charted)} rule(s), {days} days -> {path}", err=True)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
 
 
 @click.command(
@@ -266,7 +366,7 @@ def serve(state: Any, host: str, port: int, allowed_hosts: tuple[str, ...]) -> N
             " --allowed-host NAME for each name or address clients use",
             err=True,
         )
-    app = create_app(state.engine(), token=token, allowed_hosts=names)
+    app = create_app(state.engine(), token=token, allowed_hosts=names, config=state.config)
     click.echo(f"newsmon: serving http://{host}:{port}/ (Ctrl-C stops)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

@@ -25,12 +25,13 @@ import jinja2
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from markupsafe import Markup
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from crawler.config.models import Config
 from crawler.redact import redact_url
+from jobs.web import pages
 from jobs.web.feeds import atom_feed
 from storage.clock import to_utc
 from storage.filters import FILTERS, Filter
@@ -43,7 +44,7 @@ from storage.search import (
     list_sources,
     search_items,
 )
-from storage.text import html_snippet, plain_snippet
+from storage.text import plain_snippet
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ TOKEN_COOKIE = "newsmon_token"
 HTML_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
 }
+PAGE_OPTIONS = ("days", "token")  # query parameters that still leave `/` the dashboard
 EVERY_RESPONSE = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
 
@@ -76,6 +78,8 @@ class ItemOut(BaseModel):
     language: str | None
     keywords: list[str]
     duplicate_of: int | None = None
+    language_source: str | None = None
+    accessible_for_free: bool | None = None
     snippet: str | None = None
     text: str | None = None
     matches: list[MatchOut] | None = None
@@ -94,10 +98,14 @@ class SourceOut(BaseModel):
 
 
 def create_app(
-    engine: Engine, token: str | None = None, allowed_hosts: Sequence[str] = LOCAL_HOSTS
+    engine: Engine,
+    token: str | None = None,
+    allowed_hosts: Sequence[str] = LOCAL_HOSTS,
+    config: Config | None = None,
 ) -> FastAPI:
     """The ASGI app. Requests must name one of `allowed_hosts` in their Host header; with
-    `token`, every request needs it too (Bearer header, the cookie, or ?token=)."""
+    `token`, every request needs it too (Bearer header, the cookie, or ?token=). `config`
+    names the sources and channels /sources and /alerts report on."""
     app = FastAPI(
         title="newsmon",
         summary="Read-only access to the items newsmon collected.",
@@ -163,7 +171,10 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def search_page(request: Request) -> Response:
+        """The dashboard, or the search results once a query or filter is given."""
         params = request.query_params
+        if not any(value for name, value in params.items() if name not in PAGE_OPTIONS):
+            return _dashboard(request, params.get("days"))
         context: dict[str, Any] = {
             "params": params,
             "sources": list_sources(engine),
@@ -180,7 +191,7 @@ def create_app(
             status = 400
         else:
             status = 200
-            context["results"] = [_result(hit.item, hit.snippet) for hit in page.hits]
+            context["results"] = [pages.result(hit.item, hit.snippet) for hit in page.hits]
             if page.next_cursor:
                 kept = {k: v for k, v in params.items() if k not in ("cursor", "token") and v}
                 context["next_url"] = "/?" + urlencode({**kept, "cursor": page.next_cursor})
@@ -188,11 +199,41 @@ def create_app(
             request, "search.html", context, status_code=status, headers=HTML_HEADERS
         )
 
+    def _dashboard(request: Request, days: str | None) -> Response:
+        period = int(days) if days and days.isdigit() else pages.DEFAULT_PERIOD
+        if period not in pages.PERIODS:
+            period = pages.DEFAULT_PERIOD
+        context = pages.dashboard(engine, config, period)
+        status = 400 if context["error"] else 200
+        return templates.TemplateResponse(
+            request, "dashboard.html", context, status_code=status, headers=HTML_HEADERS
+        )
+
     @app.get("/items/{item_id}", response_class=HTMLResponse, include_in_schema=False)
     def item_page(request: Request, item_id: int) -> Response:
         item = _item_or_404(engine, item_id)
-        context = {"item": _result(item, None)}
+        context = pages.story_page(engine, item)
         return templates.TemplateResponse(request, "item.html", context, headers=HTML_HEADERS)
+
+    @app.get("/sources", response_class=HTMLResponse, include_in_schema=False)
+    def sources_page(request: Request) -> Response:
+        context = pages.sources_page(engine, config)
+        return templates.TemplateResponse(request, "sources.html", context, headers=HTML_HEADERS)
+
+    @app.get("/sources/{name}/runs", response_class=HTMLResponse, include_in_schema=False)
+    def runs_page(request: Request, name: str) -> Response:
+        from jobs.sources import run_row
+        from storage.runs import list_runs
+
+        if name not in {source["name"] for source in list_sources(engine)}:
+            raise HTTPException(404, f"no source named {name!r}")
+        context = {"name": name, "runs": [run_row(run) for run in list_runs(engine, name, 100)]}
+        return templates.TemplateResponse(request, "runs.html", context, headers=HTML_HEADERS)
+
+    @app.get("/alerts", response_class=HTMLResponse, include_in_schema=False)
+    def alerts_page(request: Request) -> Response:
+        context = pages.alerts_page(engine, config)
+        return templates.TemplateResponse(request, "alerts.html", context, headers=HTML_HEADERS)
 
     @app.get("/feeds/keyword/{name}.atom", tags=["feeds"])
     def keyword_feed(request: Request, name: str) -> Response:
@@ -334,6 +375,8 @@ def _item_out(item: StoredItem, snippet: str | None, *, full: bool = False) -> I
         language=item.language,
         keywords=item.keywords,
         duplicate_of=item.duplicate_of,
+        language_source=item.language_source,
+        accessible_for_free=item.accessible_for_free,
         snippet=snippet,
         text=item.text if full else None,
         matches=[
@@ -349,26 +392,6 @@ def _item_out(item: StoredItem, snippet: str | None, *, full: bool = False) -> I
         if full
         else None,
     )
-
-
-def _result(item: StoredItem, snippet: str | None) -> dict[str, Any]:
-    """What the templates show of one item; *_html values are escaped already."""
-    contexts = [html_snippet(item.context(match)) for match in item.matches[:3]]
-    return {
-        "id": item.id,
-        # Stored URLs come from crawling http(s); anything else is not linked.
-        "url": item.url if item.url.startswith(("http://", "https://")) else "",
-        "title": item.title or item.url,
-        "source": item.source_name,
-        "date": (item.published_at or item.fetched_at).strftime("%Y-%m-%d"),
-        "author": item.author,
-        "language": item.language,
-        "keywords": item.keywords,
-        "flagged": bool(item.matches),
-        "snippet_html": Markup(html_snippet(snippet)) if snippet else None,
-        "contexts_html": [Markup(context) for context in contexts],
-        "text": item.text,
-    }
 
 
 def _feed(request: Request, engine: Engine, query: ItemQuery, kind: str, name: str) -> Response:

@@ -90,6 +90,11 @@ def test_ci_and_the_image_install_from_hash_pinned_locks(observe):
     for text in PYPROJECT["project"]["dependencies"]:
         assert canonicalize_name(Requirement(text).name) in runtime
     assert all(runtime[name][0] == dev[name][0] for name in runtime if name in dev)
+    for lock in LOCKS.values():  # pip 23.2 resolves an extra apart from its package's pin
+        text = lock.read_text()
+        assert f"lxml[html_clean]=={dev['lxml'][0]} \\" in text, (
+            f"{lock.name}: no lxml[html_clean] pin"
+        )
     ci, dockerfile = (REPO / ".ci" / "run").read_text(), (REPO / "Dockerfile").read_text()
     assert "--require-hashes -r requirements/dev.txt" in ci
     assert "--require-hashes -r requirements/runtime.txt" in dockerfile

@@ -44,16 +44,21 @@ def write_config(
 
 
 def newsmon(
-    config: Path | None, *args: str, timeout: float = 120, python_args: tuple[str, ...] = ()
+    config: Path | None,
+    *args: str,
+    timeout: float = 120,
+    python_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `newsmon [--config CONFIG] ARGS` in a child process, as cron would."""
+    """Run `newsmon [--config CONFIG] ARGS` in a child process, as cron would (with `env` set
+    besides the test's environment, less its NEWSMON_ variables)."""
     command = [sys.executable, *python_args, "-m", "jobs.cli"]
     if config is not None:
         command += ["--config", str(config)]
-    env = {key: value for key, value in os.environ.items() if not key.startswith("NEWSMON_")}
-    env["PYTHONPATH"] = str(REPO)
+    child_env = {key: value for key, value in os.environ.items() if not key.startswith("NEWSMON_")}
+    child_env.update(env or {}, PYTHONPATH=str(REPO))
     return subprocess.run(
-        [*command, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env
+        [*command, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=child_env
     )
 
 

@@ -15,19 +15,20 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 from crawler import extract, pipelines, worker
 from crawler.spiders.feed import FeedSpider
 
 
-def extract_article(html: str, url: str) -> extract.Extracted:
+def extract_article(html: str, url: str, **options: Any) -> extract.Extracted:
     marker = os.environ.get("NEWSMON_TEST_FAILING_PAGE")
     if marker and marker in url:
         raise RuntimeError("the extractor broke on this page")
     hung = os.environ.get("NEWSMON_TEST_HUNG_PAGE")
     if hung and hung in url:
         time.sleep(3600)
-    return extract.extract_article(html, url)
+    return extract.extract_article(html, url, **options)
 
 
 def failing_flag(record, source, matcher):  # type: ignore[no-untyped-def]

@@ -83,7 +83,11 @@ def test_status_flags_a_source_that_failed_three_times_in_a_row(tmp_path, site):
     assert newsmon(config, "crawl").returncode == 1
     assert newsmon(config, "crawl", "--source", "broken").returncode == 1
     two = newsmon(config, "status", "--format", "json")
-    assert two.returncode == 0, two.stdout  # two failures in a row: still under the threshold
+    # Two failures in a row are under the threshold, but it never once succeeded: not ok.
+    assert two.returncode == 1, two.stdout
+    two_rows = {row["source"]: row for row in json.loads(two.stdout)}
+    assert two_rows["broken"]["verdict"] == "never succeeded: 2 run(s), all failed"
+    assert two_rows["good"]["healthy"] is True and two_rows["good"]["health"] == "ok"
     assert newsmon(config, "crawl", "--source", "broken").returncode == 1
 
     result = newsmon(config, "status", "--format", "json")
@@ -94,6 +98,10 @@ def test_status_flags_a_source_that_failed_three_times_in_a_row(tmp_path, site):
     assert rows["broken"]["verdict"].startswith("failing")
     assert rows["broken"]["last_success"] is None
     assert rows["good"]["healthy"] is True and rows["good"]["new_24h"] == 4
+    # Both are adaptive (the default): the crawls planned each one's next poll.
+    assert rows["good"]["set_by"] == "new" and rows["good"]["interval_s"] == 300
+    assert rows["broken"]["set_by"] == "backoff" and rows["broken"]["interval_s"] > 300
+    assert rows["broken"]["next_poll"] > rows["good"]["next_poll"]
     table = newsmon(config, "status")
     assert table.returncode == 1 and "failing: 3 failures in a row" in table.stdout
 

@@ -58,6 +58,8 @@ def seed(engine: Engine) -> dict[str, int]:
             published_at=datetime(2025, 7, 25, 18, 41, tzinfo=UTC),
             fetched_at=datetime(2025, 7, 26, 8, 0, tzinfo=UTC),
             language="en",
+            language_source="page",
+            accessible_for_free=False,
             author="Kamran Yousaf",
             matches=[_match("Pakistan-US", DAR_TEXT, "Pakistan-US")],
         ),
@@ -86,6 +88,9 @@ def seed(engine: Engine) -> dict[str, int]:
             published_at=None,  # sorts and filters by its fetch date
             fetched_at=datetime(2025, 7, 20, 12, 0, tzinfo=UTC),
             language="ur",
+            language_source="text",
+            accessible_for_free=True,
+            extracted_by="rules",
         ),
     )
     store(

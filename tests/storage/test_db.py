@@ -1,3 +1,7 @@
+import sqlite3
+import threading
+import time
+
 import pytest
 from sqlalchemy import text
 
@@ -17,6 +21,24 @@ def test_sqlite_uses_wal_and_a_busy_timeout(tmp_path):
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
     assert (tmp_path / "sub").is_dir()
+
+
+def test_switching_a_new_file_to_wal_waits_for_another_writer_instead_of_failing(tmp_path):
+    # CI saw two crawls opening a new file at once fail "database is locked" on the switch:
+    # SQLite refuses it at once, busy timeout or not, while another connection writes.
+    path = tmp_path / "newsmon.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE t (x)")
+    other.execute("BEGIN")
+    other.execute("SELECT * FROM t").fetchall()
+    other.execute("INSERT INTO t VALUES (1)")
+    threading.Timer(0.5, other.execute, ("COMMIT",)).start()
+    started = time.monotonic()
+    with make_engine(f"sqlite:///{path}").connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("SELECT count(*) FROM t")).scalar() == 1
+    assert time.monotonic() - started >= 0.4  # it waited for the commit, then switched
+    other.close()
 
 
 def test_an_empty_database_gets_the_schema(tmp_path):

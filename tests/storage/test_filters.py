@@ -36,6 +36,7 @@ SAMPLES: dict[str, tuple[object, str]] = {
     "language": ("ur", "ur"),
     "flagged": (True, "true"),
     "has_duplicates": (True, "true"),
+    "access": ("paid", "paid"),
 }
 
 

@@ -134,6 +134,24 @@ def test_source_politeness_overrides_only_the_fields_it_names(tmp_path: Path) ->
     assert config.politeness_for(config.source("plain")) == config.politeness
 
 
+def test_archiving_is_off_by_default_and_a_source_may_differ(tmp_path: Path) -> None:
+    sources = """
+        sources:
+          - name: kept
+            feed: https://kept.test/feed
+            archive: true
+          - name: plain
+            feed: https://plain.test/feed
+          - name: never
+            feed: https://never.test/feed
+            archive: false
+        """
+    config = load(tmp_path, sources)
+    assert [config.archives(s) for s in config.sources] == [True, False, False]
+    config = load(tmp_path, "archive: true\n" + textwrap.dedent(sources))
+    assert [config.archives(s) for s in config.sources] == [True, True, False]
+
+
 BAD_CASES = {
     "unknown key": (
         """\
@@ -305,6 +323,51 @@ BAD_CASES = {
         """,
         2,
         "sources[0]: max_sitemaps, sitemap_hosts only apply to a sitemap source",
+    ),
+    "archive not a boolean": (
+        """\
+        sources:
+          - name: a
+            feed: http://a.test/feed
+            archive: sometimes
+        """,
+        4,
+        "sources[0].archive:",
+    ),
+    "bad extract body selector": (
+        """\
+        sources:
+          - name: a
+            feed: http://a.test/feed
+            extract:
+              title: h1.title
+              body: "div.entry-content["
+        """,
+        6,
+        "sources[0].extract.body: CSS selector 'div.entry-content[' is not valid",
+    ),
+    "bad extract remove selector": (
+        """\
+        sources:
+          - name: a
+            feed: http://a.test/feed
+            extract:
+              remove:
+                - div.ok
+                - "figure >> figcaption"
+        """,
+        7,
+        "sources[0].extract.remove[1]: CSS selector 'figure >> figcaption' is not valid",
+    ),
+    "bad extract date": (
+        """\
+        sources:
+          - name: a
+            feed: http://a.test/feed
+            extract: {date: "time.entry-date@"}
+        """,
+        4,
+        "sources[0].extract.date: '' after '@' is not an attribute name",
     ),
     "top level is a list": ("- sources\n", 1, "the top level must be a mapping"),
     "malformed env reference": (
