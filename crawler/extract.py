@@ -7,6 +7,7 @@ where they are given; trafilatura does the rest.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -173,13 +174,25 @@ def date_from_url(url: str) -> datetime | None:
         return None
 
 
-def warm_up() -> None:
-    """Ready a fresh worker before the first page arrives: imports, MinHash permutations,
-    the language model (loaded by the fork server already, when it preloads)."""
-    import trafilatura  # noqa: F401
+# A page trafilatura takes for an article: its first extraction builds what later ones reuse.
+WARM_UP_PAGE = (
+    "<html lang='en'><head><title>Warm up</title></head><body><article><h1>Warm up</h1>"
+    + "".join(
+        f"<p>Paragraph {n} of the warm-up: a first extraction sets up what later ones reuse.</p>"
+        for n in range(6)
+    )
+    + "</article></body></html>"
+)
 
+
+def warm_up() -> None:
+    """Ready a process before the first page arrives: imports, trafilatura's first-call set-up,
+    MinHash permutations. The fork server runs it once (crawler/pool_warmup.py), so workers
+    fork warm; each worker runs it again, cheaply, as the pool starts it."""
     from crawler.language import identifier
     from storage.text import minhash
 
+    with contextlib.suppress(NotAnArticle):  # it is one, but a warm-up never fails on that
+        extract_article(WARM_UP_PAGE, "https://warm-up.invalid/", MIN_TEXT_CHARS)
     minhash("warm up")
     identifier()

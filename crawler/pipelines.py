@@ -1,9 +1,8 @@
-"""Item pipeline stages, in order: extract (process pool) -> flag (keywords) -> store (batched)."""
+"""Item pipeline stages, in order: extract and flag (process pool) -> store (batched)."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 
@@ -12,14 +11,12 @@ from scrapy.exceptions import DropItem
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from crawler.components import Component
-from crawler.extract import Extracted, NotAnArticle, date_from_url, extract_article
-from crawler.items import FetchedPage, Hints, RawResponse
-from crawler.pool import extraction_pool
-from crawler.urls import InvalidURL, canonicalize, url_key
+from crawler.extract import NotAnArticle, extract_article
+from crawler.items import FetchedPage, RawResponse
+from crawler.pool import submit_page
 from storage.archive import ArchivedPage
 from storage.deliveries import AlertRoute
-from storage.queries import ArticleRecord, MatchRecord, store_articles
-from storage.text import storable
+from storage.queries import ArticleRecord, store_articles
 
 log = logging.getLogger(__name__)
 
@@ -31,22 +28,18 @@ STORE_MAX_WAIT_S = 2.0
 
 
 class ExtractPipeline(Component):
-    """Runs trafilatura in the worker pool and turns a fetched page into an article record."""
+    """Turns a fetched page into an article record, flagged with the keyword rules: all of it
+    in the worker pool (crawler/worker.py); a regex that runs past its time limit
+    (crawler/userregex.py) is counted as an error of the run."""
 
     def configure(self) -> None:
         extract = self.context.source.extract
         self.rules = extract.rules() if extract is not None else None  # the source's own
 
     async def process_item(self, page: FetchedPage) -> ArticleRecord:
-        future = extraction_pool().submit(
-            extract_article,
-            page.html,
-            page.url,
-            rules=self.rules,
-            listed=page.hints != Hints(),  # a feed or sitemap described it as an entry
-        )
+        future = submit_page(page, self.context.matcher, extract_article, self.rules)
         try:
-            extracted = await asyncio.wait_for(asyncio.wrap_future(future), EXTRACT_TIMEOUT_S)
+            processed = await asyncio.wait_for(asyncio.wrap_future(future), EXTRACT_TIMEOUT_S)
         except NotAnArticle as reason:
             self.count("skipped/not_article")
             self.context.walks.settle(page.walk, ok=True)
@@ -56,7 +49,9 @@ class ExtractPipeline(Component):
             self.context.walks.settle(page.walk, ok=False)
             log.warning("%s: extraction failed for %s: %r", page.source, page.url, error)
             raise DropItem(f"extract_failed: {page.url}", log_level="DEBUG") from None
-        record = article_record(page, extracted)
+        for _rule in processed.regex_timeouts:
+            self.count("errors/regex_timeout")
+        record = processed.record
         if page.raw is not None:  # compressed off the reactor: a large page stalls no one
             record.page = await asyncio.to_thread(archived_page, page.raw)
         self.context.walks.expect(record.url_key, page.walk)
@@ -64,74 +59,8 @@ class ExtractPipeline(Component):
         return record
 
 
-def article_record(page: FetchedPage, extracted: Extracted) -> ArticleRecord:
-    """Merge extraction with discovery hints; hints fill what the page did not say.
-
-    Every text is made storable here (storage/text.py), whether it came from the page or
-    from a feed or listing: the database never sees a lone surrogate or a NUL.
-    """
-    published, date_source = extracted.published, "page"
-    if published is None and page.hints.published is not None:
-        published, date_source = page.hints.published, "feed"
-    if published is None:
-        published, date_source = date_from_url(page.url), "url"
-    text = storable(extracted.text)
-    return ArticleRecord(
-        url=page.url,
-        url_key=url_key(page.url),
-        text=text,
-        content_hash=content_hash(text),
-        title=_optional(extracted.title or page.hints.title),
-        author=_optional(extracted.author or page.hints.author),
-        published_at=published,
-        date_source=date_source if published else None,
-        canonical_url=_optional(_declared_canonical(extracted.canonical_url, page.url)),
-        language=_optional(extracted.language),
-        language_source=extracted.language_source if extracted.language else None,
-        site_name=_optional(extracted.site_name),
-        signature=extracted.signature or None,
-        extracted_by=extracted.extracted_by,
-        accessible_for_free=extracted.accessible_for_free,
-    )
-
-
 def archived_page(raw: RawResponse) -> ArchivedPage:
     return ArchivedPage.pack(raw.url, raw.status, raw.headers, raw.body, raw.fetched_at)
-
-
-def _optional(value: str | None) -> str | None:
-    return (storable(value) or None) if value else None
-
-
-def _declared_canonical(declared: str | None, url: str) -> str | None:
-    """The page's own rel=canonical, canonicalised; kept as metadata, never as identity."""
-    if not declared or declared == url:
-        return declared
-    try:
-        return canonicalize(declared, base=url)
-    except InvalidURL:
-        return None
-
-
-def content_hash(text: str) -> str:
-    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
-
-
-class FlagPipeline(Component):
-    """Attaches the keyword matches of the source's rules; a regex that runs past its time
-    limit (crawler/userregex.py) is counted as an error of the run."""
-
-    def process_item(self, article: ArticleRecord) -> ArticleRecord:
-        matches = self.context.matcher.match(
-            article.title or "",
-            article.text,
-            source=self.context.source.name,
-            on_timeout=lambda _rule: self.count("errors/regex_timeout"),
-        )
-        article.matches = [
-            MatchRecord(m.keyword, m.field, m.start, m.end, m.snippet) for m in matches
-        ]
-        return article
 
 
 class StorePipeline(Component):

@@ -1,5 +1,8 @@
 """The process pool that runs extraction off the event loop, so both cores extract while Scrapy fetches.
 
+Workers do all the work a page costs besides fetching and storing (crawler/worker.py: extract,
+sign, flag); each gets the run's keyword rules once, as it starts.
+
 Its processes die with the crawl (crawler/lifeline.py): the fork server, started from the
 crawl's main thread, and each worker it forks ask for SIGKILL when their parent dies. At the
 end of a crawl a worker still busy is hung (every item has settled or timed out), so it is
@@ -13,12 +16,17 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import replace
 from multiprocessing import forkserver
 
-from crawler import extract
+from crawler import extract, worker
+from crawler.items import FetchedPage
+from crawler.keywords import Matcher
 from crawler.lifeline import die_with_parent
 from crawler.pool_server import OWNER_ENV, SERVER_ENV
+from crawler.siterules import SiteRules
+from crawler.worker import PackedRules, Processed
 
 log = logging.getLogger(__name__)
 
@@ -26,26 +34,48 @@ log = logging.getLogger(__name__)
 TASKS_PER_WORKER = 2000
 # Imported once by the fork server, so every worker forks with them loaded instead of importing
 # them itself; a missing one is skipped and then imported by the worker. The first makes the
-# fork server die with the crawl.
-PRELOAD = [
-    "crawler.pool_server",
-    "crawler.extract",
-    "trafilatura",
-    "storage.text",
-    "datasketch",
-    "py3langid",
-]
+# fork server die with the crawl; the last warms it up, once for every worker.
+PRELOAD = ["crawler.pool_server", "crawler.worker", "trafilatura", "numpy", "crawler.pool_warmup"]
 # How long finished workers get to exit at shutdown before they count as hung.
 EXIT_GRACE_S = 2.0
 
 _pool: ProcessPoolExecutor | None = None
+_pool_rules: PackedRules | None = None  # the rules the pool's workers flag with
 _pool_lock = threading.Lock()
 _starting = False
+_packed: tuple[Matcher, PackedRules] | None = None  # packed once per matcher
+_packed_lock = threading.Lock()
 
 
-def extraction_pool() -> ProcessPoolExecutor:
-    """The process-wide pool, started on first use."""
-    global _pool
+def submit_page(
+    page: FetchedPage,
+    matcher: Matcher,
+    extract_page: worker.Extractor = extract.extract_article,
+    site_rules: SiteRules | None = None,
+) -> Future[Processed]:
+    """Extract, sign and flag `page` in a worker; `extract_page` must pickle by name."""
+    pool, rules = extraction_pool(matcher)
+    # The walk and the raw response (archived here) stay: workers need only the page.
+    sent = replace(page, walk=None, raw=None)
+    return pool.submit(worker.process_page, sent, rules.key, extract_page, site_rules)
+
+
+def _packed_rules(matcher: Matcher) -> PackedRules:
+    """`matcher` packed, once: the pool's starting thread and the pipeline ask for it at once."""
+    global _packed
+    with _packed_lock:
+        if _packed is None or _packed[0] is not matcher:
+            _packed = (matcher, PackedRules.of(matcher))
+        return _packed[1]
+
+
+def extraction_pool(matcher: Matcher) -> tuple[ProcessPoolExecutor, PackedRules]:
+    """The process-wide pool, started on first use; its workers flag with `matcher`'s rules
+    (another matcher, as in tests, restarts it)."""
+    global _pool, _pool_rules
+    rules = _packed_rules(matcher)
+    if _pool is not None and _pool_rules is not None and _pool_rules.key != rules.key:
+        shutdown_pool()
     with _pool_lock:
         if _pool is None:
             # forkserver, never fork: forking a process that runs threads (Twisted, SQLite) can
@@ -56,11 +86,13 @@ def extraction_pool() -> ProcessPoolExecutor:
                 workers,
                 mp_context=context,
                 max_tasks_per_child=TASKS_PER_WORKER,
-                initializer=_worker_lifeline,
+                initializer=_start_worker,
+                initargs=(rules,),
             )
+            _pool_rules = rules
             for _ in range(workers):
                 _pool.submit(extract.warm_up)
-    return _pool
+        return _pool, _pool_rules or rules
 
 
 def _start_server() -> multiprocessing.context.BaseContext:
@@ -72,13 +104,14 @@ def _start_server() -> multiprocessing.context.BaseContext:
     return context
 
 
-def _worker_lifeline() -> None:
+def _start_worker(rules: PackedRules) -> None:
     server = os.environ.get(SERVER_ENV, "")
     if server.isdigit():
         die_with_parent(int(server))
+    worker.install_rules(rules)
 
 
-def start_extraction_pool() -> None:
+def start_extraction_pool(matcher: Matcher) -> None:
     """Start the pool in the background (workers take ~0.5 s), so pages find it warm.
 
     The fork server itself is started here, on the calling (main) thread: Linux sends a
@@ -89,14 +122,16 @@ def start_extraction_pool() -> None:
     if _pool is None and not _starting:
         _starting = True
         _start_server()
-        threading.Thread(target=extraction_pool, name="start-extraction-pool", daemon=True).start()
+        threading.Thread(
+            target=extraction_pool, args=(matcher,), name="start-extraction-pool", daemon=True
+        ).start()
 
 
 def shutdown_pool() -> None:
     """Stop the pool: idle workers exit, a worker still busy after EXIT_GRACE_S is killed."""
-    global _pool, _starting
+    global _pool, _pool_rules, _starting
     with _pool_lock:
-        pool, _pool, _starting = _pool, None, False
+        pool, _pool, _pool_rules, _starting = _pool, None, None, False
     if pool is None:
         return
     # The executor offers no public handle on its processes; a hung one must not hold the exit.

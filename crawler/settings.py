@@ -71,7 +71,6 @@ def process_settings(
         "RETRY_GIVE_UP_LOG_LEVEL": "INFO",
         "ITEM_PIPELINES": {
             "crawler.pipelines.ExtractPipeline": 100,
-            "crawler.pipelines.FlagPipeline": 200,
             "crawler.incremental.RecheckPipeline": 250,  # re-fetched articles end here
             "crawler.incremental.SignaturePipeline": 260,
             "crawler.pipelines.StorePipeline": 300,

@@ -2,7 +2,7 @@
 trafilatura upgrade changed, and keep each real text change as a version of its item.
 
 Each page is read from the archive (storage/archive.py), decoded and extracted exactly as the
-crawl does it (crawler/charset.py, crawler/extract.py, crawler/pipelines.py article_record),
+crawl does it (crawler/charset.py, crawler/extract.py, crawler/worker.py article_record),
 and stored the way a re-check stores a corrected article (storage/incremental.py
 store_version): the old text becomes a version, the new one the item's text, its keyword
 matches those of the current rules. A version is one transaction, so a killed run loses
@@ -24,7 +24,7 @@ from crawler.extract import Extracted, NotAnArticle, extract_article
 from crawler.incremental import reindex_item
 from crawler.items import FetchedPage
 from crawler.keywords import Matcher
-from crawler.pipelines import article_record
+from crawler.worker import article_record
 from storage.archive import StoredPage, iter_pages
 from storage.deliveries import AlertRoute, owed_rows
 from storage.filters import ItemQuery

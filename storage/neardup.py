@@ -17,7 +17,7 @@ from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Item, Signature, SignatureBand
-from storage.text import BANDS, band_hashes, estimated_jaccard, from_values, minhash, to_bytes
+from storage.text import BANDS, band_hashes, estimated_jaccard, minhash, to_bytes
 
 DEFAULT_THRESHOLD = 0.8
 
@@ -46,14 +46,19 @@ def _candidates_statement(before_an_id: bool) -> Any:
 
 
 def find_near_copies(
-    session: Session, signature: Any, threshold: float, before_id: int | None = None
+    session: Session,
+    signature: Any,
+    threshold: float,
+    before_id: int | None = None,
+    bands: list[tuple[int, int]] | None = None,
 ) -> list[NearCopy]:
     """Stored items whose text is a near-copy (estimated Jaccard >= threshold), best first.
 
     One indexed lookup on (band, hash) finds the candidates; only they are compared.
+    `bands`: the signature's band hashes, when the caller has them already.
     """
     params: dict[str, int] = {} if before_id is None else {"before": before_id}
-    for band, band_hash in band_hashes(signature):
+    for band, band_hash in bands or band_hashes(signature):
         params[f"band{band}"], params[f"hash{band}"] = band, band_hash
     ids = list(session.scalars(_candidates_statement(before_id is not None), params))
     if not ids:
@@ -78,12 +83,24 @@ def index_signature(
     if replace:
         session.execute(delete(SignatureBand).where(SignatureBand.item_id == item_id))
         session.execute(delete(Signature).where(Signature.item_id == item_id))
+    _insert_signatures(session, [(item_id, signature, band_hashes(signature))])
+
+
+def _insert_signatures(
+    session: Session, signed: Sequence[tuple[int, Any, list[tuple[int, int]]]]
+) -> None:
+    """(item_id, signature, its band hashes) rows, in two statements whatever their number."""
     session.execute(
-        Signature.__table__.insert(), [{"item_id": item_id, "minhash": to_bytes(signature)}]
+        Signature.__table__.insert(),
+        [{"item_id": item_id, "minhash": to_bytes(signature)} for item_id, signature, _ in signed],
     )
     session.execute(
         SignatureBand.__table__.insert(),
-        [{"band": b, "hash": h, "item_id": item_id} for b, h in band_hashes(signature)],
+        [
+            {"band": band, "hash": band_hash, "item_id": item_id}
+            for item_id, _, bands in signed
+            for band, band_hash in bands
+        ],
     )
 
 
@@ -101,20 +118,59 @@ class DuplicateLinker:
 
     def remember(self, url_key: str, text: str, signature: bytes | None = None) -> None:
         """Keep the article's MinHash: the one extraction computed, else computed here."""
-        self.signatures[url_key] = from_values(signature) if signature else minhash(text)
+        self.signatures[url_key] = signature or to_bytes(minhash(text))
 
     def link(self, session: Session, inserted: Sequence[tuple[int, Any]]) -> None:
-        """`inserted`: (item_id, record with url_key and text) for the rows just inserted."""
+        """`inserted`: (item_id, record with url_key and text) for the rows just inserted.
+
+        Each item is compared with the stored items before it (one indexed lookup) and with
+        the batch's items before it (in memory, as their signatures are indexed only at the
+        end, in two statements for the whole batch).
+        """
+        signed: list[tuple[int, Any, list[tuple[int, int]]]] = []
+        batch = _BatchIndex()
         for item_id, record in sorted(inserted, key=lambda pair: pair[0]):
             signature = self.signatures.pop(record.url_key, None)
             if signature is None:
                 signature = minhash(record.text)
-            copies = find_near_copies(session, signature, self.threshold, before_id=item_id)
-            if copies:
-                root = min(copy.root_id for copy in copies)
+            bands = band_hashes(signature)
+            copies = find_near_copies(session, signature, self.threshold, item_id, bands)
+            copies += batch.near_copies(signature, bands, self.threshold)
+            root = min((copy.root_id for copy in copies), default=None)
+            if root is not None:
                 session.execute(update(Item).where(Item.id == item_id).values(duplicate_of=root))
                 self.linked += 1
-            index_signature(session, item_id, signature, replace=False)
+            batch.add(item_id, signature, bands, root)
+            signed.append((item_id, signature, bands))
+        if signed:
+            _insert_signatures(session, signed)
         # Articles of the batch that were stored already (by another source) leave theirs.
         self.signatures.clear()
         session.flush()
+
+
+class _BatchIndex:
+    """The signatures of one store batch, not yet in the band table, by band hash."""
+
+    def __init__(self) -> None:
+        self.by_band: dict[tuple[int, int], list[int]] = {}
+        self.items: dict[int, tuple[Any, int | None]] = {}  # id -> (signature, duplicate_of)
+
+    def add(
+        self, item_id: int, signature: Any, bands: list[tuple[int, int]], root: int | None
+    ) -> None:
+        self.items[item_id] = (signature, root)
+        for pair in bands:
+            self.by_band.setdefault(pair, []).append(item_id)
+
+    def near_copies(
+        self, signature: Any, bands: list[tuple[int, int]], threshold: float
+    ) -> list[NearCopy]:
+        candidates = {item_id for pair in bands for item_id in self.by_band.get(pair, ())}
+        found = []
+        for item_id in candidates:
+            other, duplicate_of = self.items[item_id]
+            similarity = estimated_jaccard(signature, to_bytes(other))
+            if similarity >= threshold:
+                found.append(NearCopy(item_id, duplicate_of or item_id, similarity))
+        return found

@@ -3,50 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from storage.archive import ArchivedPage, add_pages
-from storage.clock import to_utc, utcnow
+from storage.archive import add_pages
+from storage.clock import to_utc
 from storage.db import dialect_insert
 from storage.deliveries import AlertRoute, bundle_stories, insert_owed, owed_rows
 from storage.models import Item, KeywordMatch
 
-
-@dataclass(frozen=True)
-class MatchRecord:
-    keyword: str
-    field: str
-    start: int
-    end: int
-    snippet: str
-
-
-@dataclass
-class ArticleRecord:
-    """An extracted, flagged article ready to store."""
-
-    url: str
-    url_key: str
-    text: str
-    content_hash: str
-    title: str | None = None
-    author: str | None = None
-    published_at: datetime | None = None
-    date_source: str | None = None
-    canonical_url: str | None = None
-    language: str | None = None
-    language_source: str | None = None  # "page" (declared) or "text" (detected)
-    site_name: str | None = None
-    extracted_by: str | None = None  # "rules", "trafilatura" or "trafilatura+fallback"
-    accessible_for_free: bool | None = None  # the page's ld+json isAccessibleForFree
-    fetched_at: datetime = field(default_factory=utcnow)
-    matches: list[MatchRecord] = field(default_factory=list)
-    signature: bytes | None = None  # MinHash values, for near-duplicate linking
-    page: ArchivedPage | None = None  # the fetched page, when its source archives
+# Re-exported: the records were defined here, and callers still import them from here.
+from storage.records import ArticleRecord as ArticleRecord
+from storage.records import MatchRecord as MatchRecord
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,11 @@ def storable(text: str) -> str:
     return CONTROL.sub("", SURROGATE.sub("\ufffd", text))
 
 
+def storable_or_none(text: str | None) -> str | None:
+    """`text` made storable; None for no text (None, empty, or nothing left)."""
+    return (storable(text) or None) if text else None
+
+
 # --- Folding ------------------------------------------------------------------------------------
 # NFKC, case, dash variants, spaces around a dash, whitespace runs, Arabic-script variants and
 # invisible marks. Keyword matching needs offsets back into the original text: the common case
@@ -331,28 +336,45 @@ def _fmix32(values: Any) -> Any:
 
 @functools.cache
 def _permutations() -> Any:
-    # datasketch draws them (seed 1); drawing costs more than hashing a whole article: once.
-    from datasketch import MinHash
+    """(a, b) of the 128 affine permutations h -> a * h + b mod 2**32, drawn as datasketch's
+    MinHash._init_permutations draws them for affine32 (seed 1): an odd `a`, then `b`.
 
-    return MinHash(num_perm=NUM_PERM, scheme=SCHEME).permutations
+    Drawn here with numpy alone: importing datasketch imports scipy, which cost each crawl's
+    fork server half a second of CPU for two arrays (tests/storage/test_text.py checks them
+    against datasketch's).
+    """
+    import numpy as np
+
+    generator = np.random.RandomState(1)
+    a = generator.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = generator.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return np.array([a, b])
+
+
+# The crawl process handles signatures as the bytes workers send and the database stores
+# (little-endian uint64 values), so it never imports numpy for them: the functions below take
+# either form.
 
 
 def to_bytes(values: Any) -> bytes:
+    """MinHash values as stored: 8 bytes each, little-endian (bytes pass through)."""
+    if isinstance(values, bytes | bytearray | memoryview):
+        return bytes(values)
     return bytes(values.astype("<u8").tobytes())
 
 
 def estimated_jaccard(values: Any, stored: bytes) -> float:
     """What MinHash.jaccard computes: the share of equal hash values."""
-    return float((values.astype("<u8") == from_values(stored)).sum()) / NUM_PERM
+    ours, theirs = memoryview(to_bytes(values)).cast("Q"), memoryview(bytes(stored)).cast("Q")
+    return sum(1 for a, b in zip(ours, theirs, strict=True) if a == b) / NUM_PERM
 
 
 def band_hashes(hashvalues: Any) -> list[tuple[int, int]]:
     """(band, 64-bit hash of that band's hash values) for every band of a MinHash's values."""
-    values = hashvalues.astype("<u8")
+    data, width = to_bytes(hashvalues), ROWS * 8
     bands = []
     for band in range(BANDS):
-        chunk = values[band * ROWS : (band + 1) * ROWS].tobytes()
-        digest = hashlib.blake2b(chunk, digest_size=8).digest()
+        digest = hashlib.blake2b(data[band * width : (band + 1) * width], digest_size=8).digest()
         bands.append((band, int.from_bytes(digest, "little", signed=True)))
     return bands
 

@@ -262,8 +262,8 @@ class SourceSpider(IncrementalSpider, Spider):
                     cb_kwargs={"hints": hints},
                 )
             )
-        if requests:
-            start_extraction_pool()  # warm by the time the first of these pages arrives
+        if requests:  # warm by the time the first of these pages arrives
+            start_extraction_pool(self.context.matcher)
         return requests
 
     def parse_article(self, response: Response, hints: Hints) -> Iterable[FetchedPage]:

@@ -3,7 +3,7 @@ expected JSON describes (tests/fixtures/expected/NAME.json, as Fundus keeps one 
 
 A page is fetched from the fixture site, decoded by `crawler.charset.decode_html` with the
 Content-Type it was served with, extracted by `crawler.extract.extract_article` and merged with
-its discovery hints by `crawler.pipelines.article_record`, as the spider and ExtractPipeline do.
+its discovery hints by `crawler.worker.article_record`, as the spider and ExtractPipeline do.
 The text is checked, as trafilatura's evaldata does, by phrases it must hold and must not hold
 and by a minimum length, never against a whole copy. No expectation depends on the clock: the
 pages carry their dates.
@@ -21,7 +21,7 @@ import pytest
 from crawler.charset import decode_html
 from crawler.extract import MIN_TEXT_CHARS, NotAnArticle, extract_article
 from crawler.items import FetchedPage, Hints
-from crawler.pipelines import article_record
+from crawler.worker import article_record
 from storage.queries import ArticleRecord
 from tests.corpus import GOLDEN
 from tests.localsite import LocalSite

@@ -5,7 +5,8 @@
 
 - $NEWSMON_TEST_FAILING_PAGE: extraction raises for URLs containing it, as on a page that
   breaks trafilatura;
-- $NEWSMON_TEST_FAILING_FLAG: the keyword stage raises for URLs containing it, as a bug would;
+- $NEWSMON_TEST_FAILING_FLAG: the keyword stage (in the extraction worker) raises for URLs
+  containing it, as a bug would;
 - $NEWSMON_TEST_HUNG_PAGE: extraction never returns for URLs containing it, and the per-item
   extraction timeout is $NEWSMON_TEST_EXTRACT_TIMEOUT seconds.
 """
@@ -16,7 +17,7 @@ import os
 import time
 from typing import Any
 
-from crawler import extract, pipelines
+from crawler import extract, pipelines, worker
 from crawler.spiders.feed import FeedSpider
 
 
@@ -30,21 +31,25 @@ def extract_article(html: str, url: str, **options: Any) -> extract.Extracted:
     return extract.extract_article(html, url, **options)
 
 
+def failing_flag(record, source, matcher):  # type: ignore[no-untyped-def]
+    marker = os.environ.get("NEWSMON_TEST_FAILING_FLAG")
+    if marker and marker in record.url:
+        raise RuntimeError("a bug in the keyword stage")
+    return flag(record, source, matcher)
+
+
+# Workers import this module when they unpickle its extract_article, before they flag: the
+# keyword stage runs there.
+flag = worker.flag
+worker.flag = failing_flag  # type: ignore[assignment]
+
+
 def install() -> None:
     # The pool pickles the function by name: workers import this module and call it there.
     pipelines.extract_article = extract_article  # type: ignore[assignment]
     timeout = os.environ.get("NEWSMON_TEST_EXTRACT_TIMEOUT")
     if timeout:
         pipelines.EXTRACT_TIMEOUT_S = float(timeout)  # type: ignore[misc]
-    flag = pipelines.FlagPipeline.process_item
-
-    def failing_flag(self, article):  # type: ignore[no-untyped-def]
-        marker = os.environ.get("NEWSMON_TEST_FAILING_FLAG")
-        if marker and marker in article.url:
-            raise RuntimeError("a bug in the keyword stage")
-        return flag(self, article)
-
-    pipelines.FlagPipeline.process_item = failing_flag  # type: ignore[method-assign]
     read = FeedSpider.read_discovery
 
     def failing_read(self, response):  # type: ignore[no-untyped-def]

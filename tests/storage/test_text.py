@@ -104,6 +104,30 @@ def test_minhash_is_datasketchs(text: str) -> None:
     assert values.tolist() == expected.hashvalues.tolist()
 
 
+def test_the_permutations_are_datasketchs_without_importing_it() -> None:
+    from datasketch import MinHash
+
+    from storage.text import _permutations
+
+    expected = MinHash(num_perm=128, scheme="affine32").permutations
+    assert _permutations().dtype == expected.dtype
+    assert _permutations().tolist() == expected.tolist()
+
+
+def test_signatures_as_stored_bytes_band_and_compare_as_the_values_do() -> None:
+    import numpy as np
+
+    from storage.text import band_hashes, estimated_jaccard, to_bytes
+
+    one = minhash("Pakistan and the US agreed. They met again; the talks went on for hours.")
+    other = minhash("Pakistan and the US agreed. They met again; the talks went on for days.")
+    stored = to_bytes(other)
+    assert band_hashes(to_bytes(one)) == band_hashes(one)
+    equal = float((one.astype("<u8") == np.frombuffer(stored, dtype="<u8")).sum()) / 128
+    assert 0 < equal < 1
+    assert estimated_jaccard(one, stored) == estimated_jaccard(to_bytes(one), stored) == equal
+
+
 def test_an_arabic_keyboard_copy_is_the_same_article() -> None:
     urdu = "وزیراعظم شہباز شریف نے کہا کہ پاکستان امریکہ کے ساتھ مستحکم تعلقات چاہتا ہے"
     arabic = urdu.translate(str.maketrans("یکہ", "يكه"))
