@@ -25,30 +25,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.proctree import tree_cpu  # noqa: E402
 from tests.jobs.helpers import free_port, write_config  # noqa: E402
 from tests.localsite import LocalSite, Response  # noqa: E402
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def tree_cpu_s(pid: int) -> float:
-    """utime + stime + cutime + cstime of `pid` (its reaped children included), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(value) for value in fields[11:15]) / TICKS
-
-
-def live_children_cpu_s(pid: int) -> float:
-    """CPU of the children still running (not reaped yet, so not in cutime)."""
-    total = 0.0
-    for task in Path("/proc").iterdir():
-        if task.name.isdigit():
-            try:
-                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                total += tree_cpu_s(int(task.name))
-    return total
 
 
 def polls(port: int) -> dict[str, int]:
@@ -101,9 +80,9 @@ def main() -> None:
                 if time.monotonic() > deadline:
                     raise SystemExit("the daemon did not start polling")
                 time.sleep(0.2)
-            cpu0, polls0 = tree_cpu_s(daemon.pid) + live_children_cpu_s(daemon.pid), polls(port)
+            cpu0, polls0 = tree_cpu(daemon.pid), polls(port)
             time.sleep(args.seconds)
-            cpu1, polls1 = tree_cpu_s(daemon.pid) + live_children_cpu_s(daemon.pid), polls(port)
+            cpu1, polls1 = tree_cpu(daemon.pid), polls(port)
         finally:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(30)

@@ -25,7 +25,6 @@ the CPU figure covers the whole process tree (crawls, fork servers, workers, and
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import random
 import resource
@@ -39,6 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.proctree import become_subreaper, reap_orphans  # noqa: E402
 from bench.sitegen import article_html  # noqa: E402
 from tests.faults.child import start_newsmon  # noqa: E402
 from tests.jobs.helpers import newsmon, write_config  # noqa: E402
@@ -47,29 +47,12 @@ from tests.localsite import LocalSite  # noqa: E402
 from tests.processes import kill_session, wait_until_gone  # noqa: E402
 
 LAYOUT = Layout(feed=100, sitemap_children=4, per_sitemap=50, listing_pages=20, per_page=12)
-PR_SET_CHILD_SUBREAPER = 36
 SURVIVOR_WAIT_S = 5.0
 MAX_CLEAN_RUNS = 5
 
 
 def realistic_page(_title: str, number: int, rng: random.Random) -> str:
     return article_html(number, rng)[1]
-
-
-def become_subreaper() -> bool:
-    libc = ctypes.CDLL(None, use_errno=True)
-    return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-
-
-def reap() -> None:
-    """Collect every exited child (orphans reparented to us included), for their CPU."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 def stored(db: Path) -> tuple[int, int, set[str]]:
@@ -119,7 +102,7 @@ def killed_round(
     survivors = wait_until_gone(child.pid, SURVIVOR_WAIT_S)
     kill_session(child.pid)
     child.communicate(timeout=60)
-    reap()
+    reap_orphans()
     return what, len(survivors)
 
 
@@ -172,7 +155,7 @@ def main() -> None:
             if rows == before:
                 caught_up_after = clean_runs
                 break
-        reap()
+        reap_orphans()
         rows, keys, paths = stored(db)
         missing = served - paths
     children = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
-import ctypes
 import math
 import os
 import random
@@ -38,6 +37,7 @@ from urllib.parse import urlsplit
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.proctree import become_subreaper, descendants, reap_orphans, tree_cpu  # noqa: E402
 from bench.sitegen import article_html  # noqa: E402
 
 DAY = 86400.0
@@ -45,7 +45,6 @@ WINDOW = 20  # entries a feed lists
 MIN_RATE, MAX_RATE = 1 / 30, 100.0  # per simulated day
 CLASSES = [(">=10/day", 10.0, math.inf), ("1-10/day", 1.0, 10.0), ("<1/day", 0.0, 1.0)]
 ADAPTIVE_MIN_S, ADAPTIVE_MAX_S = 300.0, 43200.0  # newsmon's defaults, in simulated seconds
-PR_SET_CHILD_SUBREAPER = 36
 
 
 # --- the publishing processes -------------------------------------------------------------
@@ -236,61 +235,6 @@ def _not_modified(headers: dict[str, str], etag: str, newest: datetime) -> bool:
 
 
 # --- the daemon's process tree ------------------------------------------------------------
-
-
-def become_subreaper() -> None:
-    """Orphans of the daemon's tree (a forkserver's workers) are re-parented to this process, so
-    their CPU is counted when reaped instead of vanishing into init's."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
-
-
-def reap_orphans(keep: int) -> None:
-    """Reap every exited child except `keep` (the daemon, which its Popen waits for)."""
-    while True:
-        try:
-            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:
-            return
-        if info is None or info.si_pid == keep:
-            return
-        os.waitpid(info.si_pid, 0)
-
-
-def _proc_table() -> dict[int, tuple[int, int]]:
-    """pid -> (parent pid, CPU ticks of it and of the children it reaped), from /proc."""
-    table = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        table[int(entry.name)] = (int(fields[1]), sum(int(value) for value in fields[11:15]))
-    return table
-
-
-def descendants(table: dict[int, tuple[int, int]] | None = None) -> list[int]:
-    table = _proc_table() if table is None else table
-    me, found = os.getpid(), []
-    for pid in table:
-        ancestor = table[pid][0]
-        while ancestor > 1 and ancestor != me:
-            ancestor = table.get(ancestor, (1, 0))[0]
-        if ancestor == me:
-            found.append(pid)
-    return found
-
-
-def tree_cpu() -> float:
-    """CPU seconds of every process this one started, live or gone: reaped children (which
-    include what they reaped) plus, from /proc, each live descendant and what it reaped."""
-    gone = resource.getrusage(resource.RUSAGE_CHILDREN)
-    table = _proc_table()
-    ticks = sum(table[pid][1] for pid in descendants(table))
-    return gone.ru_utime + gone.ru_stime + ticks / os.sysconf("SC_CLK_TCK")
 
 
 # --- one run of the daemon ----------------------------------------------------------------
@@ -653,7 +597,8 @@ def print_run(result: RunResult, speed: float, bare: float | None) -> None:
         f"pending at the end {result.pending}"
     )
     print("  publish -> stored latency     n   p50 real   p95 real   (p50 / p95 simulated)")
-    for name, values in result.latencies.items():
+    every_article = [value for values in result.latencies.values() for value in values]
+    for name, values in [*result.latencies.items(), ("all", every_article)]:
         p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
         print(
             f"    {name:<10} {len(values):>14} {p50:8.1f} s {p95:8.1f} s   "
@@ -821,6 +766,7 @@ def compare_estimators(sources: int, days: float, seed: int) -> None:
     print(
         f"  {'estimator':<16} {'requests':>9} {'/src/day':>8}"
         + "".join(f"  {name:<29}" for name, _, _ in CLASSES)
+        + "  all articles"
     )
     for name, (requests, by_class) in rows:
         cells = "".join(
@@ -828,6 +774,9 @@ def compare_estimators(sources: int, days: float, seed: int) -> None:
             f" {missed:>4}/{published:<6}"
             for lat, missed, published in by_class.values()
         )
+        every_article = [value for lat, _, _ in by_class.values() for value in lat]
+        cells += f"  {_human(percentile(every_article, 0.5)):>7} / "
+        cells += f"{_human(percentile(every_article, 0.95)):>7}"
         print(f"  {name:<16} {requests:>9} {requests / sources / (days * 3 / 4):>8.1f}{cells}")
 
 
@@ -890,7 +839,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     print(f"cores: {os.cpu_count()}   load average: {os.getloadavg()[0]:.2f}")
     if not args.offline_only:
-        become_subreaper()
+        if not become_subreaper():
+            raise OSError("prctl(PR_SET_CHILD_SUBREAPER) failed: orphans' CPU would be lost")
         resource.setrlimit(
             resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2
         )

@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.proctree import own_cpu  # noqa: E402
 from bench.sitegen import build_site  # noqa: E402
-from bench.throughput import _tree_cpu  # noqa: E402
 from tests.localsite import LocalSite  # noqa: E402
 
 CONFIG = """\
@@ -56,7 +56,7 @@ def crawl(site: LocalSite, workdir: Path, mode: str, articles: int) -> tuple[flo
     )
     cpu: dict[int, float] = {}
     while child.poll() is None:
-        cpu.update(_tree_cpu(child.pid))
+        cpu.update(own_cpu(child.pid))
         time.sleep(0.2)
     elapsed = time.perf_counter() - started
     if child.returncode != 0:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sqlite3
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.killsoak import become_subreaper  # noqa: E402
+from bench.proctree import become_subreaper, own_cpu, reap_orphans, tree_cpu  # noqa: E402
 from bench.sitegen import build_site  # noqa: E402
 from tests.localsite import LocalSite  # noqa: E402
 
@@ -69,7 +68,7 @@ def crawl(
         config = workdir / "config.yaml"
         config.write_text(CONFIG.format(base=site.base_url))
         started, server_before = time.perf_counter(), time.process_time()
-        tree_before = _children_cpu()
+        tree_before = tree_cpu()
         command = ["-m", "jobs.cli", "--config", str(config), "crawl"]
         if profile:  # CPU time, not wall: other processes share the cores
             command = ["-c", PROFILED.format(out=str(profile)), *command[2:]]
@@ -79,18 +78,18 @@ def crawl(
         )
         cpu: dict[int, float] = {}
         while child.poll() is None:
-            cpu.update(_tree_cpu(child.pid))
+            cpu.update(own_cpu(child.pid))
             time.sleep(0.5)
         elapsed = time.perf_counter() - started
         if child.returncode != 0:
             raise SystemExit(f"newsmon crawl exited {child.returncode}")
-        _reap_orphans()
+        reap_orphans(timeout=10.0)  # the fork server and workers, reparented to us
         roles = {
             "crawl process": cpu.pop(child.pid, 0.0),
             "extraction workers": sum(cpu.values()),
             "local server": time.process_time() - server_before,
             # Exact: every process of the crawl ends as our child (we are their subreaper).
-            "whole tree": _children_cpu() - tree_before,
+            "whole tree": tree_cpu() - tree_before,
         }
     with sqlite3.connect(workdir / "bench.db") as db:
         stored, first, last = db.execute(
@@ -98,47 +97,6 @@ def crawl(
         ).fetchone()
     steady = (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
     return elapsed, steady, stored, roles
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _reap_orphans(timeout: float = 10.0) -> None:
-    """Wait for the fork server and workers (reparented to us) to exit, so their CPU counts."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            time.sleep(0.05)
-
-
-def _tree_cpu(root: int) -> dict[int, float]:
-    """User+system CPU seconds of `root` and its descendants, from /proc (Linux)."""
-    parents, cpu = {}, {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        pid = int(entry.name)
-        parents[pid] = int(fields[1])
-        cpu[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def descends(pid: int) -> bool:
-        while pid > 1:
-            if pid == root:
-                return True
-            pid = parents.get(pid, 1)
-        return False
-
-    return {pid: seconds for pid, seconds in cpu.items() if descends(pid)}
 
 
 def bare_extraction(files: list[Path]) -> tuple[float, float]:
