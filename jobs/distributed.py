@@ -38,10 +38,6 @@ log = logging.getLogger(__name__)
 
 TASK_NAME = "newsmon.crawl_source"  # one source a task: still served for tasks queued before
 BATCH_TASK_NAME = "newsmon.crawl_batch"
-# How long a worker waits for another worker's lease of a host before retrying the task later,
-# and how much later: its thread is not held for a crawl of the host that may take minutes.
-LEASE_WAIT_S = 30.0
-LEASE_RETRY_S = 30.0
 # A lease outlives the child's run_timeout by this much (the kill, the group's exit).
 LEASE_MARGIN_S = 10.0
 
@@ -148,14 +144,14 @@ def run_worker(config_path: Path, concurrency: int, log_level: str = "INFO") -> 
     config = load_config(config_path)
     app = make_app(config)
     assert config.distributed is not None  # make_app checked it
-    queue = config.distributed.queue
+    queue, wait = config.distributed.queue, config.distributed.lease_wait
     lease = host_lease_for(config, lease_ttl(config))
 
     def crawl(task: Any, names: list[str]) -> int:
-        code = crawl_leased(config_path, config, names, lease)
+        code = crawl_leased(config_path, config, names, lease, wait)
         if code is None:
-            log.info("hosts of %s leased by another worker; retrying in %gs", names, LEASE_RETRY_S)
-            raise task.retry(countdown=LEASE_RETRY_S)
+            log.info("a host of %s is leased by another worker; retrying in %gs", names, wait)
+            raise task.retry(countdown=wait)
         return code
 
     def crawl_batch(task: Any, names: list[str]) -> int:
@@ -188,10 +184,14 @@ def lease_ttl(config: Config) -> float:
 
 
 def crawl_leased(
-    config_path: Path, config: Config, names: Sequence[str], lease: HostLease | None
+    config_path: Path,
+    config: Config,
+    names: Sequence[str],
+    lease: HostLease | None,
+    wait: float,
 ) -> int | None:
     """Crawl `names` in one child while holding their hosts' leases; None if another worker
-    kept one of them past LEASE_WAIT_S (the task is to be retried, not crawled alongside)."""
+    kept one of them past `wait` seconds (the task is to be retried, not crawled alongside)."""
     sources = []
     for name in names:
         try:
@@ -207,7 +207,7 @@ def crawl_leased(
     for source in sources:
         host = host_of(source)
         gaps[host] = max(gaps.get(host, 0.0), config.politeness_for(source).delay)
-    held = lease.acquire(gaps, LEASE_WAIT_S)
+    held = lease.acquire(gaps, wait)
     if held is None:
         return None
     try:

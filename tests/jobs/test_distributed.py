@@ -360,6 +360,39 @@ def test_a_tick_of_thirty_sources_on_three_hosts_enqueues_batches_that_never_spl
     assert sorted(map(sorted, by_host)) == [["s0", "s2"], ["s1"]]
 
 
+def test_a_batch_whose_host_another_holds_is_retried_later_not_crawled_alongside(
+    tmp_path, site, postgres_url, redis_broker
+):
+    import redis
+
+    from crawler.config.load import load_config
+    from jobs.hostlease import HostLease
+
+    path = distributed_config(tmp_path, site, postgres_url, redis_broker, lease_wait="2s")
+    config = load_config(path)
+    other = HostLease(
+        redis.Redis.from_url(redis_broker), f"newsmon:{config.distributed.queue}:", ttl=120
+    )
+    held = other.acquire([site.base_url.removeprefix("http://")], wait=1)  # another worker
+    assert held is not None
+    log = tmp_path / "worker.log"
+    worker = start(path, "worker", "--concurrency", "1", log=log)
+    try:
+        scheduler = start(
+            path, "run", "--dispatch", "celery", "--once", log=tmp_path / "scheduler.log"
+        )
+        assert scheduler.wait(60) == 0, (tmp_path / "scheduler.log").read_text()
+        wait_for(lambda: "retrying in 2s" in log.read_text(), 60, "the worker to retry")
+        assert site.requests == []  # the host was not crawled while leased elsewhere
+        assert query(postgres_url, "select count(*) from crawl_runs") == [(0,)]
+        assert held.release({}) == {site.base_url.removeprefix("http://"): True}
+        wait_for(lambda: len(finished_runs(postgres_url)) == 6, 120, "six finished runs")
+    finally:
+        stop(worker)
+    assert set(finished_runs(postgres_url).values()) == {"ok"}
+    assert query(postgres_url, "select count(distinct pid) from crawl_runs") == [(1,)]
+
+
 def test_batches_of_one_host_on_two_workers_take_turns_a_delay_apart(
     tmp_path, site, postgres_url, redis_broker
 ):
@@ -382,7 +415,7 @@ def test_batches_of_one_host_on_two_workers_take_turns_a_delay_apart(
 
     def worker(name: str) -> None:  # each with a Redis client of its own, as two workers
         lease = host_lease_for(config, lease_ttl(config))
-        codes[name] = crawl_leased(path, config, [name], lease)
+        codes[name] = crawl_leased(path, config, [name], lease, wait=60)
 
     threads = [threading.Thread(target=worker, args=(name,)) for name in ("rss2", "atom")]
     for thread in threads:
