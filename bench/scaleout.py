@@ -1,4 +1,6 @@
-"""One Celery worker against two: wall time to crawl a 300-page site split into 6 sources.
+"""One Celery worker against two: wall time to crawl a 300-page site split into 50 sources, each
+on a host of its own (a port of its own on 127.0.0.1), so that the scheduler's batches (25
+sources at most, a host never split) make two tasks for the workers to share.
 
 Needs the services the tests use: PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379.
 
@@ -8,6 +10,7 @@ Needs the services the tests use: PostgreSQL at 127.0.0.1:5432 and Redis at 127.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -25,12 +28,12 @@ from bench.sitegen import build_site  # noqa: E402
 from tests.localsite import LocalSite  # noqa: E402
 from tests.services import throwaway_database, throwaway_schema  # noqa: E402
 
-SOURCES = 6
+SOURCES = 50  # two batches of 25
 REPO = Path(__file__).resolve().parents[1]
 
 
 def split_sitemap(root: Path, sources: int) -> None:
-    """Six sitemaps, each listing a sixth of the articles."""
+    """`sources` sitemaps, each listing its share of the articles."""
     urls = sorted((root / "news").glob("*.html"))
     for n in range(sources):
         locs = "".join(
@@ -41,10 +44,10 @@ def split_sitemap(root: Path, sources: int) -> None:
         )
 
 
-def config_text(base: str, database: str, queue: str) -> str:
+def config_text(bases: list[str], database: str, queue: str) -> str:
     sources = "".join(
         f"  - name: part{n}\n    sitemap: {base}/sitemap-{n}.xml\n    max_articles: 10000\n"
-        for n in range(SOURCES)
+        for n, base in enumerate(bases)
     )
     return (
         f"database: {database}\nsources:\n{sources}"
@@ -54,9 +57,10 @@ def config_text(base: str, database: str, queue: str) -> str:
     )
 
 
-def timed_run(workers: int, site: LocalSite, database: str, workdir: Path) -> float:
+def timed_run(workers: int, sites: list[LocalSite], database: str, workdir: Path) -> float:
     config = workdir / f"config-{workers}.yaml"
-    config.write_text(config_text(site.base_url, database, f"bench-{uuid.uuid4().hex[:8]}"))
+    bases = [site.base_url for site in sites]
+    config.write_text(config_text(bases, database, f"bench-{uuid.uuid4().hex[:8]}"))
     command = [sys.executable, "-m", "jobs.cli", "--config", str(config)]
     processes = [
         subprocess.Popen(
@@ -105,11 +109,15 @@ def main() -> None:
         build_site(workdir / "site", args.pages)
         split_sitemap(workdir / "site", SOURCES)
         results = {}
-        with LocalSite(workdir / "site") as site:
+        with contextlib.ExitStack() as stack:
+            sites = [stack.enter_context(LocalSite(workdir / "site")) for _ in range(SOURCES)]
             for workers in (1, 2):
                 with throwaway_schema(pg) as database:
-                    results[workers] = timed_run(workers, site, database, workdir)
-    print(f"cores: {os.cpu_count()}, pages: {args.pages} in {SOURCES} sources, store: PostgreSQL")
+                    results[workers] = timed_run(workers, sites, database, workdir)
+    print(
+        f"cores: {os.cpu_count()}, pages: {args.pages} in {SOURCES} sources on as many hosts,"
+        " store: PostgreSQL"
+    )
     for workers, seconds in results.items():
         print(f"{workers} worker(s): {seconds:6.2f} s  {args.pages / seconds:6.1f} pages/s")
     print(f"speed-up with two workers: {results[1] / results[2]:.2f}x")

@@ -103,7 +103,8 @@ class ConfigSnapshot:
         self._directory.cleanup()
 
 
-Dispatcher = Callable[[str], None]
+# Distributed mode: given a tick's due sources and the config of the moment, enqueues them.
+Dispatcher = Callable[[Sequence[str], Config], None]
 SCHEDULER_LOCK = ".scheduler"  # never a source name: those cannot hold a dot
 
 
@@ -116,7 +117,8 @@ class Daemon:
     ) -> None:
         self.snapshot = snapshot
         self.log_level = log_level
-        # With a dispatcher (Celery), a due source is enqueued for a worker, not crawled here.
+        # With a dispatcher (Celery), a tick's due sources are enqueued for workers in batches,
+        # not polled nor crawled here.
         self.dispatcher = dispatcher
         self.leadership: Any = None  # the scheduler lock, held for the daemon's lifetime
         self.engine: Engine = make_engine(snapshot.config.database)
@@ -159,12 +161,7 @@ class Daemon:
             return None  # a heartbeat between the polls its cadence planned
         self.active.add(task)
         try:
-            if self.dispatcher is not None:
-                started = time.monotonic()
-                await asyncio.to_thread(self.dispatcher, name)
-                report: RunReport | None = RunReport(name, "dispatched", time.monotonic() - started)
-            else:
-                report = await self._join_tick(name)
+            report = await self._join_tick(name)
         finally:
             self.active.discard(task)
         if report is not None:
@@ -196,11 +193,27 @@ class Daemon:
                     self.in_tick.discard(name)
 
         try:
-            await self._poll_and_crawl(list(due), settle)
+            if self.dispatcher is not None:
+                await self._dispatch(list(due), settle)
+            else:
+                await self._poll_and_crawl(list(due), settle)
         except Exception as error:  # a bug here must not leave the sources waiting for ever
             log.exception("tick of %d sources failed", len(due))
             settle({name: RunReport(name, "failed", 0.0, error_text=repr(error)) for name in due})
         settle(dict.fromkeys(due))  # those never run (stopping, or removed by a reload)
+
+    async def _dispatch(
+        self, names: Sequence[str], settle: Callable[[Mapping[str, RunReport | None]], None]
+    ) -> None:
+        """Hand `names` to the workers: the dispatcher enqueues them in batches."""
+        dispatcher = self.dispatcher
+        if dispatcher is None or self.stopping.is_set():
+            return
+        names = [source.name for source in self.enabled_sources() if source.name in names]
+        started = time.monotonic()
+        await asyncio.to_thread(dispatcher, names, self.config)
+        duration = time.monotonic() - started
+        settle({name: RunReport(name, "dispatched", duration) for name in names})
 
     async def _poll_and_crawl(
         self, names: Sequence[str], settle: Callable[[Mapping[str, RunReport | None]], None]

@@ -99,3 +99,6 @@ class Distributed(StrictModel):
     redelivery_after: Duration = Field(3600.0, gt=0)
     # How often a standby scheduler tries to take over from the active one.
     standby_poll: Duration = Field(5.0, gt=0)
+    # How long a worker waits for another worker's lease of a host before it puts the task
+    # back for that much later (jobs/hostlease.py), rather than hold a thread for a long crawl.
+    lease_wait: Duration = Field(30.0, gt=0)

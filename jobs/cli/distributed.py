@@ -21,12 +21,12 @@ from jobs.exits import EXIT_CONFIG
     type=click.IntRange(min=1),
     default=2,
     show_default=True,
-    help="Crawls this worker runs at once (each in its own process).",
+    help="Batches of sources this worker crawls at once (one child process each).",
 )
 @click.pass_obj
 @click.pass_context
 def worker(ctx: click.Context, state: State, concurrency: int) -> None:
-    """Run crawl jobs sent by `newsmon run --dispatch celery`, until stopped."""
+    """Crawl the batches of sources `newsmon run --dispatch celery` sends, until stopped."""
     from jobs.distributed import DistributedUnavailable, run_worker
 
     state.config  # noqa: B018 - validates the config first (exit 2 when invalid)

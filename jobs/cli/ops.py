@@ -29,7 +29,7 @@ from jobs.output import printable
     type=click.Choice(["local", "celery"]),
     default="local",
     show_default=True,
-    help="local: crawl here; celery: enqueue due sources for `newsmon worker` processes.",
+    help="local: crawl here; celery: enqueue due sources, batched by host, for `newsmon worker`s.",
 )
 @click.option(
     "--health-port",
