@@ -472,7 +472,7 @@ class Daemon:
             "run_id": report.run_id,
             "error": report.error_text,
         }
-        kinds = " ".join(f"{k}={v}" for k, v in sorted(report.error_kinds.items()))
+        kinds = runs.by_kind(report.error_kinds)
         level = logging.WARNING if report.status == "failed" else logging.INFO
         log.log(
             level,
