@@ -81,7 +81,8 @@ def crawl_once(
                 f"newsmon: source {source.name} is being crawled by another process; skipped",
                 file=sys.stderr,
             )
-        sources = [source for source in sources if source not in locked]
+        refused = {source.name for source in locked}
+        sources = [source for source in sources if source.name not in refused]
         if not sources:
             return EXIT_LOCKED
         runs.interrupt_stale_runs(engine, [source.name for source in sources])

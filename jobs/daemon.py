@@ -32,14 +32,14 @@ from sqlalchemy import Engine
 
 from crawler.config.file import ConfigError
 from crawler.config.load import load_config
-from crawler.config.models import Config, Source
+from crawler.config.models import Adaptive, Config, Source
 from crawler.lifeline import PARENT_ENV
 from crawler.probe import HANDOVER_ENV, Fetched, write_handover
 from jobs.crawl import CADENCE_BY_PARENT_ENV, record_unchanged
 from jobs.exits import EXIT_LOCKED
 from jobs.healthz import DaemonStatus, SourceStatus, start_health_server
 from jobs.poller import POLL_HOSTS_AT_ONCE, Poll, Poller
-from jobs.schedule import cron_trigger, is_due, next_due, record_polls
+from jobs.schedule import cron_trigger, is_due, next_due, record_polls, slack
 from storage import runs
 from storage.cadence import CadenceState, load_states
 from storage.clock import utcnow
@@ -56,6 +56,9 @@ EXIT_POLL_S = 0.1
 # Sources due within this window of each other are polled, and crawled, together.
 TICK_WINDOW_S = 0.25
 MAX_BATCH_SOURCES = 25  # sources per crawl child
+# An adaptive source's job fires at each planned poll; between them, a heartbeat this many
+# floors apart (at most `max`) catches a plan that was never recorded.
+HEARTBEAT_FLOORS = 4
 
 
 @dataclass
@@ -133,6 +136,7 @@ class Daemon:
         self.last_reports: dict[str, RunReport] = {}
         self.poller = Poller(snapshot.config, POLL_HOSTS_AT_ONCE)
         self.alone: set[str] = set()  # sources crawled in a child of their own (batches())
+        self.planned: dict[str, datetime] = {}  # adaptive sources' next polls (schedule_all)
         self.in_tick: set[str] = set()  # sources a tick has taken and not settled yet
         self.pending: dict[str, asyncio.Future[RunReport | None]] = {}  # the coming tick's
         self.ticking: asyncio.Task[None] | None = None
@@ -157,7 +161,7 @@ class Daemon:
             return None
         source = self.config.source(name)
         schedule = self.config.schedule_for(source)
-        if schedule.adaptive is not None and not await asyncio.to_thread(self._due, source):
+        if schedule.adaptive is not None and not self._due(source):
             return None  # a heartbeat between the polls its cadence planned
         self.active.add(task)
         try:
@@ -169,9 +173,14 @@ class Daemon:
         return report
 
     def _due(self, source: Source) -> bool:
-        state = load_states(self.engine, [source.name]).get(source.name)
-        last = runs.last_started(self.engine).get(source.name)
-        return is_due(self.config.schedule_for(source), last, utcnow(), state)
+        """Whether an adaptive source's planned poll has come. From the plans this daemon
+        holds (read at start and reload, kept as each poll is planned): a heartbeat of every
+        source reading them from the database cost more than the polls."""
+        planned = self.planned.get(source.name)
+        if planned is None:
+            return True  # never polled: schedule_all made it due at once
+        schedule = self.config.schedule_for(source)
+        return (planned - utcnow()).total_seconds() <= slack(schedule)
 
     async def _join_tick(self, name: str) -> RunReport | None:
         """Run `name` in the coming tick, with every other source due by then."""
@@ -268,8 +277,9 @@ class Daemon:
         reports: dict[str, RunReport] = {}
         try:
             mine = [source for source in sources if locks.acquire(source.name)]
+            held = {source.name for source in mine}  # by name: comparing models costs O(fields)
             for source in sources:
-                if source not in mine:
+                if source.name not in held:
                     reports[source.name] = RunReport(
                         source.name, "skipped", 0.0, error_text="another crawl holds its lock"
                     )
@@ -311,6 +321,7 @@ class Daemon:
             source = self.config.source(name)
             if self.config.schedule_for(source).adaptive is None:
                 continue
+            self.planned[name] = state.next_at
             if self.scheduler.get_job(name) is not None:
                 self.scheduler.modify_job(name, next_run_time=state.next_at)
 
@@ -497,12 +508,14 @@ class Daemon:
 
         last, now = runs.last_started(self.engine), utcnow()
         states = load_states(self.engine)
+        self.planned = {name: state.next_at for name, state in states.items()}
         self.scheduler.remove_all_jobs()
         for source in self.enabled_sources():
             schedule = self.config.schedule_for(source)
             if schedule.adaptive is not None:
-                # A heartbeat at the floor; each run moves the next one to its planned poll.
-                trigger = IntervalTrigger(seconds=schedule.adaptive.min, timezone=UTC)
+                # Each poll moves the job to the poll its cadence planned (_reschedule); the
+                # trigger is a heartbeat in case a plan was not recorded.
+                trigger = IntervalTrigger(seconds=heartbeat_s(schedule.adaptive), timezone=UTC)
             elif schedule.every is not None:
                 jitter = int(schedule.jitter) if schedule.jitter else None
                 trigger = IntervalTrigger(seconds=schedule.every, jitter=jitter, timezone=UTC)
@@ -653,6 +666,10 @@ class Daemon:
             sources=tuple(sources),
             polls_total=dict(self.polls_total),
         )
+
+
+def heartbeat_s(bounds: Adaptive) -> float:
+    return min(bounds.max, bounds.min * HEARTBEAT_FLOORS)
 
 
 def _signal(pid: int, signum: int) -> None:

@@ -213,3 +213,64 @@ def test_a_tick_is_crawled_25_sources_a_child_and_a_source_that_hung_alone():
     assert MAX_BATCH_SOURCES == 25
     assert batches == [names[:25], names[25:30], ["hung"]]
     assert Daemon.batches(SimpleNamespace(alone=set()), names[:3]) == [names[:3]]  # type: ignore[arg-type]
+
+
+def test_a_source_that_publishes_often_is_polled_more_often_than_one_that_never_changes(
+    tmp_path,
+):
+    """Adaptive schedules (jobs/cadence.py): a feed with a new entry at each poll is polled
+    as soon as its crawls allow; one whose two entries are ten days old, at `max`."""
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    from tests.jobs.newssite import Layout, NewsSite
+    from tests.jobs.test_daemon import start_daemon, stop
+
+    def items(paths: list[str], published: datetime | None = None) -> str:
+        date = f"<pubDate>{format_datetime(published)}</pubDate>" if published else ""
+        return "".join(
+            f"<item><title>{p}</title><link>{site.base_url}{p}</link>{date}</item>" for p in paths
+        )
+
+    def rss(body: str) -> Response:
+        text = f'<?xml version="1.0"?><rss version="2.0"><channel>{body}</channel></rss>'
+        return Response(text.encode(), headers={"Content-Type": "application/rss+xml"})
+
+    with LocalSite() as site:
+        news = NewsSite(site, Layout(feed=40))
+        stories = news.sections["feed"]
+        busy_polls: list[float] = []
+
+        def busy(_request: RecordedRequest) -> Response:
+            busy_polls.append(time.monotonic())
+            return rss(items(stories[: 1 + len(busy_polls)][-10:]))  # one more each poll
+
+        old = datetime.now(UTC) - timedelta(days=10)
+        site.route("/busy.xml", busy)
+        site.route("/quiet.xml", lambda _request: rss(items(stories[-2:], old)))
+        config = write_config(
+            tmp_path,
+            site,
+            "  - name: busy\n    feed: {base}/busy.xml\n"
+            "  - name: quiet\n    feed: {base}/quiet.xml\n",
+            "schedule: {adaptive: {min: 1s, max: 20s}}\n",
+        )
+        daemon = start_daemon(config)
+        try:
+            time.sleep(25)
+        finally:
+            code, stderr = stop(daemon)
+        assert code == 0, stderr
+        busy_hits, quiet_hits = site.hits("/busy.xml"), site.hits("/quiet.xml")
+    assert 1 <= quiet_hits <= 3, quiet_hits  # its first crawl, then about every 20 s
+    # A crawl child takes seconds: the busy feed is polled again as soon as each ends.
+    assert busy_hits >= max(4, 2 * quiet_hits), (busy_hits, quiet_hits)
+    with sqlite3.connect(tmp_path / "newsmon.db") as connection:
+        stored = dict(
+            connection.execute(
+                "select s.name, count(*) from items i join sources s on s.id = i.source_id"
+                " group by s.name"
+            ).fetchall()
+        )
+    assert stored["quiet"] == 2
+    assert stored["busy"] >= busy_hits - 1  # what it was polled for was stored
