@@ -77,6 +77,17 @@ class RunReport:
     error_text: str | None = None
 
 
+@dataclass
+class CrawlWait:
+    """A changed source waiting for a crawl child: its poll, the responses to hand the
+    child, and how its tick learns the outcome."""
+
+    poll: Poll
+    handed: Mapping[str, Fetched] | None
+    settle: Callable[[Mapping[str, RunReport | None]], None]
+    done: asyncio.Future[None]
+
+
 class ConfigSnapshot:
     """The last valid config, and a private copy of its file that the children read.
 
@@ -129,6 +140,10 @@ class Daemon:
         self.active: set[asyncio.Task[Any]] = set()
         self.stopping = asyncio.Event()
         self.slots = asyncio.Semaphore(snapshot.config.daemon.max_parallel)
+        # Changed sources waiting for a crawl child, in order (_start_crawls), and the slots free.
+        self.waiting: dict[str, CrawlWait] = {}
+        self.free_slots = snapshot.config.daemon.max_parallel
+        self.crawl_tasks: set[asyncio.Task[None]] = set()
         self.scheduler: Any = None
         self.started_at = utcnow()
         self.runs_total: dict[tuple[str, str], int] = {}
@@ -245,13 +260,53 @@ class Daemon:
             if polls[name].probe is not None
         }
 
-        async def crawl(batch: Sequence[str]) -> None:
-            reports = await self._crawl(batch, handed)
-            batch_polls = [polls[name] for name in batch]
-            self._reschedule(await asyncio.to_thread(self._after_crawl, batch_polls, reports))
-            settle(reports)
+        loop = asyncio.get_running_loop()
+        waits = []
+        for name in to_crawl:
+            wait = CrawlWait(polls[name], handed.get(name), settle, loop.create_future())
+            self.waiting[name] = wait
+            waits.append(wait.done)
+        self._start_crawls()
+        await asyncio.gather(*waits)
 
-        await asyncio.gather(*(crawl(batch) for batch in self.batches(to_crawl)))
+    def _start_crawls(self) -> None:
+        """Start a crawl child for the waiting sources while a slot is free. Sources wait
+        across ticks: under load the queue grows and each child takes up to MAX_BATCH_SOURCES
+        of it, so many changed sources share one start-up instead of a tick's few."""
+        if self.stopping.is_set():
+            for wait in self.waiting.values():
+                if not wait.done.done():
+                    wait.done.set_result(None)  # never crawled: the tick settles them
+            self.waiting.clear()
+            return
+        while self.free_slots > 0 and self.waiting:
+            batch = self.batches(list(self.waiting))[0]
+            entries = {name: self.waiting.pop(name) for name in batch}
+            self.free_slots -= 1
+            task = asyncio.create_task(self._crawl_waiting(entries))
+            self.crawl_tasks.add(task)
+            task.add_done_callback(self.crawl_tasks.discard)
+
+    async def _crawl_waiting(self, entries: Mapping[str, CrawlWait]) -> None:
+        names = list(entries)
+        try:
+            handed = {name: e.handed for name, e in entries.items() if e.handed is not None}
+            reports = await self._crawl(names, handed)
+            batch_polls = [entry.poll for entry in entries.values()]
+            self._reschedule(await asyncio.to_thread(self._after_crawl, batch_polls, reports))
+            for name, entry in entries.items():
+                if name in reports:
+                    entry.settle({name: reports[name]})
+        except Exception as error:  # a bug here must not leave the sources waiting for ever
+            log.exception("crawl of %s failed", ", ".join(names))
+            for name, entry in entries.items():
+                entry.settle({name: RunReport(name, "failed", 0.0, error_text=repr(error))})
+        finally:
+            for entry in entries.values():
+                if not entry.done.done():
+                    entry.done.set_result(None)
+            self.free_slots += 1
+            self._start_crawls()
 
     def batches(self, names: Sequence[str]) -> list[list[str]]:
         """The child processes for `names`: one per MAX_BATCH_SOURCES, and one of its own for
@@ -559,6 +614,7 @@ class Daemon:
         if not self.stopping.is_set():
             log.warning("received %s: finishing running crawls", signal.Signals(signum).name)
         self.stopping.set()
+        self._start_crawls()  # what still waits for a child is settled as never run
         if self.scheduler is not None:
             self.scheduler.pause()
 
