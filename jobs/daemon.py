@@ -139,8 +139,8 @@ class Daemon:
         self.children: dict[str, asyncio.subprocess.Process] = {}
         self.active: set[asyncio.Task[Any]] = set()
         self.stopping = asyncio.Event()
-        self.slots = asyncio.Semaphore(snapshot.config.daemon.max_parallel)
-        # Changed sources waiting for a crawl child, in order (_start_crawls), and the slots free.
+        # Changed sources waiting for a crawl child, in order (_start_crawls), and the slots
+        # (max_parallel children) free.
         self.waiting: dict[str, CrawlWait] = {}
         self.free_slots = snapshot.config.daemon.max_parallel
         self.crawl_tasks: set[asyncio.Task[None]] = set()
@@ -383,14 +383,13 @@ class Daemon:
     async def _crawl(
         self, names: Sequence[str], handed: Mapping[str, Mapping[str, Fetched]]
     ) -> dict[str, RunReport]:
-        async with self.slots:
-            if self.stopping.is_set():
-                return {}
-            # A crawl of a host starts once no poll of it is in flight, and counts as the
-            # host's latest request: its next poll waits the host's gap after it.
-            urls = [self.config.source(name).url for name in names]
-            await asyncio.to_thread(self.poller.hold_off, urls)
-            return await self._run_child(names, handed)
+        if self.stopping.is_set():
+            return {}
+        # A crawl of a host starts once no poll of it is in flight, and counts as the host's
+        # latest request: its next poll waits the host's gap after it.
+        urls = [self.config.source(name).url for name in names]
+        await asyncio.to_thread(self.poller.hold_off, urls)
+        return await self._run_child(names, handed)
 
     def _command(self, names: Sequence[str]) -> list[str]:
         verbosity = {"INFO": ["-v"], "DEBUG": ["-vv"]}.get(self.log_level, [])
