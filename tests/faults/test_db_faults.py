@@ -173,7 +173,13 @@ def test_a_crawl_killed_mid_way_leaves_no_partial_rows_and_restarts_cleanly(
     site.add(
         "/feed.xml", rss([site.url(p) for p in slow + fast]), content_type="application/rss+xml"
     )
-    config = write_config(tmp_path, site, "  - name: news\n    feed: {base}/feed.xml\n")
+    # The slow pages outwait the kill: with the default 30 s timeout a loaded machine could
+    # time them out and end the crawl (recording its run) before the first 50 are stored.
+    config = write_config(
+        tmp_path,
+        site,
+        "  - name: news\n    feed: {base}/feed.xml\n    politeness: {{timeout: 600s}}\n",
+    )
 
     child = start_newsmon(config, "crawl")
     deadline = time.monotonic() + 120  # generous: a loaded CI box extracts slowly
