@@ -51,6 +51,7 @@ from crawler.http_rules import (
     too_large,
     unchanged,
 )
+from crawler.urls import host_key
 from crawler.walks import crawl_target
 from storage import walks
 from storage.validators import Validators, validators_for
@@ -248,7 +249,7 @@ class Prober:
         by_host: dict[str, list[tuple[Source, Validators, bool]]] = {}
         for source in sources:
             if source.url in known and source.name in caught_up:
-                group = by_host.setdefault(urlsplit(source.url).netloc.lower(), [])
+                group = by_host.setdefault(host_key(source.url), [])
                 group.append((source, known[source.url], source.name not in unconditional))
         probes: dict[str, Probe] = {}
         hosts = [self.hosts.setdefault(host, HostProbe(self.config)) for host in by_host]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,7 +15,7 @@ from crawler.fetchoptions import user_agent
 from crawler.middlewares import ALLOWED_PRIVATE_HOSTS_SETTING
 from crawler.render import browser_settings
 from crawler.resolver import PRIVATE_HOSTS_SETTING
-from crawler.urls import host_of
+from crawler.urls import host_key, host_of
 
 # Scrapy imports every component named in its *_BASE settings, even one set to None, so the
 # unused ones are left out of the base itself. RemoteControl (Scrapy 2.19) is an HTTP server that
@@ -133,8 +134,8 @@ def source_settings(config: Config, source: Source, sharing: int = 1) -> dict[st
 
 def host_sharing(sources: Sequence[Source]) -> dict[str, int]:
     """How many of `sources` (crawled by one process) share each one's host:port, by name."""
-    hosts = [urlsplit(source.url).netloc.lower() for source in sources]
-    return {source.name: hosts.count(host) for source, host in zip(sources, hosts, strict=True)}
+    counts = Counter(host_key(source.url) for source in sources)
+    return {source.name: counts[host_key(source.url)] for source in sources}
 
 
 def _source_proxies(sources: Sequence[Source]) -> set[str]:

@@ -159,6 +159,11 @@ def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
     return bare, (unquote(user), unquote(password))
 
 
+def host_key(url: str) -> str:
+    """The host:port whose politeness budget a URL's requests share (polls, crawls, workers)."""
+    return urlsplit(url).netloc.lower()
+
+
 def host_of(url: str) -> str:
     """The URL's host as the guard compares it: IDNA, lowercase, no port or brackets.
 

@@ -23,11 +23,11 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from crawler.config.load import load_config
 from crawler.config.models import Config, Source
 from crawler.lifeline import PARENT_ENV
+from crawler.urls import host_key
 from jobs.daemon import MAX_BATCH_SOURCES
 from jobs.exits import EXIT_LOCKED
 from jobs.hostlease import HostLease
@@ -72,11 +72,6 @@ def make_app(config: Config) -> Any:
     return app
 
 
-def host_of(source: Source) -> str:
-    """The host:port whose budget the source shares (as crawler/settings.py host_sharing)."""
-    return urlsplit(source.url).netloc.lower()
-
-
 def batches_by_host(sources: Sequence[Source], size: int = MAX_BATCH_SOURCES) -> list[list[str]]:
     """The names of `sources` in batches of at most `size`, the sources of a host in one batch
     (a host with more than `size` is a batch of its own): one worker, one child, one budget.
@@ -86,7 +81,7 @@ def batches_by_host(sources: Sequence[Source], size: int = MAX_BATCH_SOURCES) ->
     """
     by_host: dict[str, list[str]] = defaultdict(list)
     for source in sources:
-        by_host[host_of(source)].append(source.name)
+        by_host[host_key(source.url)].append(source.name)
     batches: list[list[str]] = []
     with_room: dict[int, list[list[str]]] = defaultdict(list)  # by the places left in them
     for _, names in sorted(by_host.items(), key=lambda entry: (-len(entry[1]), entry[0])):
@@ -154,10 +149,7 @@ def run_worker(config_path: Path, concurrency: int, log_level: str = "INFO") -> 
             raise task.retry(countdown=wait)
         return code
 
-    def crawl_batch(task: Any, names: list[str]) -> int:
-        return crawl(task, names)
-
-    app.task(name=BATCH_TASK_NAME, bind=True, max_retries=None)(crawl_batch)
+    app.task(name=BATCH_TASK_NAME, bind=True, max_retries=None)(crawl)
 
     @app.task(name=TASK_NAME, bind=True, max_retries=None)
     def crawl_source(task: Any, source: str) -> int:
@@ -205,7 +197,7 @@ def crawl_leased(
         return crawl_in_child(config_path, [s.name for s in sources], timeout)
     gaps: dict[str, float] = {}
     for source in sources:
-        host = host_of(source)
+        host = host_key(source.url)
         gaps[host] = max(gaps.get(host, 0.0), config.politeness_for(source).delay)
     held = lease.acquire(gaps, wait)
     if held is None:

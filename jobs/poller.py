@@ -27,12 +27,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
-from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 
 from crawler.config.models import Config, Source
 from crawler.probe import Probe, Prober
+from crawler.urls import host_key
 from jobs.cadence import WINDOW, Hints, Observation, Outcome, hints_from, send_unconditional
 from storage import cadence
 from storage.clock import utcnow
@@ -113,7 +113,7 @@ class Poller:
     def hold_off(self, urls: Iterable[str]) -> None:
         """Wait until no poll of the hosts of `urls` is in flight, and count now as their
         latest request: a crawl child is about to start on them (blocking)."""
-        for host in sorted({urlsplit(url).netloc.lower() for url in urls}):
+        for host in sorted({host_key(url) for url in urls}):
             budget = self.prober.hosts.get(host)
             if budget is not None:
                 with budget.busy:
