@@ -106,8 +106,6 @@ def _text(
     tree: Any, url: str, rules: SiteRules | None, signals: PageSignals
 ) -> tuple[str, str, Any]:
     """(text, which extractor gave it, trafilatura's metadata document)."""
-    from copy import deepcopy
-
     import trafilatura
     from trafilatura.metadata import extract_metadata
 
@@ -115,9 +113,9 @@ def _text(
         text = rules.body_text(tree)
         if text:
             return text, BY_RULES, extract_metadata(tree, default_url=url)
-    # trafilatura cleans the tree it is given; the rules' title and date read it afterwards.
+    # Given a tree, trafilatura cleans a copy of it: `tree` stays as served.
     document = trafilatura.bare_extraction(
-        deepcopy(tree),
+        tree,
         url=url,
         with_metadata=True,
         include_comments=False,

@@ -13,7 +13,8 @@ from typing import Any
 
 PAGE = "page"
 TEXT = "text"
-SAMPLE_CHARS = 4000  # the start of the text: plenty to tell a language, cheap to classify
+SAMPLE_CHARS = 1500  # the start of the text: on the quality pages it names what 4000 named,
+# at a third of the cost
 # How sure the detector must be to name a language the page did not declare, and to overrule
 # one it did (the bar is higher: the page's word should usually stand).
 TO_FILL = 0.80

@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
 PARENT_ENV = "NEWSMON_PARENT_PID"  # set by whoever waits for a crawl child
+# Here, not in crawler/pool_server.py: importing that loads the language model, which the crawl
+# process that sets these has no use for.
+OWNER_ENV = "NEWSMON_POOL_OWNER"  # the crawl process: set by crawler/pool.py
+SERVER_ENV = "NEWSMON_POOL_SERVER"  # the pool's fork server: read by each worker
 
 
 def die_with_parent(expected_parent: int | None = None) -> None:

@@ -38,12 +38,8 @@ SECTION_PATH = re.compile(
     r"|/page/\d+/?$",
     re.IGNORECASE,
 )
-# Text outside the page furniture every page has (navigation, header, footer, sidebars).
-_READ = (
-    "//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript"
-    " or ancestor::nav or ancestor::header or ancestor::footer or ancestor::aside)]"
-)
-_READ_LINKED = _READ[:-1] + " and ancestor::a]"
+# Page furniture every page has (navigation, header, footer, sidebars): its text is not read.
+FURNITURE = frozenset({"script", "style", "noscript", "nav", "header", "footer", "aside"})
 # Words of a consent-management wall; a short text with many of them is the wall, not a story.
 CONSENT_WORDS = re.compile(
     r"\b(cookies?|consent(ing)?|partners|privacy|preferences|personali[sz]ed|advertising"
@@ -182,6 +178,28 @@ def _bool(value: Any) -> bool | None:
 
 
 def _link_density(tree: Any) -> float:
-    total = sum(len(text.strip()) for text in tree.xpath(_READ))
-    linked = sum(len(text.strip()) for text in tree.xpath(_READ_LINKED))
-    return linked / total if total else 0.0
+    """The share of the body's text, furniture left out, that is inside links.
+
+    One walk over the elements: an XPath with ancestor tests per text node cost 4 times as much.
+    """
+    counts = [0, 0]  # characters read, characters in links
+
+    def read(text: str | None, linked: bool) -> None:
+        if text and (length := len(text.strip())):
+            counts[0] += length
+            if linked:
+                counts[1] += length
+
+    def walk(element: Any, linked: bool) -> None:
+        for child in element:
+            # Comments and processing instructions have no string tag; only their tail is text.
+            if isinstance(child.tag, str) and child.tag not in FURNITURE:
+                inside = linked or child.tag == "a"
+                read(child.text, inside)
+                walk(child, inside)
+            read(child.tail, linked)  # a tail belongs to the parent
+
+    for body in tree.iter("body"):
+        read(body.text, False)
+        walk(body, False)
+    return counts[1] / counts[0] if counts[0] else 0.0

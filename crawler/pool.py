@@ -23,8 +23,7 @@ from multiprocessing import forkserver
 from crawler import extract, worker
 from crawler.items import FetchedPage
 from crawler.keywords import Matcher
-from crawler.lifeline import die_with_parent
-from crawler.pool_server import OWNER_ENV, SERVER_ENV
+from crawler.lifeline import OWNER_ENV, SERVER_ENV, die_with_parent
 from crawler.siterules import SiteRules
 from crawler.worker import PackedRules, Processed
 

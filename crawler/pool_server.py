@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import os
 
-from crawler.lifeline import die_with_parent
-
-OWNER_ENV = "NEWSMON_POOL_OWNER"  # the crawl process: set by crawler/pool.py
-SERVER_ENV = "NEWSMON_POOL_SERVER"  # this fork server: read by each worker
+from crawler.lifeline import OWNER_ENV, SERVER_ENV, die_with_parent
 
 owner = os.environ.get(OWNER_ENV, "")
 if owner.isdigit():
