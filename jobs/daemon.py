@@ -35,6 +35,7 @@ from crawler.config.load import load_config
 from crawler.config.models import Adaptive, Config, Source
 from crawler.lifeline import PARENT_ENV
 from crawler.probe import HANDOVER_ENV, Fetched, write_handover
+from crawler.urls import host_key
 from jobs.crawl import CADENCE_BY_PARENT_ENV, record_unchanged
 from jobs.exits import EXIT_LOCKED
 from jobs.healthz import DaemonStatus, SourceStatus, start_health_server
@@ -150,7 +151,9 @@ class Daemon:
         self.polls_total: dict[str, int] = {}  # by outcome: unchanged, changed, failed
         self.last_reports: dict[str, RunReport] = {}
         self.poller = Poller(snapshot.config, POLL_HOSTS_AT_ONCE)
-        self.alone: set[str] = set()  # sources crawled in a child of their own (batches())
+        self.alone: set[str] = set()  # sources crawled in a child of their own (next_batch())
+        # Hosts a crawl child is at work on, each with what its end resolves: one child a host.
+        self.crawling_hosts: dict[str, asyncio.Future[None]] = {}
         self.planned: dict[str, datetime] = {}  # adaptive sources' next polls (schedule_all)
         self.in_tick: set[str] = set()  # sources a tick has taken and not settled yet
         self.pending: dict[str, asyncio.Future[RunReport | None]] = {}  # the coming tick's
@@ -247,6 +250,22 @@ class Daemon:
         if self.stopping.is_set():
             return
         sources = [source for source in self.enabled_sources() if source.name in names]
+        if not sources:
+            return
+        # A host a child is crawling keeps its budget: its sources are polled once it is done.
+        held: dict[str, list[str]] = {}
+        for source in sources:
+            host = host_key(source.url)
+            if host in self.crawling_hosts:
+                held.setdefault(host, []).append(source.name)
+        if held:
+            await asyncio.gather(
+                self._poll_and_crawl(
+                    [s.name for s in sources if host_key(s.url) not in held], settle
+                ),
+                *(self._after_crawl_of(host, group, settle) for host, group in held.items()),
+            )
+            return
         polls, reports, planned = await asyncio.to_thread(self._poll, sources)
         self._reschedule(planned)
         for poll in polls.values():
@@ -269,6 +288,18 @@ class Daemon:
         self._start_crawls()
         await asyncio.gather(*waits)
 
+    async def _after_crawl_of(
+        self,
+        host: str,
+        names: Sequence[str],
+        settle: Callable[[Mapping[str, RunReport | None]], None],
+    ) -> None:
+        """Poll and crawl `names` once the child crawling their host has ended."""
+        ending = self.crawling_hosts.get(host)
+        if ending is not None:
+            await asyncio.shield(ending)
+        await self._poll_and_crawl(names, settle)
+
     def _start_crawls(self) -> None:
         """Start a crawl child for the waiting sources while a slot is free. Sources wait
         across ticks: under load the queue grows and each child takes up to MAX_BATCH_SOURCES
@@ -280,14 +311,19 @@ class Daemon:
             self.waiting.clear()
             return
         while self.free_slots > 0 and self.waiting:
-            batch = self.batches(list(self.waiting))[0]
+            batch = self.next_batch()
+            if not batch:
+                break  # what waits is on hosts other children are crawling
             entries = {name: self.waiting.pop(name) for name in batch}
+            hosts = {self.host_of(name) for name in batch}
+            loop = asyncio.get_running_loop()
+            self.crawling_hosts.update((host, loop.create_future()) for host in hosts)
             self.free_slots -= 1
-            task = asyncio.create_task(self._crawl_waiting(entries))
+            task = asyncio.create_task(self._crawl_waiting(entries, hosts))
             self.crawl_tasks.add(task)
             task.add_done_callback(self.crawl_tasks.discard)
 
-    async def _crawl_waiting(self, entries: Mapping[str, CrawlWait]) -> None:
+    async def _crawl_waiting(self, entries: Mapping[str, CrawlWait], hosts: set[str]) -> None:
         names = list(entries)
         try:
             handed = {name: e.handed for name, e in entries.items() if e.handed is not None}
@@ -305,20 +341,36 @@ class Daemon:
             for entry in entries.values():
                 if not entry.done.done():
                     entry.done.set_result(None)
+            for host in hosts:
+                self.crawling_hosts.pop(host).set_result(None)
             self.free_slots += 1
             self._start_crawls()
 
-    def batches(self, names: Sequence[str]) -> list[list[str]]:
-        """The child processes for `names`: one per MAX_BATCH_SOURCES, and one of its own for
-        each source whose last run was killed at run_timeout, so a source that hangs never
-        again holds the others' runs until the kill (they are stored either way)."""
-        alone = [[name] for name in names if name in self.alone]
-        together = [name for name in names if name not in self.alone]
-        chunks = [
-            together[start : start + MAX_BATCH_SOURCES]
-            for start in range(0, len(together), MAX_BATCH_SOURCES)
-        ]
-        return [*chunks, *alone]
+    def next_batch(self) -> list[str]:
+        """The waiting sources the next crawl child takes, hosts in the order they began to
+        wait: at most MAX_BATCH_SOURCES, a host's sources together wherever they fit, and never
+        a host another child is crawling, so one host's budget is never spent twice at once.
+        A source whose last run was killed at run_timeout goes in a child of its own: a source
+        that hangs never again holds the others' runs until the kill."""
+        by_host: dict[str, list[str]] = {}
+        for name in self.waiting:
+            host = self.host_of(name)
+            if host not in self.crawling_hosts:
+                by_host.setdefault(host, []).append(name)
+        batch: list[str] = []
+        for names in by_host.values():
+            alone = [name for name in names if name in self.alone]
+            if alone and not batch:
+                return alone[:1]
+            together = [name for name in names if name not in self.alone]
+            if together and (not batch or len(batch) + len(together) <= MAX_BATCH_SOURCES):
+                batch.extend(together[: MAX_BATCH_SOURCES - len(batch)])
+            if len(batch) == MAX_BATCH_SOURCES:
+                break
+        return batch
+
+    def host_of(self, name: str) -> str:
+        return host_key(self.config.source(name).url)
 
     def _poll(
         self, sources: Sequence[Source]

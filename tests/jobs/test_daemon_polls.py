@@ -202,17 +202,49 @@ def test_healthz_and_metrics_count_the_daemons_polls_by_outcome(tmp_path):
         assert int(line.split()[-1]) >= counted[outcome]
 
 
-def test_a_tick_is_crawled_25_sources_a_child_and_a_source_that_hung_alone():
+def _next_batches(waiting: list[str], alone: set[str] = frozenset(), crawling=()):
+    """The batches Daemon.next_batch hands out, one after another, for `waiting` sources named
+    host/name, while the hosts in `crawling` stay busy."""
     from types import SimpleNamespace
 
-    from jobs.daemon import MAX_BATCH_SOURCES, Daemon
+    from jobs.daemon import Daemon
 
-    names = [f"s{n:02d}" for n in range(30)] + ["hung"]
-    daemon = SimpleNamespace(alone={"hung"})
-    batches = Daemon.batches(daemon, names)  # type: ignore[arg-type]
+    daemon = SimpleNamespace(
+        waiting=dict.fromkeys(waiting),
+        alone=set(alone),
+        crawling_hosts=dict.fromkeys(crawling),
+        host_of=lambda name: name.split("/")[0],
+    )
+    batches = []
+    while batch := Daemon.next_batch(daemon):  # type: ignore[arg-type]
+        batches.append(batch)
+        for name in batch:
+            del daemon.waiting[name]
+    return batches, list(daemon.waiting)
+
+
+def test_a_tick_is_crawled_25_sources_a_child_and_a_source_that_hung_alone():
+    from jobs.daemon import MAX_BATCH_SOURCES
+
     assert MAX_BATCH_SOURCES == 25
-    assert batches == [names[:25], names[25:30], ["hung"]]
-    assert Daemon.batches(SimpleNamespace(alone=set()), names[:3]) == [names[:3]]  # type: ignore[arg-type]
+    names = [f"h{n:02d}/s" for n in range(30)] + ["hung/s"]
+    assert _next_batches(names, alone={"hung/s"}) == ([names[:25], names[25:30], ["hung/s"]], [])
+    assert _next_batches(names[:3]) == ([names[:3]], [])
+
+
+def test_a_child_takes_a_hosts_sources_together_and_never_a_host_another_child_crawls():
+    big = [f"big/{n:02d}" for n in range(30)]  # more than one child takes: in turns
+    batches, left = _next_batches(["a/1", *big, "a/2", "b/1"], crawling={"b"})
+    assert batches == [["a/1", "a/2"], big[:25], big[25:]]
+    assert left == ["b/1"]  # its host is being crawled: it waits for that child to end
+    # A host that does not fit in the room left waits for the next child; smaller ones fill in.
+    ten = [f"ten/{n}" for n in range(10)]
+    twenty = [f"twenty/{n:02d}" for n in range(20)]
+    batches, _ = _next_batches([*twenty, *ten, "one/1"])
+    assert batches == [[*twenty, "one/1"], ten]
+    # A source that hung goes alone, and its host's other sources after it, never beside it.
+    batches, _ = _next_batches(["x/hung", "x/ok", "y/1"], alone={"x/hung"})
+    assert batches == [["x/hung"], ["x/ok", "y/1"]]
 
 
 def test_a_source_that_publishes_often_is_polled_more_often_than_one_that_never_changes(
@@ -274,3 +306,69 @@ def test_a_source_that_publishes_often_is_polled_more_often_than_one_that_never_
         )
     assert stored["quiet"] == 2
     assert stored["busy"] >= busy_hits - 1  # what it was polled for was stored
+
+
+def test_two_crawl_children_never_work_one_host_at_once_nor_a_poll_beside_a_crawl(tmp_path):
+    """`one` changes and its crawl fetches a slow page; `two`, on the same host, changes while
+    that crawl is under way. Its poll and crawl wait for the first child to end: the host's
+    concurrency (1 here) holds across the daemon's polls and its children."""
+    from tests.corpus import PAGES, fixture_site
+    from tests.jobs.test_daemon import finished, start_daemon, stop, wait_for
+
+    items = {"one": [PAGES["dar-rubio"]], "two": [PAGES["weekly-briefing"]]}
+    slow, late = PAGES["cricket-series"], PAGES["policy-rate-usaid"]
+    lock = threading.Lock()
+    in_flight, most = [0], [0]
+    spans: dict[str, tuple[float, float]] = {}  # path: (start, end) of its last request
+
+    def listing(name: str) -> Callable[[RecordedRequest], Response]:
+        def handler(_request: RecordedRequest) -> Response:
+            entries = "".join(
+                f"<item><title>{path}</title><link>{site.base_url}{path}</link></item>"
+                for path in items[name]
+            )
+            body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>{name}</title>'
+            return Response((body + entries + "</channel></rss>").encode())
+
+        return handler
+
+    with fixture_site() as site:
+        serve = site.handle
+
+        def recorded(request: RecordedRequest) -> Response:
+            path = request.path.split("?", 1)[0]
+            with lock:
+                in_flight[0] += 1
+                most[0] = max(most[0], in_flight[0])
+            started = time.monotonic()
+            try:
+                if path == slow:
+                    items["two"].append(late)  # `two` changes while `one` is being crawled
+                    time.sleep(3)
+                return serve(request)
+            finally:
+                with lock:
+                    in_flight[0] -= 1
+                    spans[path] = (started, time.monotonic())
+
+        site.handle = recorded  # type: ignore[method-assign]
+        for name in items:
+            site.route(f"/{name}.xml", listing(name))
+        sources = "".join(f"  - name: {n}\n    feed: {{base}}/{n}.xml\n" for n in items)
+        config = write_config(tmp_path, site, sources, "schedule: {every: 1s}\n")
+        config.write_text(
+            config.read_text().replace("concurrency_per_host: 8", "concurrency_per_host: 1")
+        )
+        db = tmp_path / "newsmon.db"
+        daemon = start_daemon(config)
+        try:
+            wait_for(lambda: all(finished(db, n) for n in items), 60, "a first crawl of both")
+            with lock:
+                most[0] = 0
+            items["one"].append(slow)
+            wait_for(lambda: late in spans, 60, "the late page of `two` fetched")
+        finally:
+            code, stderr = stop(daemon)
+    assert code == 0, stderr
+    assert most[0] == 1  # never two requests to the host at once
+    assert spans[late][0] >= spans[slow][1]  # `two`'s crawl came after `one`'s slow page
