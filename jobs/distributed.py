@@ -73,8 +73,9 @@ def make_app(config: Config) -> Any:
 
 
 def batches_by_host(sources: Sequence[Source], size: int = MAX_BATCH_SOURCES) -> list[list[str]]:
-    """The names of `sources` in batches of at most `size`, the sources of a host in one batch
-    (a host with more than `size` is a batch of its own): one worker, one child, one budget.
+    """The names of `sources` in batches of at most `size`, the sources of a host in one batch:
+    one worker, one child, one budget. A host with more than `size` is split into batches of
+    its own, which take turns by its host lease (jobs/hostlease.py).
 
     Hosts go largest first, each into the fullest batch it still fits (best fit decreasing),
     in constant time a host: 100,000 sources are packed as fast as 100.
@@ -86,7 +87,7 @@ def batches_by_host(sources: Sequence[Source], size: int = MAX_BATCH_SOURCES) ->
     with_room: dict[int, list[list[str]]] = defaultdict(list)  # by the places left in them
     for _, names in sorted(by_host.items(), key=lambda entry: (-len(entry[1]), entry[0])):
         if len(names) >= size:
-            batches.append(names)
+            batches.extend(names[start : start + size] for start in range(0, len(names), size))
             continue
         room = next((left for left in range(len(names), size) if with_room[left]), None)
         if room is None:

@@ -277,7 +277,7 @@ def thirty_sources(hosts: Sequence[LocalSite], counts: Sequence[int]) -> str:
     )
 
 
-def test_batches_hold_at_most_25_sources_and_never_split_a_host():
+def test_batches_hold_at_most_25_sources_and_split_only_a_host_with_more():
     from types import SimpleNamespace
 
     from jobs.daemon import MAX_BATCH_SOURCES
@@ -298,11 +298,13 @@ def test_batches_hold_at_most_25_sources_and_never_split_a_host():
     batches = batches_by_host(sources({"a.example": 20, "b.example": 6, "c.example": 4}))  # type: ignore[arg-type]
     assert [hosts(batch) for batch in batches] == [["a.example", "c.example"], ["b.example"]]
     assert sorted(len(batch) for batch in batches) == [6, 24]
-    # A host with more than 25 is a batch of its own, whole; the others fill batches of 25.
+    # A host with more than 25 is split into batches of its own (they take turns by its lease);
+    # the others fill batches of 25.
     counts = {"big.example": 30, **{f"h{n}.example": 5 for n in range(12)}}
     batches = batches_by_host(sources(counts))  # type: ignore[arg-type]
-    assert [len(batch) for batch in batches] == [30, 25, 25, 10]
-    assert sorted(host for batch in batches for host in hosts(batch)) == sorted(counts)
+    assert [len(batch) for batch in batches] == [25, 5, 25, 25, 10]
+    assert [hosts(batch) for batch in batches[:2]] == [["big.example"], ["big.example"]]
+    assert sorted(host for batch in batches[2:] for host in hosts(batch)) == sorted(counts)[1:]
     # A host is matched case-blind, as the crawl's per-host budget is.
     [mixed] = batches_by_host(  # type: ignore[arg-type]
         [
