@@ -40,7 +40,7 @@ from jobs.crawl import CADENCE_BY_PARENT_ENV, record_unchanged
 from jobs.exits import EXIT_LOCKED
 from jobs.healthz import DaemonStatus, SourceStatus, start_health_server
 from jobs.poller import POLL_HOSTS_AT_ONCE, Poll, Poller
-from jobs.schedule import cron_trigger, is_due, next_due, record_polls, slack
+from jobs.schedule import cron_trigger, interval_of, is_due, next_due, record_polls, slack
 from storage import runs
 from storage.cadence import CadenceState, load_states
 from storage.clock import utcnow
@@ -57,6 +57,9 @@ EXIT_POLL_S = 0.1
 # Sources due within this window of each other are polled, and crawled, together.
 TICK_WINDOW_S = 0.25
 MAX_BATCH_SOURCES = 25  # sources per crawl child
+# How long a changed source waits for others to share its child's start-up (about 2 s of CPU),
+# unless `daemon.batch_wait` says: a tenth of its shortest interval, at most 20 s.
+GATHER_SHARE, GATHER_MAX_S = 0.1, 20.0
 # An adaptive source's job fires at each planned poll; between them, a heartbeat this many
 # floors apart (at most `max`) catches a plan that was never recorded.
 HEARTBEAT_FLOORS = 4
@@ -87,6 +90,11 @@ class CrawlWait:
     handed: Mapping[str, Fetched] | None
     settle: Callable[[Mapping[str, RunReport | None]], None]
     done: asyncio.Future[None]
+    start_by: float = 0.0  # loop time by which a child should have taken it
+
+    @property
+    def host(self) -> str:
+        return host_key(self.poll.source.url)
 
 
 class ConfigSnapshot:
@@ -154,6 +162,7 @@ class Daemon:
         self.alone: set[str] = set()  # sources crawled in a child of their own (next_batch())
         # Hosts a crawl child is at work on, each with what its end resolves: one child a host.
         self.crawling_hosts: dict[str, asyncio.Future[None]] = {}
+        self.gather_timer: asyncio.TimerHandle | None = None  # see _gathered()
         self.planned: dict[str, datetime] = {}  # adaptive sources' next polls (schedule_all)
         self.in_tick: set[str] = set()  # sources a tick has taken and not settled yet
         self.pending: dict[str, asyncio.Future[RunReport | None]] = {}  # the coming tick's
@@ -283,6 +292,7 @@ class Daemon:
         waits = []
         for name in to_crawl:
             wait = CrawlWait(polls[name], handed.get(name), settle, loop.create_future())
+            wait.start_by = loop.time() + self.gather_for(polls[name].source)
             self.waiting[name] = wait
             waits.append(wait.done)
         self._start_crawls()
@@ -311,11 +321,13 @@ class Daemon:
             self.waiting.clear()
             return
         while self.free_slots > 0 and self.waiting:
+            if not self._gathered():
+                break
             batch = self.next_batch()
             if not batch:
                 break  # what waits is on hosts other children are crawling
             entries = {name: self.waiting.pop(name) for name in batch}
-            hosts = {self.host_of(name) for name in batch}
+            hosts = {entry.host for entry in entries.values()}
             loop = asyncio.get_running_loop()
             self.crawling_hosts.update((host, loop.create_future()) for host in hosts)
             self.free_slots -= 1
@@ -346,6 +358,31 @@ class Daemon:
             self.free_slots += 1
             self._start_crawls()
 
+    def gather_for(self, source: Source) -> float:
+        """Seconds a changed `source` may wait for others to share a crawl child with."""
+        if self.config.daemon.batch_wait is not None:
+            return self.config.daemon.batch_wait
+        schedule = self.config.schedule_for(source)
+        shortest = schedule.adaptive.min if schedule.adaptive else interval_of(schedule, utcnow())
+        return min(GATHER_MAX_S, shortest * GATHER_SHARE)
+
+    def _gathered(self) -> bool:
+        """Whether the waiting sources should go now: a child's worth of them, or one that
+        has waited its gather time. Else the check comes back when the first one has."""
+        loop = asyncio.get_running_loop()
+        start_by = min(wait.start_by for wait in self.waiting.values())
+        if len(self.waiting) >= MAX_BATCH_SOURCES or start_by <= loop.time():
+            return True
+        if self.gather_timer is None or self.gather_timer.when() > start_by:
+            if self.gather_timer is not None:
+                self.gather_timer.cancel()
+            self.gather_timer = loop.call_at(start_by, self._gather_elapsed)
+        return False
+
+    def _gather_elapsed(self) -> None:
+        self.gather_timer = None
+        self._start_crawls()
+
     def next_batch(self) -> list[str]:
         """The waiting sources the next crawl child takes, hosts in the order they began to
         wait: at most MAX_BATCH_SOURCES, a host's sources together wherever they fit, and never
@@ -353,8 +390,8 @@ class Daemon:
         A source whose last run was killed at run_timeout goes in a child of its own: a source
         that hangs never again holds the others' runs until the kill."""
         by_host: dict[str, list[str]] = {}
-        for name in self.waiting:
-            host = self.host_of(name)
+        for name, wait in self.waiting.items():
+            host = wait.host
             if host not in self.crawling_hosts:
                 by_host.setdefault(host, []).append(name)
         batch: list[str] = []
@@ -368,9 +405,6 @@ class Daemon:
             if len(batch) == MAX_BATCH_SOURCES:
                 break
         return batch
-
-    def host_of(self, name: str) -> str:
-        return host_key(self.config.source(name).url)
 
     def _poll(
         self, sources: Sequence[Source]
@@ -528,24 +562,21 @@ class Daemon:
         """Read the child's run records; close those it was killed before closing."""
         if timed_out:
             timeout = self.config.daemon.run_timeout
-            self._end_running_runs(
+            runs.end_running_runs(
+                self.engine,
                 process.pid,
                 status="failed",
                 kind="timeout",
                 error_text=f"killed after run_timeout ({timeout:g}s)",
             )
         elif process.returncode is not None and process.returncode < 0:
-            self._end_running_runs(
+            runs.end_running_runs(
+                self.engine,
                 process.pid,
                 status="interrupted" if self.stopping.is_set() else "failed",
                 error_text=f"crawl process killed by signal {-process.returncode}",
             )
         return {name: self._report(name, process, duration, stderr_tail) for name in names}
-
-    def _end_running_runs(self, pid: int, **closing: Any) -> None:
-        for _ in range(MAX_BATCH_SOURCES):  # one per source of the batch, at most
-            if runs.end_running_run(self.engine, pid, **closing) is None:
-                return
 
     def _report(
         self,

@@ -17,6 +17,9 @@ class Daemon(StrictModel):
     shutdown_grace: Duration = 30.0
     misfire_grace: Duration = 5 * 60.0
     max_parallel: int = Field(default=4, ge=1, le=64)
+    # How long a changed source waits for others to share a crawl child; None: a tenth of its
+    # shortest interval, at most 20 s (jobs/daemon.py gather_for).
+    batch_wait: Duration | None = None
     log_format: Literal["plain", "json"] = "plain"
     max_consecutive_failures: int = Field(default=3, ge=1)
 

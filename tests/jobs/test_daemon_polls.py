@@ -210,10 +210,9 @@ def _next_batches(waiting: list[str], alone: set[str] = frozenset(), crawling=()
     from jobs.daemon import Daemon
 
     daemon = SimpleNamespace(
-        waiting=dict.fromkeys(waiting),
+        waiting={name: SimpleNamespace(host=name.split("/")[0]) for name in waiting},
         alone=set(alone),
         crawling_hosts=dict.fromkeys(crawling),
-        host_of=lambda name: name.split("/")[0],
     )
     batches = []
     while batch := Daemon.next_batch(daemon):  # type: ignore[arg-type]
@@ -372,3 +371,51 @@ def test_two_crawl_children_never_work_one_host_at_once_nor_a_poll_beside_a_craw
     assert code == 0, stderr
     assert most[0] == 1  # never two requests to the host at once
     assert spans[late][0] >= spans[slow][1]  # `two`'s crawl came after `one`'s slow page
+
+
+def test_sources_that_change_a_poll_apart_wait_batch_wait_and_share_one_crawl_child(tmp_path):
+    from tests.jobs.test_daemon import finished, start_daemon, stop, wait_for
+
+    names = ["early", "late", "still"]
+    titles = dict.fromkeys(names, "first")
+    with LocalSite() as site:
+        for name in names:
+            site.route(f"/{name}.xml", serving(titles, name))
+        sources = "".join(f"  - name: {name}\n    feed: {{base}}/{name}.xml\n" for name in names)
+        config = write_config(
+            tmp_path, site, sources, "schedule: {every: 1s}\ndaemon: {batch_wait: 4s}\n"
+        )
+        db = tmp_path / "newsmon.db"
+        daemon = start_daemon(config)
+        try:
+            wait_for(
+                lambda: all(finished(db, name) for name in names), 60, "a first crawl of all three"
+            )
+            time.sleep(6)  # their first batch_wait and crawl are over
+            mark = last_run_id(db)
+            titles["early"] = "second"
+            time.sleep(1.5)  # a poll or more later
+            titles["late"] = "second"
+            wait_for(
+                lambda: {"early", "late"} <= set(crawled_by_children(db, mark, daemon.pid)),
+                30,
+                "both crawled",
+            )
+        finally:
+            code, stderr = stop(daemon)
+    assert code == 0, stderr
+    crawled = crawled_by_children(db, mark, daemon.pid)
+    assert crawled["early"] == crawled["late"]  # one child took both
+    assert "still" not in crawled  # unchanged: polled by the daemon alone
+
+
+def crawled_by_children(db, since_id: int, daemon_pid: int) -> dict[str, int]:
+    """Source -> pid of the crawl child that ran it after run `since_id` (not the daemon's
+    own records of unchanged polls)."""
+    with sqlite3.connect(db) as connection:
+        found = connection.execute(
+            "select s.name, r.pid from crawl_runs r join sources s on s.id = r.source_id"
+            " where r.id > ? and r.pid != ? and r.status = 'ok' order by r.id",
+            (since_id, daemon_pid),
+        ).fetchall()
+    return dict(found)
