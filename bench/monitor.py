@@ -37,7 +37,13 @@ from urllib.parse import urlsplit
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.proctree import become_subreaper, descendants, reap_orphans, tree_cpu  # noqa: E402
+from bench.proctree import (  # noqa: E402
+    become_subreaper,
+    descendants,
+    own_cpu,
+    reap_orphans,
+    tree_cpu,
+)
 from bench.sitegen import article_html  # noqa: E402
 
 DAY = 86400.0
@@ -266,6 +272,9 @@ class RunResult:
     live_cpu: float
     live_seconds: float
     live_polls: int
+    live_changed: int  # polls answered with a new feed body
+    live_daemon_cpu: float  # of them, the daemon process's own (polls, scheduling)
+    live_children: int  # crawl children started in the live phase
     latencies: dict[str, list[float]]  # real seconds, per rate class
     pending: int
     missed: int
@@ -318,6 +327,18 @@ def write_config(
     path.write_text("".join(lines))
 
 
+def last_run(db: Path) -> int:
+    with sqlite3.connect(db) as connection:
+        return connection.execute("select coalesce(max(id), 0) from crawl_runs").fetchone()[0]
+
+
+def crawl_pids(db: Path, after_run: int) -> set[int]:
+    """The processes that recorded runs after `after_run`: the daemon and its crawl children."""
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute("select distinct pid from crawl_runs where id > ?", (after_run,))
+        return {pid for (pid,) in rows if pid is not None}
+
+
 def stored(db: Path) -> dict[tuple[str, int], float]:
     """(feed, entry) -> epoch seconds it was stored, read from the items table."""
     if not db.exists():
@@ -338,6 +359,10 @@ def stored(db: Path) -> dict[tuple[str, int], float]:
 
 class Daemon:
     """`newsmon run` in a scratch folder, its tree's CPU and the waits between phases."""
+
+    def own_cpu(self) -> float:
+        """CPU seconds of the daemon process itself, its children left out."""
+        return own_cpu(self.process.pid).get(self.process.pid, 0.0)
 
     def __init__(self, workdir: Path, config: Path) -> None:
         self.db = workdir / "newsmon.db"
@@ -496,11 +521,14 @@ def _phases(
         first_live[feed.name] = len(feed.times)
         feed.times.extend(live_start + t / settings.speed for t in offsets)
     cpu0, polls0, burst_polls0 = tree_cpu(), polls(), sum(feed.polls for feed in bursts)
+    changed0, own0, run0 = changed(), daemon.own_cpu(), last_run(daemon.db)
     daemon.wait_for(lambda: False, live_seconds)
     # The burst feeds are still polled (all unchanged now): their cost is not the S sources'.
     burst_polls = sum(feed.polls for feed in bursts) - burst_polls0
     live_cpu = tree_cpu() - cpu0 - burst_polls * per_poll
     live_polls = polls() - polls0 - burst_polls
+    live_changed, live_own = changed() - changed0, daemon.own_cpu() - own0
+    live_children = len(crawl_pids(daemon.db, run0) - {daemon.process.pid})
     live_end = time.time()
 
     found = stored(daemon.db)
@@ -531,6 +559,9 @@ def _phases(
         live_cpu,
         live_end - live_start,
         live_polls,
+        live_changed,
+        live_own,
+        live_children,
         latencies,
         pending,
         missed,
@@ -544,7 +575,7 @@ def bare_trafilatura(samples: list[tuple[str, str]]) -> float:
     """CPU seconds per page of bare trafilatura.extract, newsmon's options, one process."""
     import trafilatura
 
-    options = {"with_metadata": True, "include_comments": False, "favor_precision": True}
+    options = {"with_metadata": True, "include_comments": False, "include_tables": True}
     trafilatura.extract(samples[0][1], url=samples[0][0], **options)  # warm up, as the pool does
     started = time.process_time()
     for url, html in samples:
@@ -579,6 +610,11 @@ def print_run(result: RunResult, speed: float, bare: float | None) -> None:
         f"  daemon CPU share:            {share:8.1f} %    "
         f"(of {cores} cores, {result.live_polls} polls)   target <= 25% "
         f"{'ok' if share <= 25 else 'MISSED'}"
+    )
+    print(
+        f"    of which the daemon process {result.live_daemon_cpu / result.live_seconds / cores:.1%};"
+        f" {result.live_changed} polls found a new feed body, {result.live_children} crawl"
+        " children started"
     )
     if result.startup_cpu is not None and result.article_cpu is not None:
         print(
