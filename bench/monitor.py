@@ -17,6 +17,7 @@ import bisect
 import math
 import os
 import random
+import re
 import resource
 import signal
 import socket
@@ -222,9 +223,17 @@ class World:
         key = zlib.crc32(f"{feed.name}/{number}".encode()) % 100000
         slug, html = article_html(key, random.Random(key))
         html = html.replace(f"{{{{BASE}}}}/news/{slug}.html", url)
+        # The page's own date is the entry's, as on a real site: the schedules learn from it.
+        published = datetime.fromtimestamp(feed.times[number], UTC)
+        html = PAGE_DATE.sub(published.isoformat(timespec="seconds"), html)
+        html = BYLINE_DATE.sub(f"Published {published:%B} {published.day}, {published:%Y}", html)
         if len(self.samples) < 300:
             self.samples.append((url, html))
         return html.encode()
+
+
+PAGE_DATE = re.compile(r"2025-07-\d\dT09:00:00\+05:00")  # bench/sitegen.py's fixed dates
+BYLINE_DATE = re.compile(r"Published July \d+, 2025")
 
 
 def _not_modified(headers: dict[str, str], etag: str, newest: datetime) -> bool:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, time, timedelta
 
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.clock import to_utc
@@ -67,25 +67,44 @@ def save_states(engine: Engine, planned: Iterable[tuple[int, CadenceState]]) -> 
             )
 
 
+# Pages often give only the day (trafilatura's dates are day-precise: midnight UTC). Within
+# this long after it, the time newsmon first saw the item is the better guess of the hour; a
+# source's silence counted from midnight would slow its polls all day.
+DAY_ONLY_SLACK = timedelta(days=2)
+
+
 def publication_times(
     engine: Engine, names: Iterable[str], since: datetime
 ) -> dict[str, list[datetime]]:
     """When each source's items appeared, oldest first: `published_at` where the page gave a
-    plausible one (not after newsmon first saw it), else the time newsmon first saw it."""
-    seen = items.c.fetched_at
-    published = items.c.published_at
-    at = case((published.is_not(None) & (published <= seen), published), else_=seen)
+    plausible one (not after newsmon first saw it, and not a bare day it was seen within),
+    else the time newsmon first saw it."""
     statement = (
-        select(sources.c.name, at.label("at"))
+        select(sources.c.name, items.c.published_at, items.c.fetched_at)
         .join(items, items.c.source_id == sources.c.id)
-        .where(sources.c.name.in_(list(names)), at >= since, items.c.duplicate_of.is_(None))
-        .order_by(at)
+        .where(
+            sources.c.name.in_(list(names)),
+            items.c.fetched_at >= since,  # what appeared since then was seen since then
+            items.c.duplicate_of.is_(None),
+        )
     )
     found: dict[str, list[datetime]] = {}
     with engine.connect() as connection:
-        for name, when in connection.execute(statement):
-            found.setdefault(name, []).append(to_utc(when))
+        for name, published, fetched in connection.execute(statement):
+            at = appeared_at(to_utc(published) if published else None, to_utc(fetched))
+            if at >= since:
+                found.setdefault(name, []).append(at)
+    for times in found.values():
+        times.sort()
     return found
+
+
+def appeared_at(published: datetime | None, seen: datetime) -> datetime:
+    """When an item appeared: its page's date when that is plausible and more than a day."""
+    if published is None or published > seen:
+        return seen
+    day_only = published.time() == time(0)
+    return seen if day_only and seen - published < DAY_ONLY_SLACK else published
 
 
 def watched_since(engine: Engine, names: Iterable[str]) -> dict[str, datetime]:
