@@ -2,7 +2,9 @@
 
 Needs the `distributed` extra (`pip install newsmon[distributed]`). Each scheduler tick hands
 its due sources to the workers in batches (batches_by_host): at most MAX_BATCH_SOURCES a task,
-the sources of one host never split between two. A worker runs a batch the way the daemon does:
+the sources of one host never split between two, and a source whose last run was killed at
+`run_timeout` in a batch of its own, so a source that hangs never again holds the others'
+runs until the kill. A worker runs a batch the way the daemon does:
 one `newsmon crawl --source A --source B …` child with a timeout (it polls them all and starts
 Scrapy only for the changed), so the worker keeps no crawl state. Before the child starts the
 worker leases the batch's hosts in Redis (jobs/hostlease.py), so two workers never crawl a host
@@ -24,6 +26,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
 from crawler.config.load import load_config
 from crawler.config.models import Config, Source
 from crawler.lifeline import PARENT_ENV
@@ -32,7 +37,9 @@ from jobs.daemon import MAX_BATCH_SOURCES
 from jobs.exits import EXIT_LOCKED
 from jobs.hostlease import HostLease
 from jobs.schedule import interval_of
+from storage import runs
 from storage.clock import utcnow
+from storage.db import make_engine
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +117,18 @@ def dispatcher_for(config: Config) -> Callable[[Sequence[str], Config | None], N
     worker is up, crawls do not pile up to run back to back later; the next one covers them.
     """
     app = make_app(config)
+    engine = make_engine(config.database)
 
     def enqueue(names: Sequence[str], current: Config | None = None) -> None:
         current = current or config
         now = utcnow()
-        sources = [current.source(name) for name in names]
-        for batch in batches_by_host(sources):
+        try:
+            alone = runs.timed_out_last(engine, names)
+        except SQLAlchemyError as error:  # the database must not stop the crawls
+            log.warning("could not read which sources timed out last: %s", error)
+            alone = set()
+        sources = [current.source(name) for name in names if name not in alone]
+        for batch in [*batches_by_host(sources), *([name] for name in sorted(alone))]:
             expires = min(interval_of(current.schedule_for(current.source(n)), now) for n in batch)
             app.send_task(BATCH_TASK_NAME, args=[batch], expires=expires)
 
@@ -142,9 +155,10 @@ def run_worker(config_path: Path, concurrency: int, log_level: str = "INFO") -> 
     assert config.distributed is not None  # make_app checked it
     queue, wait = config.distributed.queue, config.distributed.lease_wait
     lease = host_lease_for(config, lease_ttl(config))
+    engine = make_engine(config.database)
 
     def crawl(task: Any, names: list[str]) -> int:
-        code = crawl_leased(config_path, config, names, lease, wait)
+        code = crawl_leased(config_path, config, names, lease, wait, engine)
         if code is None:
             log.info("a host of %s is leased by another worker; retrying in %gs", names, wait)
             raise task.retry(countdown=wait)
@@ -182,6 +196,7 @@ def crawl_leased(
     names: Sequence[str],
     lease: HostLease | None,
     wait: float,
+    engine: Engine | None = None,
 ) -> int | None:
     """Crawl `names` in one child while holding their hosts' leases; None if another worker
     kept one of them past `wait` seconds (the task is to be retried, not crawled alongside)."""
@@ -195,7 +210,7 @@ def crawl_leased(
         return 2
     timeout = config.daemon.run_timeout
     if lease is None:
-        return crawl_in_child(config_path, [s.name for s in sources], timeout)
+        return crawl_in_child(config_path, [s.name for s in sources], timeout, engine)
     gaps: dict[str, float] = {}
     for source in sources:
         host = host_key(source.url)
@@ -205,16 +220,19 @@ def crawl_leased(
         return None
     try:
         held.wait_free()  # the previous holder's last request was at least `delay` ago
-        return crawl_in_child(config_path, [s.name for s in sources], timeout)
+        return crawl_in_child(config_path, [s.name for s in sources], timeout, engine)
     finally:
         lost = [host for host, ours in held.release(gaps).items() if not ours]
         if lost:
             log.warning("lease of %s expired during the crawl (ttl too short?)", lost)
 
 
-def crawl_in_child(config_path: Path, names: str | Sequence[str], timeout: float) -> int:
+def crawl_in_child(
+    config_path: Path, names: str | Sequence[str], timeout: float, engine: Engine | None = None
+) -> int:
     """`newsmon crawl --source A --source B …` in a session of its own that dies with this
-    worker; its whole process group is killed when it ends or times out."""
+    worker; its whole process group is killed when it ends or times out. The runs a killed
+    child left running are closed in `engine` as failed, of kind timeout (as the daemon does)."""
     names = [names] if isinstance(names, str) else list(names)
     command = [sys.executable, "-m", "jobs.cli", "--config", str(config_path), "crawl"]
     command += [argument for name in names for argument in ("--source", name)]
@@ -229,6 +247,14 @@ def crawl_in_child(config_path: Path, names: str | Sequence[str], timeout: float
         log.warning("source %s: crawl exceeded %gs; killing it", label, timeout)
         _kill_group(child.pid)
         code = child.wait()
+        if engine is not None:
+            runs.end_running_runs(
+                engine,
+                child.pid,
+                status="failed",
+                kind="timeout",
+                error_text=f"killed after run_timeout ({timeout:g}s)",
+            )
     finally:
         _kill_group(child.pid)  # what it left behind, if anything
     if code == EXIT_LOCKED:

@@ -168,6 +168,37 @@ def end_running_run(
         return run.id
 
 
+def end_running_runs(engine: Engine, pid: int, **closing: Any) -> int:
+    """end_running_run for every run process `pid` left running (a batch's hung sources);
+    returns how many it closed."""
+    closed = 0
+    while end_running_run(engine, pid, **closing) is not None:
+        closed += 1
+    return closed
+
+
+def timed_out_last(engine: Engine, names: Iterable[str]) -> set[str]:
+    """Those of `names` whose newest finished run was killed at run_timeout: they are crawled
+    alone until a run of theirs ends in time."""
+    names = list(names)
+    if not names:
+        return set()
+    newest = (
+        select(func.max(crawl_runs.c.id))
+        .join(sources, sources.c.id == crawl_runs.c.source_id)
+        .where(sources.c.name.in_(names), crawl_runs.c.status != "running")
+        .group_by(crawl_runs.c.source_id)
+    )
+    statement = (
+        select(sources.c.name, crawl_runs.c.error_kinds)
+        .join(crawl_runs, crawl_runs.c.source_id == sources.c.id)
+        .where(crawl_runs.c.id.in_(newest))
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(statement).all()
+    return {name for name, kinds in rows if "timeout" in (kinds or {})}
+
+
 def last_started(engine: Engine) -> dict[str, datetime]:
     """When each source's newest run started: the clock its schedule counts from."""
     statement = (

@@ -11,7 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -325,6 +325,13 @@ def test_a_tick_of_thirty_sources_on_three_hosts_enqueues_batches_that_never_spl
     tmp_path, site, redis_broker
 ):
     import redis
+    from sqlalchemy import update
+
+    from storage.clock import utcnow
+    from storage.crawlstate import ensure_source
+    from storage.db import make_engine, prepare_for_writing
+    from storage.runs import end_running_runs, start_run
+    from storage.tables import crawl_runs
 
     with LocalSite() as second, LocalSite() as third:
         hosts = [site, second, third]
@@ -340,6 +347,13 @@ def test_a_tick_of_thirty_sources_on_three_hosts_enqueues_batches_that_never_spl
             for line in config.read_text().splitlines()
             if "queue:" in line
         )
+        # One source's last run hung until run_timeout (as a worker records it): it goes alone.
+        engine = make_engine(f"sqlite:///{tmp_path / 'n.db'}")
+        prepare_for_writing(engine)
+        start_run(engine, ensure_source(engine, "s1x0", "feed", "http://x/feed"), pid=9)
+        end_running_runs(engine, 9, status="failed", kind="timeout", error_text="killed")
+        with engine.begin() as connection:  # a day ago: the source is due again
+            connection.execute(update(crawl_runs).values(started_at=utcnow() - timedelta(days=1)))
         client = redis.Redis.from_url(redis_broker)
         try:
             scheduler = start(
@@ -354,12 +368,13 @@ def test_a_tick_of_thirty_sources_on_three_hosts_enqueues_batches_that_never_spl
     assert requests == 0  # the scheduler only enqueues: workers poll and crawl
     assert {task for task, _, _ in messages} == {"newsmon.crawl_batch"}
     batches = [names for _, names, _ in messages]
-    assert sorted(len(batch) for batch in batches) == [6, 24]
+    assert sorted(len(batch) for batch in batches) == [1, 4, 25]
+    assert ["s1x0"] in batches
     assert sorted(name for batch in batches for name in batch) == sorted(
         f"s{h}x{n}" for h, count in enumerate([20, 6, 4]) for n in range(count)
     )
     by_host = [{name.split("x")[0] for name in batch} for batch in batches]
-    assert sorted(map(sorted, by_host)) == [["s0", "s2"], ["s1"]]
+    assert sorted(map(sorted, by_host)) == [["s0", "s1"], ["s1"], ["s2"]]
 
 
 def test_a_batch_whose_host_another_holds_is_retried_later_not_crawled_alongside(
@@ -437,20 +452,29 @@ def test_batches_of_one_host_on_two_workers_take_turns_a_delay_apart(
 
 def test_a_crawl_child_that_times_out_is_killed_with_its_whole_group(tmp_path):
     from jobs.distributed import crawl_in_child
+    from storage.db import make_engine
+    from storage.runs import list_runs, timed_out_last
     from tests.jobs.newssite import Layout, NewsSite
 
     with LocalSite() as news_site:
         news = NewsSite(news_site, Layout(feed=30))
         news.hanging.add(news.sections["feed"][-1])
-        config = write_config(tmp_path, news_site, news.sources(["feed"]))
+        config = write_config(
+            tmp_path, news_site, news.sources(["feed"]), database=f"sqlite:///{tmp_path}/n.db"
+        )
+        engine = make_engine(f"sqlite:///{tmp_path}/n.db")
         try:
             started = time.monotonic()
-            code = crawl_in_child(config, "wire", timeout=8)
+            code = crawl_in_child(config, "wire", timeout=8, engine=engine)
         finally:
             news.release()
     assert code == -signal.SIGKILL
     assert time.monotonic() - started < 20
     assert wait_for_no_children_of_ours(timeout=5) == []
+    # Its run is closed as the daemon closes one, and the scheduler sends it alone from now on.
+    [run] = list_runs(engine, "wire")
+    assert (run.status, run.error_kinds) == ("failed", {"timeout": 1})
+    assert timed_out_last(engine, ["wire"]) == {"wire"}
 
 
 def wait_for_no_children_of_ours(timeout: float) -> list[int]:

@@ -6,6 +6,7 @@ from storage.crawlstate import ensure_source
 from storage.runs import (
     RunOutcome,
     end_running_run,
+    end_running_runs,
     finish_run,
     interrupt_stale_runs,
     last_started,
@@ -13,6 +14,7 @@ from storage.runs import (
     record_runs,
     run_of_process,
     start_run,
+    timed_out_last,
 )
 
 
@@ -71,6 +73,24 @@ def test_the_run_of_a_killed_process_is_ended_with_one_error_of_its_kind(engine)
     assert run.finished_at is not None and run.error_text.startswith("killed after")
     assert end_running_run(engine, 4242, status="failed", error_text="again") is None
     assert run_of_process(engine, "mofa", 4242) is None
+
+
+def test_a_source_whose_newest_finished_run_timed_out_is_named_until_one_ends_in_time(engine):
+    hung = ensure_source(engine, "hung", "feed", "https://example.com/hung")
+    fine = ensure_source(engine, "fine", "feed", "https://example.com/fine")
+    for source in (hung, fine):
+        start_run(engine, source, pid=77)
+    start_run(engine, fine, pid=78)  # still running elsewhere: not a finished run
+    closed = end_running_runs(
+        engine, 77, status="failed", kind="timeout", error_text="killed after run_timeout"
+    )
+    assert closed == 2  # every run the killed child left running
+    assert timed_out_last(engine, ["hung", "fine", "unknown"]) == {"hung", "fine"}
+    finish_run(engine, start_run(engine, fine, pid=79), RunOutcome("ok"))
+    assert timed_out_last(engine, ["hung", "fine"]) == {"hung"}  # fine's newest ended in time
+    finish_run(engine, start_run(engine, hung, pid=80), RunOutcome("failed", errors=1))
+    assert timed_out_last(engine, ["hung"]) == set()  # a failure, but not a hang
+    assert timed_out_last(engine, []) == set()
 
 
 def test_runs_settled_at_once_are_recorded_finished_in_one_go(engine):
