@@ -67,23 +67,24 @@ def save_states(engine: Engine, planned: Iterable[tuple[int, CadenceState]]) -> 
             )
 
 
-# Pages often give only the day (trafilatura's dates are day-precise: midnight UTC). Within
-# this long after it, the time newsmon first saw the item is the better guess of the hour; a
-# source's silence counted from midnight would slow its polls all day.
+# Pages often give only the day (trafilatura's dates are day-precise: midnight UTC). For an item
+# that appeared while newsmon watched, within this long after its day, the time newsmon first saw
+# it is the better guess of the hour: a source's silence counted from midnight would slow its
+# polls all day. History found on a first crawl has only its day: taken at noon, its middle.
 DAY_ONLY_SLACK = timedelta(days=2)
 
 
 def publication_times(
     engine: Engine, names: Iterable[str], since: datetime
 ) -> dict[str, list[datetime]]:
-    """When each source's items appeared, oldest first: `published_at` where the page gave a
-    plausible one (not after newsmon first saw it, and not a bare day it was seen within),
-    else the time newsmon first saw it."""
+    """When each source's items appeared, oldest first (appeared_at)."""
+    names = list(names)
+    history_until = first_run_ended(engine, names)
     statement = (
         select(sources.c.name, items.c.published_at, items.c.fetched_at)
         .join(items, items.c.source_id == sources.c.id)
         .where(
-            sources.c.name.in_(list(names)),
+            sources.c.name.in_(names),
             items.c.fetched_at >= since,  # what appeared since then was seen since then
             items.c.duplicate_of.is_(None),
         )
@@ -91,7 +92,10 @@ def publication_times(
     found: dict[str, list[datetime]] = {}
     with engine.connect() as connection:
         for name, published, fetched in connection.execute(statement):
-            at = appeared_at(to_utc(published) if published else None, to_utc(fetched))
+            seen = to_utc(fetched)
+            at = appeared_at(
+                to_utc(published) if published else None, seen, history_until.get(name)
+            )
             if at >= since:
                 found.setdefault(name, []).append(at)
     for times in found.values():
@@ -99,12 +103,33 @@ def publication_times(
     return found
 
 
-def appeared_at(published: datetime | None, seen: datetime) -> datetime:
-    """When an item appeared: its page's date when that is plausible and more than a day."""
+def appeared_at(
+    published: datetime | None, seen: datetime, history_until: datetime | None = None
+) -> datetime:
+    """When an item appeared: its page's date where that is plausible (not after newsmon first
+    saw it) and says more than the day; for a bare day, the time it was first seen if it
+    appeared while newsmon watched (after its first run, which ended at `history_until`), else
+    noon of the day (at most the time first seen)."""
     if published is None or published > seen:
         return seen
-    day_only = published.time() == time(0)
-    return seen if day_only and seen - published < DAY_ONLY_SLACK else published
+    if published.time() != time(0):
+        return published
+    watching = history_until is not None and seen > history_until
+    if watching and seen - published < DAY_ONLY_SLACK:
+        return seen
+    return min(published + timedelta(hours=12), seen)
+
+
+def first_run_ended(engine: Engine, names: Iterable[str]) -> dict[str, datetime]:
+    """When each source's first finished run ended: what it stored until then was history."""
+    statement = (
+        select(sources.c.name, func.min(crawl_runs.c.finished_at))
+        .join(crawl_runs, crawl_runs.c.source_id == sources.c.id)
+        .where(sources.c.name.in_(list(names)))
+        .group_by(sources.c.name)
+    )
+    with engine.connect() as connection:
+        return {name: to_utc(at) for name, at in connection.execute(statement) if at is not None}
 
 
 def watched_since(engine: Engine, names: Iterable[str]) -> dict[str, datetime]:

@@ -13,23 +13,35 @@ from storage.queries import ArticleRecord, store_articles
 SEEN = datetime(2026, 12, 3, 18, 30, tzinfo=UTC)
 
 
+WATCHED = SEEN - timedelta(days=5)  # the source's first run ended then
+
+
 @pytest.mark.parametrize(
-    ("published", "expected"),
+    ("published", "watched", "expected"),
     [
-        (None, SEEN),  # no date on the page: when it was first seen
-        (datetime(2026, 12, 3, 14, 5, tzinfo=UTC), datetime(2026, 12, 3, 14, 5, tzinfo=UTC)),
-        (SEEN + timedelta(hours=3), SEEN),  # dated after it was seen: implausible
-        # A bare day (midnight UTC) of today or yesterday says nothing of the hour.
-        (datetime(2026, 12, 3, tzinfo=UTC), SEEN),
-        (datetime(2026, 12, 2, tzinfo=UTC), SEEN),
-        # Older, the day is precise enough: history found on a first crawl keeps its spread.
-        (datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC)),
+        (None, WATCHED, SEEN),  # no date on the page: when it was first seen
+        (
+            datetime(2026, 12, 3, 14, 5, tzinfo=UTC),
+            WATCHED,
+            datetime(2026, 12, 3, 14, 5, tzinfo=UTC),
+        ),
+        (SEEN + timedelta(hours=3), WATCHED, SEEN),  # dated after it was seen: implausible
+        # A bare day (midnight UTC) of today or yesterday, seen while watching: when first seen.
+        (datetime(2026, 12, 3, tzinfo=UTC), WATCHED, SEEN),
+        (datetime(2026, 12, 2, tzinfo=UTC), WATCHED, SEEN),
+        # Older, or found by the first crawl (history): the middle of its day.
+        (datetime(2026, 11, 20, tzinfo=UTC), WATCHED, datetime(2026, 11, 20, 12, tzinfo=UTC)),
+        (datetime(2026, 12, 2, tzinfo=UTC), SEEN, datetime(2026, 12, 2, 12, tzinfo=UTC)),
+        (datetime(2026, 12, 3, tzinfo=UTC), SEEN, datetime(2026, 12, 3, 12, tzinfo=UTC)),
+        (datetime(2026, 12, 3, tzinfo=UTC), None, datetime(2026, 12, 3, 12, tzinfo=UTC)),
     ],
 )
-def test_an_item_appeared_at_its_dated_time_unless_the_date_is_a_bare_recent_day(
-    published, expected
+def test_an_item_appeared_at_its_dated_time_unless_the_date_is_a_bare_day(
+    published, watched, expected
 ):
-    assert appeared_at(published, SEEN) == expected
+    assert appeared_at(published, SEEN, watched) == expected
+    morning = datetime(2026, 12, 3, 9, tzinfo=UTC)  # a bare day's noon is never after first seen
+    assert appeared_at(datetime(2026, 12, 3, tzinfo=UTC), morning, None) == morning
 
 
 def test_publication_times_are_read_per_source_oldest_first(engine):
@@ -53,8 +65,8 @@ def test_publication_times_are_read_per_source_oldest_first(engine):
     assert found == {
         "wire": [
             datetime(2026, 12, 3, 9, 15, tzinfo=UTC),
+            datetime(2026, 12, 3, 12, tzinfo=UTC),  # a bare day, no run watched it appear
             SEEN - timedelta(minutes=2),  # no date
-            SEEN,  # a bare day: first seen
         ]
     }
     assert publication_times(engine, ["wire"], SEEN + timedelta(minutes=1)) == {}
