@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -122,20 +123,18 @@ def appeared_at(
 
 def first_run_ended(engine: Engine, names: Iterable[str]) -> dict[str, datetime]:
     """When each source's first finished run ended: what it stored until then was history."""
-    statement = (
-        select(sources.c.name, func.min(crawl_runs.c.finished_at))
-        .join(crawl_runs, crawl_runs.c.source_id == sources.c.id)
-        .where(sources.c.name.in_(list(names)))
-        .group_by(sources.c.name)
-    )
-    with engine.connect() as connection:
-        return {name: to_utc(at) for name, at in connection.execute(statement) if at is not None}
+    return _earliest_run(engine, names, crawl_runs.c.finished_at)
 
 
 def watched_since(engine: Engine, names: Iterable[str]) -> dict[str, datetime]:
     """When newsmon first ran each source."""
+    return _earliest_run(engine, names, crawl_runs.c.started_at)
+
+
+def _earliest_run(engine: Engine, names: Iterable[str], column: Any) -> dict[str, datetime]:
+    """The earliest value of a crawl_runs time `column` per source of `names`."""
     statement = (
-        select(sources.c.name, func.min(crawl_runs.c.started_at))
+        select(sources.c.name, func.min(column))
         .join(crawl_runs, crawl_runs.c.source_id == sources.c.id)
         .where(sources.c.name.in_(list(names)))
         .group_by(sources.c.name)
