@@ -263,15 +263,16 @@ class Daemon:
             return
         # A host a child is crawling keeps its budget: its sources are polled once it is done.
         held: dict[str, list[str]] = {}
+        ready: list[str] = []
         for source in sources:
             host = host_key(source.url)
             if host in self.crawling_hosts:
                 held.setdefault(host, []).append(source.name)
+            else:
+                ready.append(source.name)
         if held:
             await asyncio.gather(
-                self._poll_and_crawl(
-                    [s.name for s in sources if host_key(s.url) not in held], settle
-                ),
+                self._poll_and_crawl(ready, settle),
                 *(self._after_crawl_of(host, group, settle) for host, group in held.items()),
             )
             return
