@@ -8,6 +8,7 @@ import time
 
 from scrapy import signals
 from scrapy.exceptions import DropItem
+from twisted.internet import task
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from crawler.components import Component
@@ -76,17 +77,27 @@ class StorePipeline(Component):
         self.pending: list[ArticleRecord] = []
         self.pending_since = 0.0
         self.crawler.signals.connect(self.flush, signal=signals.spider_idle)
+        # A clock, not the next item, ends the wait: behind a slow page no item may come.
+        self.clock = task.LoopingCall(self.flush_waited)
+
+    def open_spider(self) -> None:
+        self.clock.start(STORE_MAX_WAIT_S / 4, now=False)
 
     def process_item(self, article: ArticleRecord) -> ArticleRecord:
         if not self.pending:
             self.pending_since = time.monotonic()
         self.pending.append(article)
-        waited = time.monotonic() - self.pending_since
-        if len(self.pending) >= STORE_BATCH or waited >= STORE_MAX_WAIT_S:
+        if len(self.pending) >= STORE_BATCH:
             self.flush()
         return article
 
+    def flush_waited(self) -> None:
+        if self.pending and time.monotonic() - self.pending_since >= STORE_MAX_WAIT_S:
+            self.flush()
+
     def close_spider(self) -> None:
+        if self.clock.running:
+            self.clock.stop()
         self.flush()
 
     def flush(self) -> None:
