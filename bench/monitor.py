@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,6 +47,9 @@ from bench.proctree import (  # noqa: E402
     tree_cpu,
 )
 from bench.sitegen import article_html  # noqa: E402
+
+if TYPE_CHECKING:
+    from storage.cadence import Appearance
 
 DAY = 86400.0
 WINDOW = 20  # entries a feed lists
@@ -724,19 +728,21 @@ class Newsmon(Estimator):
     def __init__(self, seed: int) -> None:
         from crawler.config.models import Schedule
         from jobs import cadence
+        from storage.cadence import Appearance
 
         self.cadence = cadence
+        self.appearance = Appearance
         self.schedule = Schedule.model_validate(
             {"adaptive": {"min": f"{ADAPTIVE_MIN_S:.0f}s", "max": f"{ADAPTIVE_MAX_S:.0f}s"}}
         )
         self.state = None
         self.rng = random.Random(seed)
-        self.published: list[datetime] = []  # `seen` as datetimes, converted once
+        self.published: list[Appearance] = []  # `seen`, converted once
 
     def next_in(self, at: float, feed: list[float], new: int, seen: list[float]) -> float:
         now = self.EPOCH + timedelta(seconds=at)
         self.published.extend(
-            self.EPOCH + timedelta(seconds=t) for t in seen[len(self.published) :]
+            self.appearance(self.EPOCH + timedelta(seconds=t)) for t in seen[len(self.published) :]
         )
         observation = self.cadence.Observation(
             at=now,

@@ -10,8 +10,9 @@ The estimator (docs/architecture.md#adaptive-schedules):
   nothing has a gap as long as its silence. Publication times are `published_at` when the page
   gave one, else when newsmon first saw the item. A source quiet for longer than twice its
   usual gap is taken at half its silence, so a source that stopped slows down within days.
-- Where a source has history enough (24 items or more), its hour-of-day profile scales G: a
-  ministry that publishes in office hours is polled more often then.
+- Where a source has history enough (24 items whose hour is known, storage/cadence.Appearance),
+  its hour-of-day profile scales G: a ministry that publishes in office hours is polled more
+  often then. A bare day says nothing of the hour and stays out of the profile.
 - A poll that found k new items after an interval I is short-term evidence: G is at most I / k,
   so a burst is followed at once.
 - interval = sqrt(min x G), within [min, max]. Polling a source in proportion to the square
@@ -43,7 +44,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from crawler.config.models import Adaptive, Schedule
-from storage.cadence import CadenceState
+from storage.cadence import Appearance, CadenceState
 from storage.clock import to_utc
 
 WINDOW = timedelta(days=14)
@@ -146,14 +147,14 @@ def _http_date(value: str) -> datetime | None:
 
 
 def mean_gap(
-    publications: Sequence[datetime],
+    publications: Sequence[Appearance],
     watched_since: datetime | None,
     now: datetime,
     count_silence: bool = True,
 ) -> float:
     """The source's usual gap between articles, in seconds (module docstring); without
     `count_silence`, its rate over the window alone."""
-    recent = sorted(t for t in publications if now - WINDOW <= t <= now)
+    recent = sorted(a.at for a in publications if now - WINDOW <= a.at <= now)
     start = max(now - WINDOW, min([*recent[:1], watched_since or now]))
     span = max(1.0, (now - start).total_seconds())
     gap = span / (len(recent) + 1)
@@ -161,8 +162,9 @@ def mean_gap(
         silence = (now - recent[-1]).total_seconds()
         if silence > SILENCE_FACTOR * gap:
             gap = max(gap, silence / 2)
-    if len(recent) >= PROFILE_MIN_ITEMS:
-        gap /= hour_factor(recent, now)
+    hours = [a.at for a in publications if a.timed and now - WINDOW <= a.at <= now]
+    if len(hours) >= PROFILE_MIN_ITEMS:
+        gap /= hour_factor(hours, now)
     return gap
 
 
@@ -180,7 +182,7 @@ def plan_next(
     schedule: Schedule,
     state: CadenceState | None,
     observation: Observation,
-    publications: Sequence[datetime],
+    publications: Sequence[Appearance],
     now: datetime,
     rng: random.Random,
     watched_since: datetime | None = None,
@@ -248,7 +250,7 @@ def plan_next(
 def _rate_interval(
     previous: CadenceState,
     observation: Observation,
-    publications: Sequence[datetime],
+    publications: Sequence[Appearance],
     now: datetime,
     bounds: Adaptive,
     state: CadenceState | None,
@@ -293,7 +295,7 @@ def send_unconditional(
     schedule: Schedule,
     state: CadenceState | None,
     now: datetime,
-    publications: Sequence[datetime] = (),
+    publications: Sequence[Appearance] = (),
     configured: bool | None = None,
 ) -> bool:
     """Whether the next poll goes out without If-None-Match / If-Modified-Since.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -75,9 +75,18 @@ def save_states(engine: Engine, planned: Iterable[tuple[int, CadenceState]]) -> 
 DAY_ONLY_SLACK = timedelta(days=2)
 
 
+class Appearance(NamedTuple):
+    """When an item appeared, and whether that time tells the hour: a date with a time does,
+    and so does the time newsmon first saw an item appear while it watched; a bare day's noon
+    and a first crawl's history do not (they would make a false hour-of-day profile)."""
+
+    at: datetime
+    timed: bool = True
+
+
 def publication_times(
     engine: Engine, names: Iterable[str], since: datetime
-) -> dict[str, list[datetime]]:
+) -> dict[str, list[Appearance]]:
     """When each source's items appeared, oldest first (appeared_at)."""
     names = list(names)
     history_until = first_run_ended(engine, names)
@@ -90,14 +99,14 @@ def publication_times(
             items.c.duplicate_of.is_(None),
         )
     )
-    found: dict[str, list[datetime]] = {}
+    found: dict[str, list[Appearance]] = {}
     with engine.connect() as connection:
         for name, published, fetched in connection.execute(statement):
             seen = to_utc(fetched)
             at = appeared_at(
                 to_utc(published) if published else None, seen, history_until.get(name)
             )
-            if at >= since:
+            if at.at >= since:
                 found.setdefault(name, []).append(at)
     for times in found.values():
         times.sort()
@@ -106,19 +115,19 @@ def publication_times(
 
 def appeared_at(
     published: datetime | None, seen: datetime, history_until: datetime | None = None
-) -> datetime:
+) -> Appearance:
     """When an item appeared: its page's date where that is plausible (not after newsmon first
-    saw it) and says more than the day; for a bare day, the time it was first seen if it
-    appeared while newsmon watched (after its first run, which ended at `history_until`), else
-    noon of the day (at most the time first seen)."""
-    if published is None or published > seen:
-        return seen
-    if published.time() != time(0):
-        return published
+    saw it) and says more than the day; else the time it was first seen if it appeared while
+    newsmon watched (after its first run, which ended at `history_until`; for a bare day, within
+    DAY_ONLY_SLACK of it); else noon of its day (at most the time first seen), or first seen."""
     watching = history_until is not None and seen > history_until
+    if published is None or published > seen:
+        return Appearance(seen, watching)
+    if published.time() != time(0):
+        return Appearance(published)
     if watching and seen - published < DAY_ONLY_SLACK:
-        return seen
-    return min(published + timedelta(hours=12), seen)
+        return Appearance(seen)
+    return Appearance(min(published + timedelta(hours=12), seen), timed=False)
 
 
 def first_run_ended(engine: Engine, names: Iterable[str]) -> dict[str, datetime]:

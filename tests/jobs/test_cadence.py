@@ -19,15 +19,15 @@ from jobs.cadence import (
     plan_next,
     send_unconditional,
 )
-from storage.cadence import CadenceState
+from storage.cadence import Appearance, CadenceState
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 ADAPTIVE = Schedule(adaptive=Adaptive(min=300, max=12 * 3600))
 MIN, MAX = 300.0, 12 * 3600.0
 
 
-def every(gap: timedelta, count: int, last: datetime = NOW) -> list[datetime]:
-    return sorted(last - gap * i for i in range(count))
+def every(gap: timedelta, count: int, last: datetime = NOW) -> list[Appearance]:
+    return sorted(Appearance(last - gap * i) for i in range(count))
 
 
 def state(**changes: object) -> CadenceState:
@@ -126,22 +126,35 @@ def test_a_source_that_fell_silent_slows_down():
     assert quiet > 4 * busy
 
 
+def noon_and_night(publications: list[Appearance]) -> tuple[float, float]:
+    """The intervals planned at noon and at 2 a.m. from the same history."""
+    night = NOW.replace(hour=2)
+    at_noon = plan_next(ADAPTIVE, state(), UNCHANGED, publications, NOW, random.Random(1))
+    at_night = plan_next(
+        ADAPTIVE, state(), Observation(night, "unchanged"), publications, night, random.Random(1)
+    )
+    return at_noon.interval, at_night.interval
+
+
 def test_the_daily_cycle_shapes_the_interval():
     office_hours = [
-        NOW.replace(hour=hour) - timedelta(days=day)
+        Appearance(NOW.replace(hour=hour) - timedelta(days=day))
         for day in range(1, 14)
         for hour in range(9, 17)
     ]
-    at_noon = plan_next(ADAPTIVE, state(), UNCHANGED, office_hours, NOW, random.Random(1))
-    at_night = plan_next(
-        ADAPTIVE,
-        state(),
-        Observation(NOW.replace(hour=2), "unchanged"),
-        office_hours,
-        NOW.replace(hour=2),
-        random.Random(1),
-    )
-    assert at_night.interval > 1.5 * at_noon.interval
+    at_noon, at_night = noon_and_night(office_hours)
+    assert at_night > 1.5 * at_noon
+
+
+def test_bare_days_make_no_daily_cycle():
+    # A first crawl's history dated to the day only: taken at noon, and none of it an hour.
+    bare_days = [
+        Appearance(NOW.replace(hour=12) - timedelta(days=day), timed=False)
+        for day in range(1, 14)
+        for _ in range(8)
+    ]
+    at_noon, at_night = noon_and_night(bare_days)
+    assert at_night <= at_noon  # only the silence since the last noon differs; as hours, 4x
 
 
 def test_failures_back_off_linearly_and_never_stop():
