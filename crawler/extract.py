@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crawler.pagesignals import PageSignals, consent_wall, read_signals
@@ -112,7 +112,11 @@ def _text(
     if rules is not None and rules.body:
         text = rules.body_text(tree)
         if text:
-            return text, BY_RULES, extract_metadata(tree, default_url=url)
+            return (
+                text,
+                BY_RULES,
+                extract_metadata(tree, default_url=url, date_config=_date_params()),
+            )
     # Given a tree, trafilatura cleans a copy of it: `tree` stays as served.
     document = trafilatura.bare_extraction(
         tree,
@@ -121,14 +125,30 @@ def _text(
         include_comments=False,
         include_tables=True,
         deduplicate=False,
+        date_extraction_params=_date_params(),
     )
     if document is None:
-        document = extract_metadata(tree, default_url=url)
+        document = extract_metadata(tree, default_url=url, date_config=_date_params())
     text = (getattr(document, "text", None) or "").strip()
     if len(text) < MIN_TEXT_CHARS and signals.says_article and signals.article_body:
         # The page's own ld+json articleBody: what trafilatura's baseline falls back to.
         return signals.article_body, BY_FALLBACK, document
     return text, BY_TRAFILATURA, document
+
+
+def _date_params() -> dict[str, Any]:
+    """trafilatura's date search, keeping the time of day where the page gives one (its default
+    output is the day alone): schedules learn a source's hours from it, analysts read it."""
+    from trafilatura.settings import set_date_params
+
+    # trafilatura's latest date is today's midnight, which would cut today's times back to the
+    # day; a day ahead also keeps a page whose zone is past midnight already.
+    latest = datetime.now() + timedelta(days=1)  # noqa: DTZ005 - htmldate compares naive times
+    return {
+        **set_date_params(extensive=True),
+        "max_date": latest,
+        "outputformat": "%Y-%m-%dT%H:%M:%S%z",
+    }
 
 
 def _clean(value: str | None) -> str | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import codecs
 import re
 import urllib.request
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -117,3 +117,15 @@ def test_a_page_gives_the_same_text_however_often_it_is_extracted(fixture_site: 
     path = GOLDEN["dar-rubio"]["page"]
     texts = {crawl_page(fixture_site, path, Hints())[0].text for _ in range(4)}
     assert len(texts) == 1
+
+
+@pytest.mark.parametrize("ago", [timedelta(minutes=10), timedelta(days=3)])
+def test_a_page_published_today_keeps_its_time_of_day(fixture_site: LocalSite, ago) -> None:
+    """The page's time is kept, not cut to its day; also for today's pages, which trafilatura's
+    default latest date (today's midnight) would cut."""
+    _, body = fetch(fixture_site, GOLDEN["dar-rubio"]["page"])
+    written = (
+        (datetime.now(UTC) - ago).replace(microsecond=0).astimezone(timezone(timedelta(hours=5)))
+    )
+    html = re.sub(r"2025-07-25T23:41:00\+05:00", written.isoformat(), body.decode("utf-8"))
+    assert extract_article(html, fixture_site.url("/today.html")).published == written
