@@ -44,6 +44,15 @@ _pool_lock = threading.Lock()
 _starting = False
 _packed: tuple[Matcher, PackedRules] | None = None  # packed once per matcher
 _packed_lock = threading.Lock()
+_inline_left = 0  # pages still to extract in this process before a pool starts (extract_inline)
+
+
+def extract_inline(pages: int) -> None:
+    """Extract the next `pages` pages in this process, on the calling thread, and start the
+    pool only for a crawl that brings more. For a process that has the extraction stack loaded
+    already (jobs/zygote.py): a small batch then costs no pool start-up, ~1 s of CPU."""
+    global _inline_left
+    _inline_left = pages
 
 
 def submit_page(
@@ -53,10 +62,30 @@ def submit_page(
     site_rules: SiteRules | None = None,
 ) -> Future[Processed]:
     """Extract, sign and flag `page` in a worker; `extract_page` must pickle by name."""
+    global _inline_left
+    if _inline_left > 0:
+        _inline_left -= 1
+        return _run_inline(page, matcher, extract_page, site_rules)
     pool, rules = extraction_pool(matcher)
     # The walk and the raw response (archived here) stay: workers need only the page.
     sent = replace(page, walk=None, raw=None)
     return pool.submit(worker.process_page, sent, rules.key, extract_page, site_rules)
+
+
+def _run_inline(
+    page: FetchedPage,
+    matcher: Matcher,
+    extract_page: worker.Extractor,
+    site_rules: SiteRules | None,
+) -> Future[Processed]:
+    rules = _packed_rules(matcher)
+    worker.use_rules(rules.key, matcher)
+    done: Future[Processed] = Future()
+    try:
+        done.set_result(worker.process_page(page, rules.key, extract_page, site_rules))
+    except Exception as error:  # noqa: BLE001 - the pipeline reads it as a worker's would be
+        done.set_exception(error)
+    return done
 
 
 def _packed_rules(matcher: Matcher) -> PackedRules:
@@ -110,15 +139,16 @@ def _start_worker(rules: PackedRules) -> None:
     worker.install_rules(rules)
 
 
-def start_extraction_pool(matcher: Matcher) -> None:
-    """Start the pool in the background (workers take ~0.5 s), so pages find it warm.
+def start_extraction_pool(matcher: Matcher, pages: int = 1) -> None:
+    """Start the pool in the background (workers take ~0.5 s), so pages find it warm; not for
+    `pages` that will be extracted inline (extract_inline).
 
     The fork server itself is started here, on the calling (main) thread: Linux sends a
     parent-death signal when the *thread* that started a process ends, and the background
     thread ends as soon as the workers are up.
     """
     global _starting
-    if _pool is None and not _starting:
+    if _pool is None and not _starting and pages > _inline_left:
         _starting = True
         _start_server()
         threading.Thread(

@@ -44,6 +44,12 @@ class PackedRules:
         return cls(secrets.token_hex(8), pickle.dumps(matcher, protocol=pickle.HIGHEST_PROTOCOL))
 
 
+def use_rules(key: str, matcher: Matcher) -> None:
+    """Flag with `matcher` under `key`: extraction in the crawl process itself (crawler/pool.py)."""
+    global _rules
+    _rules = (key, matcher)
+
+
 def install_rules(rules: PackedRules) -> None:
     global _rules
     _rules = (rules.key, pickle.loads(rules.data))  # noqa: S301 - pickled by the crawl process

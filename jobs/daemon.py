@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import signal
-import sys
 import tempfile
 import time
 import uuid
@@ -41,6 +40,7 @@ from jobs.exits import EXIT_LOCKED
 from jobs.healthz import DaemonStatus, SourceStatus, start_health_server
 from jobs.poller import POLL_HOSTS_AT_ONCE, Poll, Poller
 from jobs.schedule import cron_trigger, interval_of, is_due, next_due, record_polls, slack
+from jobs.zygote import Forked, Zygote
 from storage import runs
 from storage.cadence import CadenceState, load_states
 from storage.clock import utcnow
@@ -50,9 +50,6 @@ log = logging.getLogger(__name__)
 
 STDERR_TAIL_BYTES = 4000
 KILL_WAIT_S = 10.0
-# After a child exits, how long its stderr may stay open (held by a process it left behind,
-# which its group kill is ending) before the daemon stops reading.
-STDERR_EOF_WAIT_S = 5.0
 EXIT_POLL_S = 0.1
 # Sources due within this window of each other are polled, and crawled, together.
 TICK_WINDOW_S = 0.25
@@ -145,7 +142,8 @@ class Daemon:
         self.dispatcher = dispatcher
         self.leadership: Any = None  # the scheduler lock, held for the daemon's lifetime
         self.engine: Engine = make_engine(snapshot.config.database)
-        self.children: dict[str, asyncio.subprocess.Process] = {}
+        self.children: dict[str, Forked] = {}
+        self.zygote = Zygote()
         self.active: set[asyncio.Task[Any]] = set()
         self.stopping = asyncio.Event()
         # Changed sources waiting for a crawl child, in order (_start_crawls), and the slots
@@ -478,19 +476,12 @@ class Daemon:
         await asyncio.to_thread(self.poller.hold_off, urls)
         return await self._run_child(names, handed)
 
-    def _command(self, names: Sequence[str]) -> list[str]:
+    def _arguments(self, names: Sequence[str]) -> list[str]:
+        """The `newsmon` arguments of a crawl child for `names`."""
         verbosity = {"INFO": ["-v"], "DEBUG": ["-vv"]}.get(self.log_level, [])
         config = str(self.snapshot.copy)
-        return [
-            sys.executable,
-            "-m",
-            "jobs.cli",
-            *verbosity,
-            "--config",
-            config,
-            "crawl",
-            *(argument for name in names for argument in ("--source", name)),
-        ]
+        sources = (argument for name in names for argument in ("--source", name))
+        return [*verbosity, "--config", config, "crawl", *sources]
 
     def _child_env(self) -> dict[str, str]:
         # The copy lives in a temporary folder: pin the database the daemon resolved. The
@@ -515,21 +506,17 @@ class Daemon:
             await asyncio.to_thread(write_handover, handover, polled)
             env[HANDOVER_ENV] = str(handover)
         name = ", ".join(names)  # for the log lines
-        process = await asyncio.create_subprocess_exec(
-            *self._command(names),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-            start_new_session=True,  # its own process group, extraction workers included
-        )
+        stderr_file = handover.with_name(f"stderr-{uuid.uuid4().hex}.log")
+        try:
+            process = await self.zygote.spawn(self._arguments(names), env, str(stderr_file))
+        except RuntimeError as error:  # the zygote died as it forked: this batch did not run
+            handover.unlink(missing_ok=True)
+            log.warning("source %s: no crawl child started: %s", name, error)
+            return {each: RunReport(each, "failed", 0.0, error_text=str(error)) for each in names}
         for each in names:
             self.children[each] = process
         if self.stopping.is_set():  # stop arrived while the child was starting
             _signal(process.pid, signal.SIGTERM)
-        assert process.stderr is not None
-        stderr = StderrTail()
-        tail = asyncio.create_task(stderr.read(process.stderr))
         try:
             timed_out = not await _exited(process, timeout)
             if timed_out:
@@ -542,11 +529,7 @@ class Daemon:
             # Whatever it left in its group (pool processes of a child killed alone) goes too.
             _kill_group(process.pid)
             handover.unlink(missing_ok=True)
-        try:
-            await asyncio.wait_for(asyncio.gather(tail, process.wait()), STDERR_EOF_WAIT_S)
-        except TimeoutError:
-            log.warning("source %s: stderr still open after the crawl ended; not waiting", name)
-        stderr_tail = stderr.text()
+        stderr_tail = await asyncio.to_thread(_tail, stderr_file)
         duration = time.monotonic() - started
         return await asyncio.to_thread(
             self._reports, names, process, duration, timed_out, stderr_tail
@@ -555,7 +538,7 @@ class Daemon:
     def _reports(
         self,
         names: Sequence[str],
-        process: asyncio.subprocess.Process,
+        process: Forked,
         duration: float,
         timed_out: bool,
         stderr_tail: str,
@@ -582,7 +565,7 @@ class Daemon:
     def _report(
         self,
         name: str,
-        process: asyncio.subprocess.Process,
+        process: Forked,
         duration: float,
         stderr_tail: str,
     ) -> RunReport:
@@ -821,7 +804,7 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-async def _exited(process: asyncio.subprocess.Process, timeout: float) -> bool:
+async def _exited(process: Forked, timeout: float) -> bool:
     """Wait until the child has exited; False if it is still running after `timeout`.
 
     Not process.wait(): on Python 3.11 that also waits for the child's pipes to close, and a
@@ -835,18 +818,16 @@ async def _exited(process: asyncio.subprocess.Process, timeout: float) -> bool:
     return True
 
 
-class StderrTail:
-    """The last few KB of a child's stderr (bounded memory), readable while still open."""
-
-    def __init__(self) -> None:
-        self.kept = b""
-
-    async def read(self, stream: asyncio.StreamReader) -> None:
-        while chunk := await stream.read(65536):
-            self.kept = (self.kept + chunk)[-STDERR_TAIL_BYTES:]
-
-    def text(self) -> str:
-        return self.kept.decode("utf-8", "replace")
+def _tail(path: Path) -> str:
+    """The last few KB of a child's stderr file, which is then removed."""
+    try:
+        with path.open("rb") as file:
+            file.seek(max(0, path.stat().st_size - STDERR_TAIL_BYTES))
+            return file.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+    finally:
+        path.unlink(missing_ok=True)
 
 
 async def serve(
@@ -875,6 +856,7 @@ async def serve(
     finally:
         if server is not None:
             server.close()
+        await daemon.zygote.close()
         daemon.poller.close()
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(signum)

@@ -263,7 +263,7 @@ class SourceSpider(IncrementalSpider, Spider):
                 )
             )
         if requests:  # warm by the time the first of these pages arrives
-            start_extraction_pool(self.context.matcher)
+            start_extraction_pool(self.context.matcher, len(requests))
         return requests
 
     def parse_article(self, response: Response, hints: Hints) -> Iterable[FetchedPage]:

@@ -87,3 +87,19 @@ def test_a_worker_refuses_a_page_meant_for_other_rules():
     other = PackedRules.of(Matcher.from_rules([rule("other", terms=["Washington"])]))
     with pytest.raises(RuntimeError, match="other keyword rules"):
         process_page(page(), other.key)
+
+
+def test_a_warm_process_extracts_a_small_batch_itself_and_starts_no_pool():
+    from crawler import pool
+
+    matcher = Matcher.from_rules([rule("pk-us", terms=["Pakistan-US"])])
+    pool.extract_inline(2)
+    try:
+        pool.start_extraction_pool(matcher, pages=2)  # both inline: no pool to warm
+        futures = [pool.submit_page(page(), matcher) for _ in range(2)]
+        assert all(future.done() for future in futures)  # done on this thread
+        assert [m.keyword for m in futures[0].result().record.matches] == ["pk-us"]
+        assert pool._pool is None  # noqa: SLF001 - no process was started
+    finally:
+        pool.extract_inline(0)
+        pool.shutdown_pool()

@@ -251,12 +251,17 @@ def news() -> Iterator[NewsSite]:
         news.release()
 
 
+def crawl_children(daemon: subprocess.Popen[str]) -> list[int]:
+    """The daemon's crawl children: forked by its zygote (jobs/zygote.py)."""
+    return [pid for zygote in children_of(daemon.pid) for pid in children_of(zygote)]
+
+
 def crawl_child_with_pool(daemon: subprocess.Popen[str]) -> int:
     """The daemon's crawl child, once its extraction pool is up."""
     found: list[int] = []
 
     def ready() -> bool:
-        found[:] = [pid for pid in children_of(daemon.pid) if len(session_members(pid)) >= 4]
+        found[:] = [pid for pid in crawl_children(daemon) if len(session_members(pid)) >= 4]
         return bool(found)
 
     wait_for(ready, 60, "a crawl child with its extraction pool")
@@ -301,7 +306,7 @@ def test_a_daemon_killed_with_sigkill_leaves_no_crawl_running(tmp_path, news):
         assert wait_until_gone(child, timeout=5) == []
     finally:
         news.release()
-        for pid in children_of(daemon.pid):
+        for pid in crawl_children(daemon) + children_of(daemon.pid):
             os.kill(pid, signal.SIGKILL)
 
 
