@@ -8,8 +8,8 @@ import time
 
 from scrapy import signals
 from scrapy.exceptions import DropItem
-from twisted.internet import task
 from sqlalchemy.exc import InterfaceError, OperationalError
+from twisted.internet import task
 
 from crawler.components import Component
 from crawler.extract import NotAnArticle, extract_article
