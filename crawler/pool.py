@@ -44,15 +44,17 @@ _pool_lock = threading.Lock()
 _starting = False
 _packed: tuple[Matcher, PackedRules] | None = None  # packed once per matcher
 _packed_lock = threading.Lock()
-_inline_left = 0  # pages still to extract in this process before a pool starts (extract_inline)
+_inline_up_to = 0  # extract_inline: 0 always uses the pool
 
 
-def extract_inline(pages: int) -> None:
-    """Extract the next `pages` pages in this process, on the calling thread, and start the
-    pool only for a crawl that brings more. For a process that has the extraction stack loaded
-    already (jobs/zygote.py): a small batch then costs no pool start-up, ~1 s of CPU."""
-    global _inline_left
-    _inline_left = pages
+def extract_inline(up_to: int) -> None:
+    """Extract pages in this process, on the calling thread, until one discovery lists more
+    than `up_to` pages at once: then a pool starts and takes every page after. For a process
+    that has the extraction stack loaded already (jobs/zygote.py): the trickle of new items a
+    poll finds then costs no pool start-up (about 1 s of CPU) and no pickling, and a large
+    crawl still extracts on every core."""
+    global _inline_up_to
+    _inline_up_to = up_to
 
 
 def submit_page(
@@ -62,9 +64,7 @@ def submit_page(
     site_rules: SiteRules | None = None,
 ) -> Future[Processed]:
     """Extract, sign and flag `page` in a worker; `extract_page` must pickle by name."""
-    global _inline_left
-    if _inline_left > 0:
-        _inline_left -= 1
+    if _inline_up_to and _pool is None and not _starting:
         return _run_inline(page, matcher, extract_page, site_rules)
     pool, rules = extraction_pool(matcher)
     # The walk and the raw response (archived here) stay: workers need only the page.
@@ -148,7 +148,7 @@ def start_extraction_pool(matcher: Matcher, pages: int = 1) -> None:
     thread ends as soon as the workers are up.
     """
     global _starting
-    if _pool is None and not _starting and pages > _inline_left:
+    if _pool is None and not _starting and pages > _inline_up_to:
         _starting = True
         _start_server()
         threading.Thread(

@@ -3,8 +3,8 @@
 Each crawl child used to start from nothing: Python, newsmon, Scrapy, then an extraction pool
 that loads trafilatura again, about 2 s of CPU before its first request. The zygote
 (`python -m jobs.zygote`, started by the daemon) loads all of it once, single-threaded, and
-forks one child per batch, which extracts its first pages in its own process (crawler/pool.py
-extract_inline) and starts a pool only for a larger crawl. Each child is still its own process
+forks one child per batch, which extracts in its own process (crawler/pool.py extract_inline)
+and starts a pool only for a large crawl. Each child is still its own process
 in its own session, killed as a group at run_timeout, as before; it dies with the zygote
 (crawler/lifeline.py), and the zygote dies with the daemon.
 
@@ -45,7 +45,7 @@ PRELOAD = [
     "trafilatura",
     "numpy",
 ]
-# Pages a child extracts in its own process before it starts a pool: a poll's batch is small.
+# A child extracts in its own process until one discovery lists more pages than this.
 INLINE_PAGES = 20
 
 

@@ -95,11 +95,16 @@ def test_a_warm_process_extracts_a_small_batch_itself_and_starts_no_pool():
     matcher = Matcher.from_rules([rule("pk-us", terms=["Pakistan-US"])])
     pool.extract_inline(2)
     try:
-        pool.start_extraction_pool(matcher, pages=2)  # both inline: no pool to warm
-        futures = [pool.submit_page(page(), matcher) for _ in range(2)]
-        assert all(future.done() for future in futures)  # done on this thread
+        for _ in range(3):  # three small discoveries: all inline
+            pool.start_extraction_pool(matcher, pages=2)
+            futures = [pool.submit_page(page(), matcher) for _ in range(2)]
+            assert all(future.done() for future in futures)  # done on this thread
         assert [m.keyword for m in futures[0].result().record.matches] == ["pk-us"]
         assert pool._pool is None  # noqa: SLF001 - no process was started
+        pool.start_extraction_pool(matcher, pages=3)  # a large one: the pool takes over
+        pooled = pool.submit_page(page(), matcher).result(timeout=60)
+        assert pool._pool is not None  # noqa: SLF001
+        assert [m.keyword for m in pooled.record.matches] == ["pk-us"]
     finally:
         pool.extract_inline(0)
         pool.shutdown_pool()
