@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 
 STDERR_TAIL_BYTES = 4000
 KILL_WAIT_S = 10.0
-EXIT_POLL_S = 0.1
 # Sources due within this window of each other are polled, and crawled, together.
 TICK_WINDOW_S = 0.25
 MAX_BATCH_SOURCES = 25  # sources per crawl child
@@ -805,16 +804,11 @@ def _kill_group(pgid: int) -> None:
 
 
 async def _exited(process: Forked, timeout: float) -> bool:
-    """Wait until the child has exited; False if it is still running after `timeout`.
-
-    Not process.wait(): on Python 3.11 that also waits for the child's pipes to close, and a
-    process the child left behind can hold them open for ever.
-    """
-    deadline = time.monotonic() + timeout
-    while process.returncode is None:
-        if time.monotonic() >= deadline:
-            return False
-        await asyncio.sleep(EXIT_POLL_S)
+    """Wait until the child has exited; False if it is still running after `timeout`."""
+    try:
+        await asyncio.wait_for(process.wait(), timeout)
+    except TimeoutError:
+        return False
     return True
 
 

@@ -47,6 +47,8 @@ PRELOAD = [
 ]
 # A child extracts in its own process until one discovery lists more pages than this.
 INLINE_PAGES = 20
+# A fork is answered in milliseconds; a zygote silent this long is stuck and is replaced.
+FORK_TIMEOUT_S = 30.0
 
 
 # --- the zygote ----------------------------------------------------------------------------
@@ -179,16 +181,26 @@ class Zygote:
         self.lock = asyncio.Lock()
 
     async def spawn(self, argv: Sequence[str], env: Mapping[str, str], stderr: str) -> Forked:
-        """Fork a child that runs `newsmon ARGV` with `env`, its stderr appended to `stderr`."""
+        """Fork a child that runs `newsmon ARGV` with `env`, its stderr appended to `stderr`.
+        Raises RuntimeError when the zygote is gone or does not answer."""
         async with self.lock:  # requests and their replies in one order
             process = await self._running(env)
             assert process.stdin is not None
             forked = asyncio.get_running_loop().create_future()
             self.forking.append(forked)
             request = {"argv": list(argv), "env": dict(env), "stderr": stderr}
-            process.stdin.write(json.dumps(request).encode() + b"\n")
-            await process.stdin.drain()
-        return await forked
+            try:
+                process.stdin.write(json.dumps(request).encode() + b"\n")
+                await process.stdin.drain()
+            except (BrokenPipeError, ConnectionResetError) as error:
+                self.forking.remove(forked)
+                raise RuntimeError("the crawl zygote exited") from error
+        try:
+            return await asyncio.wait_for(forked, FORK_TIMEOUT_S)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # a new one starts with the next batch
+            raise RuntimeError(f"the crawl zygote did not fork in {FORK_TIMEOUT_S:g}s") from None
 
     async def _running(self, env: Mapping[str, str]) -> asyncio.subprocess.Process:
         if self.process is not None and self.process.returncode is None:
@@ -213,13 +225,17 @@ class Zygote:
             if "pid" in message:
                 child = Forked(message["pid"])
                 self.children[child.pid] = child
-                self.forking.popleft().set_result(child)
+                forked = self.forking.popleft()
+                if not forked.done():  # not given up on (spawn's timeout)
+                    forked.set_result(child)
             elif "exited" in message and message["exited"] in self.children:
                 self.children.pop(message["exited"]).exited(message["returncode"])
         # The zygote is gone; its children die with it (their lifeline watches it).
         await process.wait()
         while self.forking:
-            self.forking.popleft().set_exception(RuntimeError("the crawl zygote exited"))
+            forked = self.forking.popleft()
+            if not forked.done():
+                forked.set_exception(RuntimeError("the crawl zygote exited"))
         for child in self.children.values():
             child.exited(-signal.SIGKILL)
         self.children.clear()

@@ -84,3 +84,32 @@ def test_a_killed_zygote_takes_its_running_children_with_it(tmp_path, news):
     news.release()
     assert returncode == -signal.SIGKILL
     assert wait_until_gone(pid, timeout=10) == []  # its lifeline saw the zygote die
+
+
+def test_a_stuck_zygote_is_replaced_by_the_next_batch(tmp_path, news, monkeypatch):
+    import jobs.zygote
+
+    monkeypatch.setattr(jobs.zygote, "FORK_TIMEOUT_S", 2.0)
+    config = write_config(tmp_path, news.site, news.sources(["feed"]))
+    argv = ["--config", str(config), "crawl"]
+    stderr = str(tmp_path / "stderr.log")
+
+    async def stop_then_spawn() -> tuple[str, int, int]:
+        zygote = Zygote()
+        first = await zygote.spawn(argv, os.environ, stderr)
+        await first.wait()
+        assert zygote.process is not None
+        stuck = zygote.process.pid
+        os.kill(stuck, signal.SIGSTOP)
+        with pytest.raises(RuntimeError) as refused:
+            await zygote.spawn(argv, os.environ, stderr)
+        await asyncio.wait_for(zygote.process.wait(), 10)  # killed, not left stopped
+        again = await zygote.spawn(argv, os.environ, stderr)  # a new zygote forks it
+        code = await again.wait()
+        await zygote.close()
+        return str(refused.value), stuck, code
+
+    message, stuck, code = asyncio.run(stop_then_spawn())
+    assert "did not fork in 2s" in message
+    assert wait_until_gone(stuck, timeout=5) == []
+    assert code == 0
