@@ -16,19 +16,21 @@ import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
+from crawler.extract import warm_up
+from crawler.language import identifier
 from crawler.lifeline import PARENT_ENV, die_with_parent
+from crawler.pool import extract_inline
+from jobs.cli import main
 
 # What a crawl child would import, loaded once here; the extraction stack too, since the child
 # extracts small batches itself.
 PRELOAD = [
-    "jobs.cli",
     "jobs.cli.crawl",
     "jobs.crawl",
     "scrapy.crawler",
     "crawler.runner",
     "crawler.spiders",
     "crawler.worker",
-    "crawler.language",
     "trafilatura",
     "numpy",
 ]
@@ -36,17 +38,11 @@ PRELOAD = [
 INLINE_PAGES = 20
 
 
-# --- the zygote ----------------------------------------------------------------------------
-
-
 def serve() -> None:
     parent = os.environ.get(PARENT_ENV, "")
     die_with_parent(int(parent) if parent.isdigit() else None)
     for name in PRELOAD:
         importlib.import_module(name)
-    from crawler.extract import warm_up
-    from crawler.language import identifier
-
     identifier()
     warm_up()
     wake_read, wake_write = os.pipe()
@@ -116,9 +112,6 @@ def _child(request: Mapping[str, Any], own_fds: Sequence[int]) -> NoReturn:
         os.environ.clear()
         os.environ.update(request["env"])
         os.environ[PARENT_ENV] = str(zygote)  # whom its lifeline watches
-        from crawler.pool import extract_inline
-        from jobs.cli import main
-
         extract_inline(INLINE_PAGES)
         main.main(args=list(request["argv"]), prog_name="newsmon")
         code = 0
