@@ -140,7 +140,8 @@ class Daemon:
         # not polled nor crawled here.
         self.dispatcher = dispatcher
         self.leadership: Any = None  # the scheduler lock, held for the daemon's lifetime
-        self.engine: Engine = make_engine(snapshot.config.database)
+        # Pooled: a tick's polls are recorded in several short transactions.
+        self.engine: Engine = make_engine(snapshot.config.database, pooled=True)
         self.children: dict[str, Forked] = {}
         self.zygote = Zygote()
         self.active: set[asyncio.Task[Any]] = set()

@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import NullPool, QueuePool
 
 log = logging.getLogger(__name__)
 
@@ -32,19 +33,43 @@ class SchemaError(RuntimeError):
     """The database schema is missing, older or newer than this code expects."""
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL and a busy timeout so readers and the writer share it."""
+def make_engine(url: str, pooled: bool = False) -> Engine:
+    """An engine for `url`; SQLite gets WAL and a busy timeout so readers and the writer share it.
+
+    SQLite connections are opened for each checkout unless `pooled`: then a long-lived process
+    that runs many small transactions (the daemon) keeps a few open, as PostgreSQL's are.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    # NullPool: each checkout is a fresh connection, so forked or spawned processes never share one.
+    # NullPool by default: each checkout is a fresh connection, so forked or spawned processes
+    # never share one. A pooled engine drops a connection opened by another process instead.
+    # Never more to wait for in the pool than SQLite's own lock: overflow without bound.
+    pool: dict[str, Any] = {"poolclass": NullPool}
+    if pooled:
+        pool = {"poolclass": QueuePool, "max_overflow": -1}
     engine = create_engine(
-        url, poolclass=NullPool, connect_args={"timeout": sqlite_busy_timeout_ms() / 1000}
+        url,
+        **pool,
+        connect_args={"timeout": sqlite_busy_timeout_ms() / 1000},
     )
     event.listen(engine, "connect", _sqlite_pragmas)
+    if pooled:
+        event.listen(engine, "connect", _remember_process)
+        event.listen(engine, "checkout", _only_in_its_process)
     return engine
+
+
+def _remember_process(_dbapi_connection: Any, record: Any) -> None:
+    record.info["pid"] = os.getpid()
+
+
+def _only_in_its_process(_dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    if record.info.get("pid") != os.getpid():  # inherited through a fork: never used here
+        record.dbapi_connection = proxy.dbapi_connection = None
+        raise DisconnectionError("a connection of another process")
 
 
 def sqlite_busy_timeout_ms() -> int:

@@ -1,9 +1,10 @@
+import os
 import sqlite3
 import threading
 import time
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from storage.db import (
     SCHEMA_HEAD,
@@ -88,3 +89,19 @@ def test_a_schema_creation_cut_short_leaves_an_empty_database_not_a_stuck_one(da
     prepare_for_writing(engine)  # so the next process simply creates it
     assert current_revision(engine) == SCHEMA_HEAD
     engine.dispose()
+
+
+def test_a_pooled_sqlite_engine_reuses_its_connections_but_never_across_a_fork(
+    tmp_path, monkeypatch
+):
+    engine = make_engine(f"sqlite:///{tmp_path / 'pooled.db'}", pooled=True)
+    opened: list[int] = []
+    event.listen(engine, "connect", lambda *_: opened.append(os.getpid()))
+    for _ in range(3):
+        with engine.connect() as connection:
+            connection.execute(text("select 1"))
+    assert len(opened) == 1
+    monkeypatch.setattr(os, "getpid", lambda: -1)  # what a forked child sees: another process
+    with engine.connect() as connection:
+        assert connection.execute(text("pragma journal_mode")).scalar() == "wal"
+    assert opened == [opened[0], -1]  # a connection of its own, with the pragmas
