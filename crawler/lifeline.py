@@ -3,8 +3,9 @@
 - Extraction pool processes (crawler/pool.py): the fork server and each worker ask Linux for
   SIGKILL when their parent dies (PR_SET_PDEATHSIG). The fork server is started from the
   crawl's main thread, because the signal follows the thread that started a process.
-- A crawl child of the daemon or of a Celery worker (NEWSMON_PARENT_PID set): a thread watches
-  that parent and kills the crawl's whole process group when it dies.
+- A crawl child of the daemon's zygote (jobs/zygote.py) or of a Celery worker
+  (NEWSMON_PARENT_PID set): a thread watches that parent and kills the crawl's whole process
+  group when it dies. The zygote itself dies with the daemon (PR_SET_PDEATHSIG).
 
 Elsewhere than Linux these do nothing; the waiting side's process-group kill still applies.
 """
