@@ -103,11 +103,11 @@ def publication_times(
     with engine.connect() as connection:
         for name, published, fetched in connection.execute(statement):
             seen = to_utc(fetched)
-            at = appeared_at(
+            appeared = appeared_at(
                 to_utc(published) if published else None, seen, history_until.get(name)
             )
-            if at.at >= since:
-                found.setdefault(name, []).append(at)
+            if appeared.at >= since:
+                found.setdefault(name, []).append(appeared)
     for times in found.values():
         times.sort()
     return found
