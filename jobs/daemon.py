@@ -32,7 +32,6 @@ from sqlalchemy import Engine
 from crawler.config.file import ConfigError
 from crawler.config.load import load_config
 from crawler.config.models import Adaptive, Config, Source
-from crawler.lifeline import PARENT_ENV
 from crawler.probe import HANDOVER_ENV, Fetched, write_handover
 from crawler.urls import host_key
 from jobs.crawl import CADENCE_BY_PARENT_ENV, record_unchanged
@@ -485,11 +484,10 @@ class Daemon:
 
     def _child_env(self) -> dict[str, str]:
         # The copy lives in a temporary folder: pin the database the daemon resolved. The
-        # child dies with the daemon (crawler/lifeline.py), even if the daemon is SIGKILLed.
+        # zygote names itself the child's parent (jobs/zygote.py), so it dies with the daemon.
         return {
             **os.environ,
             "NEWSMON_DATABASE_URL": self.config.database,
-            PARENT_ENV: str(os.getpid()),
             CADENCE_BY_PARENT_ENV: "1",  # the daemon records each poll's observation itself
         }
 

@@ -62,7 +62,7 @@ class Zygote:
         """Fork a child that runs `newsmon ARGV` with `env`, its stderr appended to `stderr`.
         Raises RuntimeError when the zygote is gone or does not answer."""
         async with self.lock:  # requests and their replies in one order
-            process = await self._running(env)
+            process = await self._running()
             assert process.stdin is not None
             forked = asyncio.get_running_loop().create_future()
             self.forking.append(forked)
@@ -80,7 +80,7 @@ class Zygote:
                 os.killpg(process.pid, signal.SIGKILL)  # a new one starts with the next batch
             raise RuntimeError(f"the crawl zygote did not fork in {FORK_TIMEOUT_S:g}s") from None
 
-    async def _running(self, env: Mapping[str, str]) -> asyncio.subprocess.Process:
+    async def _running(self) -> asyncio.subprocess.Process:
         if self.process is not None and self.process.returncode is None:
             return self.process
         # Started from the event loop's (main) thread: its parent-death signal follows it.
@@ -90,7 +90,7 @@ class Zygote:
             "jobs.cli.zygote",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
-            env={**env, PARENT_ENV: str(os.getpid())},
+            env={**os.environ, PARENT_ENV: str(os.getpid())},  # not a batch's: one per child
             start_new_session=True,
         )
         self.reader = asyncio.create_task(self._read(self.process))
